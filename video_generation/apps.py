@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class VideoGenerationConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "video_generation"
+    verbose_name = "Video generation"

@@ -1,0 +1,169 @@
+"""VideoJob (the brief's model) and JobStep (one row per provider operation or local stage).
+
+JobStep rows are the source of truth for resuming and for cost: Celery messages only ring the doorbell.
+"""
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING_VEO = "processing_veo", "Generating B-roll (Veo)"
+    PROCESSING_HEYGEN = "processing_heygen", "Rendering presenter (HeyGen)"
+    COMPOSING = "composing", "Composing final video"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+    @classmethod
+    def terminal(cls) -> frozenset[str]:
+        return frozenset({cls.COMPLETED, cls.FAILED, cls.CANCELLED})
+
+    @classmethod
+    def rank(cls, status: str) -> int:
+        """Position in the forward-only order; terminal statuses share the top rank."""
+        order = [cls.PENDING, cls.PROCESSING_VEO, cls.PROCESSING_HEYGEN, cls.COMPOSING]
+        return order.index(status) if status in order else len(order)
+
+
+class AspectRatio(models.TextChoices):
+    PORTRAIT = "9:16", "9:16 (vertical)"
+    LANDSCAPE = "16:9", "16:9 (horizontal)"
+
+
+class HeyGenMode(models.TextChoices):
+    V3 = "v3", "v3: transparent presenter, composed by us"
+    V2 = "v2", "v2 (legacy): HeyGen composes over the uploaded B-roll"
+
+
+class VideoJob(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_jobs")
+    product_id = models.CharField(max_length=255, blank=True, null=True)
+    product_title = models.CharField(max_length=500)
+    scenes_data = models.JSONField()
+    avatar_script = models.TextField()
+    avatar_id = models.CharField(max_length=255)
+    voice_id = models.CharField(max_length=255)
+    image_url = models.URLField(max_length=2000)
+    avatar_scale = models.FloatField(default=0.8)
+    avatar_x = models.FloatField(default=0.7)
+    avatar_y = models.FloatField(default=0.8)
+    aspect_ratio = models.CharField(max_length=8, choices=AspectRatio.choices, default=AspectRatio.PORTRAIT)
+    heygen_mode = models.CharField(max_length=4, choices=HeyGenMode.choices, default=HeyGenMode.V3)
+    webhook_url = models.URLField(max_length=2000, blank=True, null=True)
+
+    status = models.CharField(max_length=32, choices=JobStatus.choices, default=JobStatus.PENDING)
+    progress = models.IntegerField(default=0)
+    error_message = models.TextField(null=True, blank=True)
+
+    veo_video_gcs_uri = models.CharField(max_length=1000, blank=True, default="")
+    veo_video_url = models.URLField(max_length=4000, blank=True, default="")
+    heygen_video_id = models.CharField(max_length=255, blank=True, default="")
+    heygen_asset_id = models.CharField(max_length=255, blank=True, default="")
+    final_video_uri = models.CharField(max_length=1000, blank=True, default="",
+                                       help_text="Storage URI of the finished video (ours, never HeyGen's).")
+    final_video_url = models.URLField(max_length=4000, blank=True, default="",
+                                      help_text="Last signed URL issued for the finished video.")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    processing_time_seconds = models.IntegerField(null=True, blank=True)
+    credits_used = models.IntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "created_at"]),
+            models.Index(fields=["status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_title} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in JobStatus.terminal()
+
+
+class StepKind(models.TextChoices):
+    FETCH_IMAGE = "fetch_image", "Fetch product image"
+    VEO_GENERATE = "veo_generate", "Veo: generate scene from image"
+    VEO_EXTEND = "veo_extend", "Veo: extend chain by one scene"
+    JOIN_BROLL = "join_broll", "Join B-roll chains"
+    HEYGEN_UPLOAD = "heygen_upload", "HeyGen (v2): upload B-roll asset"
+    HEYGEN_RENDER = "heygen_render", "HeyGen: render presenter"
+    COMPOSE = "compose", "Compose and store the final video"
+
+
+class Provider(models.TextChoices):
+    VEO = "veo", "Google Vertex AI Veo"
+    HEYGEN = "heygen", "HeyGen"
+    LOCAL = "local", "Local"
+
+
+class StepState(models.TextChoices):
+    PENDING = "pending", "Pending"  # not started (may be waiting on the steps it depends on)
+    SUBMITTING = "submitting", "Submitting"  # claimed; the provider call may be in flight
+    SUBMITTED = "submitted", "Submitted"  # the provider accepted it; external_id is saved
+    UNKNOWN = "unknown", "Unknown"  # a submit whose answer was lost: reconciled, never blindly re-sent
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+    @classmethod
+    def finished(cls) -> frozenset[str]:
+        return frozenset({cls.SUCCEEDED, cls.FAILED, cls.CANCELLED})
+
+
+class JobStep(models.Model):
+    job = models.ForeignKey(VideoJob, on_delete=models.CASCADE, related_name="steps")
+    key = models.CharField(max_length=64, help_text="Unique within the job, e.g. 'veo:c1:s3'.")
+    kind = models.CharField(max_length=32, choices=StepKind.choices)
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    chain_index = models.IntegerField(null=True, blank=True)
+    scene_index = models.IntegerField(null=True, blank=True)
+    depends_on = models.JSONField(default=list, blank=True, help_text="Keys of steps that must succeed first.")
+    params = models.JSONField(default=dict, blank=True, help_text="Inputs fixed when the plan was made.")
+
+    state = models.CharField(max_length=16, choices=StepState.choices, default=StepState.PENDING)
+    attempts = models.IntegerField(default=0)
+    external_id = models.CharField(max_length=500, blank=True, default="",
+                                   help_text="Veo operation name or HeyGen video/asset id, saved on submit.")
+    storage_uri = models.CharField(max_length=1000, blank=True, default="",
+                                   help_text="Where the provider writes this attempt's output.")
+    output_uri = models.CharField(max_length=1000, blank=True, default="")
+    result = models.JSONField(default=dict, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True,
+                                         help_text="When to poll (submitted) or retry (pending) next.")
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+    poll_count = models.IntegerField(default=0)
+    error_count = models.IntegerField(default=0, help_text="Consecutive transient errors.")
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
+    error_code = models.CharField(max_length=100, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["job", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "key"], name="unique_step_key_per_job"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_check_at"], name="step_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

@@ -1,0 +1,219 @@
+"""Django settings. Every value comes from the environment; `.env.example` documents them all.
+
+With nothing set, the project runs locally: SQLite, an in-process Celery broker, files on local disk.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env("SECRET_KEY", default="")
+if not SECRET_KEY:
+    # Only good enough for a local run; production must set SECRET_KEY (checked at start-up below).
+    SECRET_KEY = "insecure-local-development-key-" + "x" * 32
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "corsheaders",
+    "video_generation",
+]
+
+MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "video_saas.urls"
+WSGI_APPLICATION = "video_saas.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Worker, API server and sweeper share one file in local runs: wait for the write lock, don't fail.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "video_generation.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"generate": env("GENERATE_RATE_LIMIT", default="60/hour")},
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "video_saas API",
+    "DESCRIPTION": "Turn a product brief into a finished product video: Veo B-roll with a HeyGen presenter.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+
+# --- Celery -------------------------------------------------------------------------------------------
+# See reference/reliability.md B1: every task is one short step, acked late, never waiting on a provider.
+REDIS_URL = env("REDIS_URL", default="")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+CELERY_BROKER_VISIBILITY_TIMEOUT = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
+CELERY_BEAT_SCHEDULE = {
+    "sweep-video-jobs": {
+        "task": "video_generation.tasks.sweep",
+        "schedule": env.float("SWEEP_INTERVAL_SECONDS", default=15.0),
+    },
+}
+# Publishing to a dead broker must fail fast in the API (the job is saved; the sweeper starts it later).
+CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.2})
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = Path(env("CELERY_FILESYSTEM_QUEUE_DIR", default=str(BASE_DIR / "var" / "broker")))
+    for _sub in ("in", "processed"):
+        (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        {"data_folder_in": str(_queue_dir / "in"), "data_folder_out": str(_queue_dir / "in"),
+         "processed_folder": str(_queue_dir / "processed"), "store_processed": False}
+    )
+
+# --- Pipeline timing ----------------------------------------------------------------------------------
+PIPELINE = {
+    # Expected provider latencies: the first poll is scheduled near the expected finish.
+    "VEO_EXPECTED_SECONDS": env.float("VEO_EXPECTED_SECONDS", default=75.0),
+    "HEYGEN_EXPECTED_SECONDS": env.float("HEYGEN_EXPECTED_SECONDS", default=150.0),
+    "POLL_INTERVAL_SECONDS": env.float("POLL_INTERVAL_SECONDS", default=10.0),
+    "POLL_MIN_SECONDS": env.float("POLL_MIN_SECONDS", default=1.0),
+    "MAX_COUNTDOWN_SECONDS": env.float("MAX_COUNTDOWN_SECONDS", default=60.0),
+    "LEASE_SECONDS": env.float("STEP_LEASE_SECONDS", default=float(CELERY_TASK_TIME_LIMIT) + 30),
+    "MAX_ATTEMPTS": env.int("STEP_MAX_ATTEMPTS", default=5),
+    "MAX_POLL_ERRORS": env.int("STEP_MAX_POLL_ERRORS", default=10),
+    "STEP_DEADLINE_SECONDS": env.float("STEP_DEADLINE_SECONDS", default=3600.0),
+    # A Veo submit whose answer was lost: wait this long for its output to appear before re-submitting.
+    "AMBIGUOUS_RECONCILE_SECONDS": env.float("AMBIGUOUS_RECONCILE_SECONDS", default=900.0),
+    "REDRIVE_AFTER_SECONDS": env.float("REDRIVE_AFTER_SECONDS", default=30.0),
+    "CROSSFADE_SECONDS": env.float("CHAIN_CROSSFADE_SECONDS", default=0.5),
+}
+
+# --- Google Cloud: Vertex AI Veo + Cloud Storage -------------------------------------------------------
+GCP_PROJECT_ID = env("GCP_PROJECT_ID", default="")
+GCP_SERVICE_ACCOUNT_FILE = env("GCP_SERVICE_ACCOUNT_FILE", default="")
+GCS_BUCKET = env("GCS_BUCKET", default="")
+GCS_PREFIX = env("GCS_PREFIX", default="video-saas")
+VEO_MODEL_ID = env("VEO_MODEL_ID", default="veo-3.1-generate-001")
+VEO_LOCATION = env("VEO_LOCATION", default="us-central1")
+VEO_API_BASE_URL = env("VEO_API_BASE_URL", default="")  # default: https://{VEO_LOCATION}-aiplatform.googleapis.com
+VEO_RESOLUTION = env("VEO_RESOLUTION", default="720p")
+VEO_GENERATE_AUDIO = env.bool("VEO_GENERATE_AUDIO", default=True)
+VEO_RESIZE_MODE = env("VEO_RESIZE_MODE", default="crop")
+VEO_TIMEOUT_SECONDS = env.float("VEO_TIMEOUT_SECONDS", default=60.0)
+VEO_PRICE_PER_SECOND_USD = env("VEO_PRICE_PER_SECOND_USD", default="0.40")
+GCP_TOKEN_URI = env("GCP_TOKEN_URI", default="")  # override the service-account file's token_uri
+
+# --- HeyGen -------------------------------------------------------------------------------------------
+HEYGEN_API_KEY = env("HEYGEN_API_KEY", default="")
+HEYGEN_API_VERSION = env("HEYGEN_API_VERSION", default="v3")  # "v3" (default) or "v2" (legacy flow)
+HEYGEN_API_BASE_URL = env("HEYGEN_API_BASE_URL", default="https://api.heygen.com")
+HEYGEN_UPLOAD_BASE_URL = env("HEYGEN_UPLOAD_BASE_URL", default="https://upload.heygen.com")
+HEYGEN_TIMEOUT_SECONDS = env.float("HEYGEN_TIMEOUT_SECONDS", default=60.0)
+HEYGEN_RESOLUTION = env("HEYGEN_RESOLUTION", default="720p")
+HEYGEN_KEY_COLOR = env("HEYGEN_KEY_COLOR", default="#00FF00")
+HEYGEN_CREDITS_PER_MINUTE = env.float("HEYGEN_CREDITS_PER_MINUTE", default=6.0)
+HEYGEN_MAX_SCRIPT_CHARS = env.int("HEYGEN_MAX_SCRIPT_CHARS", default=5000)
+HEYGEN_CALLBACK_URL = env("HEYGEN_CALLBACK_URL", default="")
+
+# --- Storage ------------------------------------------------------------------------------------------
+LOCAL_STORAGE_DIR = Path(env("LOCAL_STORAGE_DIR", default=str(BASE_DIR / "var" / "media")))
+SIGNED_URL_TTL_SECONDS = env.int("SIGNED_URL_TTL_SECONDS", default=7 * 24 * 3600)
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+# --- Outbound fetches (product images, webhooks) ----------------------------------------------------------
+# Off in production: user-supplied URLs may not reach loopback or private networks (SSRF).
+ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=False)
+IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
+WEBHOOK_SECRET = env("WEBHOOK_SECRET", default="")
+
+# --- Security -----------------------------------------------------------------------------------------
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"verbose": {"format": "{levelname} {asctime} {name} {message}", "style": "{"}},
+    "handlers": {"console": {"level": "INFO", "class": "logging.StreamHandler", "formatter": "verbose"}},
+    "loggers": {
+        "video_generation": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"),
+                             "propagate": False},
+        "httpx": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,37 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(settings, tmp_path):
+    """No test touches real providers, a real bucket or the developer's files."""
+    settings.LOCAL_STORAGE_DIR = tmp_path / "media"
+    settings.GCS_BUCKET = ""
+    settings.GCP_PROJECT_ID = "test-project"
+    settings.GCP_SERVICE_ACCOUNT_FILE = ""
+    settings.HEYGEN_API_KEY = "test-heygen-key"
+    settings.VEO_API_BASE_URL = "https://us-central1-aiplatform.googleapis.com"
+    settings.HEYGEN_API_BASE_URL = "https://api.heygen.com"
+    settings.HEYGEN_UPLOAD_BASE_URL = "https://upload.heygen.com"
+    settings.ALLOW_PRIVATE_URLS = False
+    settings.PUBLIC_BASE_URL = "http://testserver"
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="bob", password="pw-bob-123")
+
+
+@pytest.fixture
+def api_client(user):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client

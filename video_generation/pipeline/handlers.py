@@ -1,0 +1,281 @@
+"""What each kind of step does. The state machine (machine.py) decides *when*; these decide *what*.
+
+Every handler has the same shape:
+- submit(step, job) -> Submitted (the provider accepted work; we poll it) or Done (finished at once);
+- check(step, job) -> Running, Done or Failed, for a submitted step;
+- reconcile(step, job) -> Done or None, for a submit whose answer was lost (state `unknown`);
+- resend_is_safe: whether a submit with an unknown outcome may simply be sent again.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+
+from ..models import HeyGenMode, JobStep, StepKind, VideoJob
+from ..services import compose
+from ..services.fetch import fetch_to_file
+from ..services.heygen_service import MattingUnsupportedError
+from ..services.storage import get_storage
+from ..services.veo_service import MediaRef
+from . import plan, providers
+
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
+PRESENTER_ASPECT_RATIO = "9:16"  # a presenter is a standing person: always rendered portrait
+
+
+@dataclass(frozen=True)
+class Submitted:
+    external_id: str
+    cost_usd: Decimal = Decimal("0")
+    result: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Done:
+    output_uri: str
+    result: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Running:
+    pass
+
+
+@dataclass(frozen=True)
+class Failed:
+    code: str
+    message: str
+    billed: bool = False
+
+
+def job_path(job: VideoJob, *parts: str) -> str:
+    return "/".join(["jobs", str(job.id), *parts])
+
+
+def step_slug(step: JobStep) -> str:
+    return step.key.replace(":", "-")
+
+
+def steps_by_key(job: VideoJob) -> dict[str, JobStep]:
+    return {s.key: s for s in job.steps.all()}
+
+
+def download(uri: str, directory: Path, name: str) -> Path:
+    return get_storage().download_to(uri, directory / name)
+
+
+def broll_inputs(job: VideoJob, step: JobStep) -> JobStep:
+    """The step whose output is the whole B-roll (the join, or the end of the only chain)."""
+    steps = steps_by_key(job)
+    return steps[next(key for key in step.depends_on if key != plan.HEYGEN_RENDER_KEY)]
+
+
+# --- Local steps ------------------------------------------------------------------------------------------
+
+class FetchImage:
+    resend_is_safe = True
+
+    def submit(self, step: JobStep, job: VideoJob) -> Done:
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / "product"
+            fetched = fetch_to_file(job.image_url, target, max_bytes=settings.IMAGE_MAX_BYTES,
+                                    allowed_content_types=IMAGE_TYPES)
+            extension = mimetypes.guess_extension(fetched.content_type) or ".img"
+            uri = get_storage().upload_file(target, job_path(job, "input", f"product{extension}"),
+                                            fetched.content_type)
+        return Done(uri, {"content_type": fetched.content_type, "bytes": fetched.size})
+
+
+class JoinBroll:
+    resend_is_safe = True
+
+    def submit(self, step: JobStep, job: VideoJob) -> Done:
+        steps = steps_by_key(job)
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            chains = [download(steps[key].output_uri, directory, f"chain{i}.mp4")
+                      for i, key in enumerate(step.depends_on)]
+            joined = directory / "broll.mp4"
+            info = compose.join_chains(chains, joined, crossfade=settings.PIPELINE["CROSSFADE_SECONDS"])
+            uri = get_storage().upload_file(joined, job_path(job, "broll.mp4"), "video/mp4")
+        return Done(uri, {"duration": info.duration})
+
+
+class Compose:
+    resend_is_safe = True
+
+    def submit(self, step: JobStep, job: VideoJob) -> Done:
+        steps = steps_by_key(job)
+        presenter_step = steps[plan.HEYGEN_RENDER_KEY]
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            output = directory / "final.mp4"
+            if job.heygen_mode == HeyGenMode.V2:
+                # HeyGen already put the presenter over our B-roll; bring it to our delivery format.
+                rendered = download(presenter_step.output_uri, directory, "heygen.mp4")
+                info = compose.normalize(rendered, output, aspect_ratio=job.aspect_ratio)
+            else:
+                broll = download(broll_inputs(job, step).output_uri, directory, "broll.mp4")
+                keying = presenter_step.result.get("keying", "alpha")
+                presenter = download(presenter_step.output_uri, directory,
+                                     "presenter.webm" if keying == "alpha" else "presenter.mp4")
+                info = compose.compose_final(
+                    broll=broll, presenter=presenter, presenter_keying=keying,
+                    key_color=settings.HEYGEN_KEY_COLOR,
+                    placement=compose.Placement(scale=job.avatar_scale, x=job.avatar_x, y=job.avatar_y),
+                    aspect_ratio=job.aspect_ratio, output=output)
+            uri = get_storage().upload_file(output, job_path(job, "final.mp4"), "video/mp4")
+        return Done(uri, {"duration": info.duration, "width": info.width, "height": info.height})
+
+
+# --- Google Veo -----------------------------------------------------------------------------------------
+
+class VeoStep:
+    resend_is_safe = False  # Vertex has no idempotency key: a lost answer is reconciled, never re-sent blindly
+
+    def attempt_prefix(self, step: JobStep, job: VideoJob, attempt: int) -> str | None:
+        return get_storage().veo_output_prefix(job_path(job, step_slug(step), f"attempt-{attempt}"))
+
+    def media(self, uri: str, mime_type: str) -> MediaRef:
+        if uri.startswith("gs://"):
+            return MediaRef(mime_type=mime_type, gcs_uri=uri)
+        return MediaRef(mime_type=mime_type, data=get_storage().read_bytes(uri))
+
+    def submit(self, step: JobStep, job: VideoJob) -> Submitted:
+        source = steps_by_key(job)[step.depends_on[0]]
+        params = step.params
+        common = {"prompt": params["prompt"], "storage_uri": step.storage_uri or None,
+                  "aspect_ratio": params["aspect_ratio"]}
+        if step.kind == StepKind.VEO_GENERATE:
+            image = self.media(source.output_uri, source.result.get("content_type", "image/png"))
+            name = providers.veo().generate_base_video(
+                image=image, duration_seconds=params["duration_seconds"], **common)
+            seconds = params["duration_seconds"]
+        else:
+            video = self.media(source.output_uri, "video/mp4")
+            name = providers.veo().extend_video(video=video, **common)
+            seconds = plan.EXTENSION_SECONDS
+        cost = Decimal(settings.VEO_PRICE_PER_SECOND_USD) * seconds
+        return Submitted(name, cost, {"billed_seconds": seconds})
+
+    def check(self, step: JobStep, job: VideoJob) -> Running | Done | Failed:
+        result = providers.veo().fetch_operation(step.external_id)
+        if result.state == "running":
+            return Running()
+        if result.state == "filtered":
+            return Failed("safety_filtered", f"the safety filter blocked the video ({result.error_message})")
+        if result.state == "failed":
+            return Failed(f"operation_{result.error_code}", result.error_message or "the operation failed")
+        return Done(self.store(step, job, result.videos[0]))
+
+    def store(self, step: JobStep, job: VideoJob, video: MediaRef) -> str:
+        if video.gcs_uri:
+            return video.gcs_uri
+        path = job_path(job, step_slug(step), f"attempt-{step.attempts}", "sample_0.mp4")
+        return get_storage().upload_bytes(video.data, path, "video/mp4")
+
+    def reconcile(self, step: JobStep, job: VideoJob) -> Done | None:
+        """A submit whose answer was lost: if Veo ran it, its output lands under this attempt's prefix."""
+        if not step.storage_uri:
+            return None
+        found = [uri for uri in get_storage().list_uris(step.storage_uri) if uri.endswith(".mp4")]
+        return Done(sorted(found)[0], {"reconciled": True}) if found else None
+
+
+# --- HeyGen ---------------------------------------------------------------------------------------------
+
+class HeyGenRender:
+    def resend_is_safe_for(self, job: VideoJob) -> bool:
+        # v3 creates carry an Idempotency-Key that HeyGen replays for 24 h; v2 has no such key.
+        return job.heygen_mode == HeyGenMode.V3
+
+    def idempotency_key(self, step: JobStep, job: VideoJob, variant: str) -> str:
+        return f"video-saas-{job.id}-{step_slug(step)}-g{step.params.get('generation', 0)}-{variant}"
+
+    def submit(self, step: JobStep, job: VideoJob) -> Submitted:
+        if job.heygen_mode == HeyGenMode.V2:
+            return self.submit_v2(step, job)
+        client = providers.heygen()
+        common = {"avatar_id": job.avatar_id, "voice_id": job.voice_id, "script": job.avatar_script,
+                  "aspect_ratio": PRESENTER_ASPECT_RATIO, "title": f"video_saas {job.id}",
+                  "callback_id": str(job.id)}
+        try:
+            video_id = client.create_presenter_video(
+                transparent=True, idempotency_key=self.idempotency_key(step, job, "alpha"), **common)
+            keying = "alpha"
+        except MattingUnsupportedError:
+            # The avatar cannot be matted: render it on a key colour and chroma-key it ourselves.
+            video_id = client.create_presenter_video(
+                transparent=False, background_color=settings.HEYGEN_KEY_COLOR,
+                idempotency_key=self.idempotency_key(step, job, "key"), **common)
+            keying = "chroma"
+        VideoJob.objects.filter(id=job.id).update(heygen_video_id=video_id)
+        return Submitted(video_id, result={"keying": keying})
+
+    def submit_v2(self, step: JobStep, job: VideoJob) -> Submitted:
+        width, height = compose.FRAME_SIZES[job.aspect_ratio]
+        asset_id = steps_by_key(job)[plan.HEYGEN_UPLOAD_KEY].result["asset_id"]
+        video_id = providers.heygen().generate_avatar_video(
+            avatar_id=job.avatar_id, voice_id=job.voice_id, script=job.avatar_script, video_asset_id=asset_id,
+            avatar_scale=job.avatar_scale, avatar_x=job.avatar_x, avatar_y=job.avatar_y,
+            width=width, height=height, title=f"video_saas {job.id}", callback_id=str(job.id))
+        VideoJob.objects.filter(id=job.id).update(heygen_video_id=video_id)
+        return Submitted(video_id, result={"keying": "none"})
+
+    def check(self, step: JobStep, job: VideoJob) -> Running | Done | Failed:
+        client = providers.heygen()
+        video = client.get_video(step.external_id) if job.heygen_mode == HeyGenMode.V3 \
+            else client.get_video_status_v2(step.external_id)
+        if video.state in ("pending", "processing"):
+            return Running()
+        if video.state == "failed":
+            return Failed(video.failure_code or "render_failed", video.failure_message or "the render failed")
+        return Done(self.store(step, job, video.video_url), {**step.result, "duration": video.duration})
+
+    # No reconcile(): HeyGen cannot be searched for a render we never got an id for.
+
+    def store(self, step: JobStep, job: VideoJob, url: str) -> str:
+        """HeyGen's links expire: copy the render into our own storage before going on."""
+        extension = "webm" if step.result.get("keying") == "alpha" else "mp4"
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / f"presenter.{extension}"
+            providers.heygen().download(url, local)
+            return get_storage().upload_file(local, job_path(job, f"presenter.{extension}"), f"video/{extension}")
+
+class HeyGenUpload:
+    resend_is_safe = True  # an upload is free; a duplicate asset costs nothing
+
+    def submit(self, step: JobStep, job: VideoJob) -> Done:
+        broll_uri = steps_by_key(job)[step.depends_on[0]].output_uri
+        asset_id = providers.heygen().upload_video_asset(get_storage().read_bytes(broll_uri), "video/mp4")
+        VideoJob.objects.filter(id=job.id).update(heygen_asset_id=asset_id)
+        return Done("", {"asset_id": asset_id})
+
+
+HANDLERS = {
+    StepKind.FETCH_IMAGE: FetchImage(),
+    StepKind.VEO_GENERATE: VeoStep(),
+    StepKind.VEO_EXTEND: VeoStep(),
+    StepKind.JOIN_BROLL: JoinBroll(),
+    StepKind.HEYGEN_UPLOAD: HeyGenUpload(),
+    StepKind.HEYGEN_RENDER: HeyGenRender(),
+    StepKind.COMPOSE: Compose(),
+}
+
+
+def handler_for(step: JobStep):
+    return HANDLERS[step.kind]
+
+
+def resend_is_safe(step: JobStep, job: VideoJob) -> bool:
+    handler = handler_for(step)
+    if hasattr(handler, "resend_is_safe_for"):
+        return handler.resend_is_safe_for(job)
+    return handler.resend_is_safe
+

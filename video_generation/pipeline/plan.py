@@ -1,0 +1,114 @@
+"""The scene plan: which provider operations a job needs and in what order.
+
+Veo facts (reference/veo-vertex.md §2): a generated clip is 4, 6 or 8 s; an extension adds 7 s and only
+accepts an input of at most 30 s, so one chain ends at 37 s at most. Scenes are therefore grouped into chains
+of at most five (an 8 s base and four extensions = 36 s). Every chain starts from the product image; chains
+render in parallel and are joined locally with a short crossfade.
+
+In v3 mode the presenter does not need the B-roll, so it renders in parallel; in the legacy v2 mode HeyGen
+composes over the uploaded B-roll, so it waits for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..models import HeyGenMode, Provider, StepKind
+
+EXTENSION_SECONDS = 7
+MAX_EXTENSION_INPUT_SECONDS = 30
+MAX_CHAIN_SECONDS = 37
+
+IMAGE_KEY = "image"
+JOIN_KEY = "join"
+HEYGEN_UPLOAD_KEY = "heygen:upload"
+HEYGEN_RENDER_KEY = "heygen:render"
+COMPOSE_KEY = "compose"
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    key: str
+    kind: str
+    provider: str
+    depends_on: list[str] = field(default_factory=list)
+    chain_index: int | None = None
+    scene_index: int | None = None
+    params: dict = field(default_factory=dict)
+
+
+def veo_key(chain: int, scene: int) -> str:
+    return f"veo:c{chain}:s{scene}"
+
+
+def scene_prompt(product_title: str, scene: dict) -> str:
+    parts = [product_title, scene["visual_description"], scene["camera_movement"], scene["mood"]]
+    if scene.get("text_overlay"):
+        parts.append(f'on-screen text: "{scene["text_overlay"]}"')
+    return " | ".join(part.strip() for part in parts if part and part.strip())
+
+
+def group_into_chains(durations: list[int]) -> list[list[int]]:
+    """Scene indices grouped so each chain obeys the extension limits, in scene order."""
+    chains: list[list[int]] = []
+    length = 0
+    for index, duration in enumerate(durations):
+        can_extend = chains and length <= MAX_EXTENSION_INPUT_SECONDS and length + EXTENSION_SECONDS <= MAX_CHAIN_SECONDS
+        if can_extend:
+            chains[-1].append(index)
+            length += EXTENSION_SECONDS
+        else:
+            chains.append([index])
+            length = duration
+    return chains
+
+
+def chain_seconds(durations: list[int], chain: list[int]) -> int:
+    return durations[chain[0]] + EXTENSION_SECONDS * (len(chain) - 1)
+
+
+def broll_seconds(durations: list[int], crossfade: float) -> float:
+    """Length of the joined B-roll: the chains back to back, less one crossfade per join."""
+    chains = group_into_chains(durations)
+    return sum(chain_seconds(durations, chain) for chain in chains) - crossfade * (len(chains) - 1)
+
+
+def scene_durations(scenes: list[dict]) -> list[int]:
+    return [int(scene.get("duration", 8)) for scene in scenes]
+
+
+def build_plan(*, product_title: str, scenes: list[dict], aspect_ratio: str, heygen_mode: str) -> list[StepSpec]:
+    durations = scene_durations(scenes)
+    chains = group_into_chains(durations)
+    specs = [StepSpec(IMAGE_KEY, StepKind.FETCH_IMAGE, Provider.LOCAL)]
+
+    chain_ends = []
+    for chain_index, chain in enumerate(chains):
+        previous = IMAGE_KEY
+        for position, scene_index in enumerate(chain):
+            key = veo_key(chain_index, scene_index)
+            params = {"prompt": scene_prompt(product_title, scenes[scene_index]), "aspect_ratio": aspect_ratio}
+            if position == 0:
+                params["duration_seconds"] = durations[scene_index]
+                params["expected_seconds"] = durations[scene_index]
+                kind = StepKind.VEO_GENERATE
+            else:
+                params["expected_seconds"] = chain_seconds(durations, chain[: position + 1])
+                kind = StepKind.VEO_EXTEND
+            specs.append(StepSpec(key, kind, Provider.VEO, [previous], chain_index, scene_index, params))
+            previous = key
+        chain_ends.append(previous)
+
+    broll_key = chain_ends[0]
+    if len(chain_ends) > 1:
+        specs.append(StepSpec(JOIN_KEY, StepKind.JOIN_BROLL, Provider.LOCAL, list(chain_ends)))
+        broll_key = JOIN_KEY
+
+    if heygen_mode == HeyGenMode.V2:
+        specs.append(StepSpec(HEYGEN_UPLOAD_KEY, StepKind.HEYGEN_UPLOAD, Provider.HEYGEN, [broll_key]))
+        specs.append(StepSpec(HEYGEN_RENDER_KEY, StepKind.HEYGEN_RENDER, Provider.HEYGEN, [HEYGEN_UPLOAD_KEY]))
+    else:
+        specs.append(StepSpec(HEYGEN_RENDER_KEY, StepKind.HEYGEN_RENDER, Provider.HEYGEN, []))
+
+    specs.append(StepSpec(COMPOSE_KEY, StepKind.COMPOSE, Provider.LOCAL, [broll_key, HEYGEN_RENDER_KEY]))
+    return specs

@@ -1,0 +1,150 @@
+"""Job status and progress. Both only move forward, enforced in the UPDATE itself so that racing workers,
+redelivered messages and late polls can never move a job backwards."""
+
+from __future__ import annotations
+
+import logging
+import math
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+
+from ..models import JobStatus, JobStep, Provider, StepKind, StepState, VideoJob
+from . import dispatch
+
+logger = logging.getLogger(__name__)
+
+# Rough share of the work each kind of step represents, used for the progress percentage.
+STEP_WEIGHTS = {
+    StepKind.FETCH_IMAGE: 2,
+    StepKind.VEO_GENERATE: 60,
+    StepKind.VEO_EXTEND: 60,
+    StepKind.JOIN_BROLL: 5,
+    StepKind.HEYGEN_UPLOAD: 5,
+    StepKind.HEYGEN_RENDER: 90,
+    StepKind.COMPOSE: 15,
+}
+ACTIVE_STATUSES = [JobStatus.PENDING, JobStatus.PROCESSING_VEO, JobStatus.PROCESSING_HEYGEN, JobStatus.COMPOSING]
+STAGE_NAMES = {
+    StepKind.FETCH_IMAGE: "Fetching the product image",
+    StepKind.VEO_GENERATE: "B-roll generation",
+    StepKind.VEO_EXTEND: "B-roll extension",
+    StepKind.JOIN_BROLL: "Joining B-roll chains",
+    StepKind.HEYGEN_UPLOAD: "B-roll upload",
+    StepKind.HEYGEN_RENDER: "Presenter render",
+    StepKind.COMPOSE: "Composing the final video",
+}
+PROVIDER_NAMES = {Provider.VEO: "Google Veo", Provider.HEYGEN: "HeyGen", Provider.LOCAL: "video_saas"}
+
+
+def status_for(steps: list[JobStep]) -> str:
+    """The stage a job is in, judged by what is still unfinished."""
+    def unfinished(kinds: set[str]) -> bool:
+        return any(s.kind in kinds and s.state != StepState.SUCCEEDED for s in steps)
+
+    if unfinished({StepKind.FETCH_IMAGE, StepKind.VEO_GENERATE, StepKind.VEO_EXTEND, StepKind.JOIN_BROLL}):
+        return JobStatus.PROCESSING_VEO
+    if unfinished({StepKind.HEYGEN_UPLOAD, StepKind.HEYGEN_RENDER}):
+        return JobStatus.PROCESSING_HEYGEN
+    return JobStatus.COMPOSING
+
+
+def progress_for(steps: list[JobStep], *, now=None) -> int:
+    """5..95 while running: finished steps count fully, running ones by elapsed time against expectation."""
+    now = now or timezone.now()
+    total = sum(STEP_WEIGHTS[s.kind] for s in steps) or 1
+    done = 0.0
+    for step in steps:
+        weight = STEP_WEIGHTS[step.kind]
+        if step.state == StepState.SUCCEEDED:
+            done += weight
+        elif step.state in (StepState.SUBMITTED, StepState.UNKNOWN) and step.submitted_at:
+            expected = expected_seconds(step)
+            elapsed = (now - step.submitted_at).total_seconds()
+            done += weight * min(0.9, max(0.0, elapsed / expected))
+    return 5 + int(90 * done / total)
+
+
+def expected_seconds(step: JobStep) -> float:
+    pipeline = settings.PIPELINE
+    if step.provider == Provider.VEO:
+        return pipeline["VEO_EXPECTED_SECONDS"]
+    if step.kind == StepKind.HEYGEN_RENDER:
+        return pipeline["HEYGEN_EXPECTED_SECONDS"]
+    return 10.0
+
+
+def refresh_job(job_id) -> None:
+    """Move the job's status and progress forward to match its steps (never backwards)."""
+    steps = list(JobStep.objects.filter(job_id=job_id))
+    if not steps:
+        return
+    advance_status(job_id, status_for(steps))
+    raise_progress(job_id, progress_for(steps))
+
+
+def advance_status(job_id, status: str) -> bool:
+    earlier = [s for s in ACTIVE_STATUSES if JobStatus.rank(s) < JobStatus.rank(status)]
+    return VideoJob.objects.filter(id=job_id, status__in=earlier).update(status=status) == 1
+
+
+def raise_progress(job_id, progress: int) -> None:
+    VideoJob.objects.filter(id=job_id, progress__lt=progress, status__in=ACTIVE_STATUSES).update(progress=progress)
+
+
+def describe_failure(step: JobStep, message: str) -> str:
+    stage = STAGE_NAMES.get(step.kind, step.kind)
+    scene = f" (scene {step.scene_index + 1})" if step.scene_index is not None else ""
+    return f"{stage}{scene} failed at {PROVIDER_NAMES[step.provider]}: {message}"
+
+
+def fail_job(job_id, message: str) -> bool:
+    """Mark the job failed and cancel every step that has not started, so nothing more is paid for it."""
+    failed = VideoJob.objects.filter(id=job_id, status__in=ACTIVE_STATUSES).update(
+        status=JobStatus.FAILED, error_message=message[:2000], completed_at=timezone.now())
+    if failed:
+        stop_unstarted_steps(job_id)
+        logger.info("job %s failed: %s", job_id, message)
+        dispatch.enqueue("video_generation.tasks.deliver_webhook", str(job_id))
+    return bool(failed)
+
+
+def cancel_job_row(job_id) -> bool:
+    cancelled = VideoJob.objects.filter(id=job_id, status__in=ACTIVE_STATUSES).update(
+        status=JobStatus.CANCELLED, completed_at=timezone.now())
+    if cancelled:
+        stop_unstarted_steps(job_id)
+        dispatch.enqueue("video_generation.tasks.deliver_webhook", str(job_id))
+    return bool(cancelled)
+
+
+def stop_unstarted_steps(job_id) -> None:
+    JobStep.objects.filter(job_id=job_id, state=StepState.PENDING).update(
+        state=StepState.CANCELLED, finished_at=timezone.now())
+
+
+def complete_job(job_id, *, final_uri: str, final_url: str, duration_seconds: float) -> bool:
+    job = VideoJob.objects.get(id=job_id)
+    now = timezone.now()
+    cost = JobStep.objects.filter(job_id=job_id).aggregate(total=Sum("cost_usd"))["total"] or Decimal("0")
+    completed = VideoJob.objects.filter(id=job_id, status__in=ACTIVE_STATUSES).update(
+        status=JobStatus.COMPLETED,
+        progress=100,
+        final_video_uri=final_uri,
+        final_video_url=final_url,
+        completed_at=now,
+        processing_time_seconds=int((now - job.created_at).total_seconds()),
+        credits_used=credits_for(duration_seconds),
+        cost_usd=cost,
+        error_message=None,
+    )
+    if completed:
+        dispatch.enqueue("video_generation.tasks.deliver_webhook", str(job_id))
+    return bool(completed)
+
+
+def credits_for(duration_seconds: float) -> int:
+    """One credit per started 8 seconds of finished video (the brief's pricing unit)."""
+    return max(1, math.ceil(duration_seconds / 8))

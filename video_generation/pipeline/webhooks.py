@@ -1,0 +1,76 @@
+"""Outbound webhooks to customers, signed the Standard Webhooks way (reference/reliability.md B4):
+
+    webhook-id: <event id>          webhook-timestamp: <unix seconds>
+    webhook-signature: v1,<base64(HMAC-SHA256(secret, f"{id}.{timestamp}.{body}"))>
+
+The event id is stable per job and status, so receivers can de-duplicate retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+import httpx
+from django.conf import settings
+
+from ..models import VideoJob
+from ..services.errors import ProviderError
+from ..services.fetch import validate_public_url
+from ..services.storage import get_storage
+
+logger = logging.getLogger(__name__)
+RETRY_DELAYS = [10, 30, 60, 300, 900, 3600]
+
+
+def sign(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{event_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def payload(job: VideoJob) -> dict:
+    final_url = get_storage().signed_url(job.final_video_uri) if job.final_video_uri else None
+    return {
+        "type": f"video.{job.status}",
+        "job_id": str(job.id),
+        "status": job.status,
+        "progress": job.progress,
+        "final_video_url": final_url,
+        "error_message": job.error_message,
+        "completed_at": job.completed_at.isoformat() if job.completed_at else None,
+    }
+
+
+def deliver(job_id: str, *, attempt: int = 0) -> float | None:
+    """Send the job's current terminal status. Returns seconds to wait before retrying, or None when done."""
+    job = VideoJob.objects.filter(id=job_id).first()
+    if job is None or not job.webhook_url or not job.is_terminal:
+        return None
+    try:
+        validate_public_url(job.webhook_url)
+    except ProviderError:
+        logger.warning("webhook for job %s not sent: the URL is not allowed", job_id)
+        return None
+    body = json.dumps(payload(job), separators=(",", ":")).encode()
+    event_id = f"evt_{job.id.hex}_{job.status}"
+    timestamp = int(time.time())
+    headers = {"content-type": "application/json", "webhook-id": event_id, "webhook-timestamp": str(timestamp)}
+    if settings.WEBHOOK_SECRET:
+        headers["webhook-signature"] = sign(settings.WEBHOOK_SECRET, event_id, timestamp, body)
+    try:
+        with httpx.Client(timeout=10.0, follow_redirects=False, trust_env=False) as client:
+            response = client.post(job.webhook_url, content=body, headers=headers)
+        if response.is_success:
+            return None
+        reason = f"HTTP {response.status_code}"
+    except httpx.HTTPError as exc:
+        reason = type(exc).__name__
+    if attempt >= len(RETRY_DELAYS):
+        logger.warning("webhook for job %s gave up after %d attempts (%s)", job_id, attempt + 1, reason)
+        return None
+    return RETRY_DELAYS[attempt]

@@ -1,0 +1,340 @@
+"""A harness for the state machine: fake providers that keep a ledger of paid calls, an in-memory bucket, and
+a driver that runs published tasks in due order on a virtual clock (countdowns are honoured, nobody sleeps)."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from video_generation.models import JobStep, VideoJob
+from video_generation.pipeline import dispatch, handlers, jobs, machine, providers, webhooks
+from video_generation.services import compose
+from video_generation.services.errors import AmbiguousError
+from video_generation.services.fetch import Fetched
+from video_generation.services.heygen_service import HeyGenVideo, MattingUnsupportedError
+from video_generation.services.veo_service import MediaRef, VeoResult
+
+BRIEF = {
+    "product_title": "Premium Wireless Headphones",
+    "scenes": [
+        {"visual_description": "Headphones on modern desk with soft lighting", "camera_movement": "slow 360 rotation",
+         "mood": "professional and premium", "duration": 8},
+        {"visual_description": "Close-up of controls and materials", "camera_movement": "smooth zoom in",
+         "mood": "sophisticated", "duration": 8},
+        {"visual_description": "Headphones being worn showing comfort", "camera_movement": "gentle pan",
+         "mood": "comfortable", "duration": 8},
+    ],
+    "image_url": "https://cdn.example.com/headphones.jpg",
+    "avatar_id": "josh_lite3_20230714",
+    "voice_id": "d7bbcdd6964c47bdaae26decade4a933",
+    "avatar_script": "Introducing our revolutionary wireless headphones.",
+    "avatar_position": {"scale": 0.8, "x": 0.7, "y": 0.8},
+    "aspect_ratio": "9:16",
+}
+
+
+def brief(scene_count: int = 3, **overrides) -> dict:
+    scenes = [dict(BRIEF["scenes"][i % 3]) for i in range(scene_count)]
+    return {**BRIEF, "scenes": scenes, **overrides}
+
+
+class FakeStorage:
+    """A private bucket in memory, with the Storage interface the pipeline uses."""
+
+    def __init__(self):
+        self.objects: dict[str, bytes] = {}
+
+    def uri_for(self, path):
+        return f"gs://fake-bucket/{path}"
+
+    def veo_output_prefix(self, path):
+        return f"gs://fake-bucket/{path}/"
+
+    def upload_file(self, local_path, path, content_type):
+        return self.upload_bytes(Path(local_path).read_bytes(), path, content_type)
+
+    def upload_bytes(self, data, path, content_type):
+        self.objects[self.uri_for(path)] = bytes(data)
+        return self.uri_for(path)
+
+    def download_to(self, uri, local_path):
+        Path(local_path).write_bytes(self.objects[uri])
+        return Path(local_path)
+
+    def read_bytes(self, uri):
+        return self.objects[uri]
+
+    def list_uris(self, prefix_uri):
+        return sorted(uri for uri in self.objects if uri.startswith(prefix_uri))
+
+    def exists(self, uri):
+        return uri in self.objects
+
+    def signed_url(self, uri, *, ttl_seconds=None, filename=None):
+        return "https://signed.example/" + uri.removeprefix("gs://") + "?X-Goog-Signature=abc"
+
+
+@dataclass
+class FakeOperation:
+    name: str
+    kind: str
+    request: dict
+    polls_left: int
+    outcome: str = "succeeded"
+
+
+@dataclass
+class FakeVeo:
+    storage: FakeStorage
+    polls_until_done: int = 1
+    ledger: list = field(default_factory=list)
+    operations: dict = field(default_factory=dict)
+    submit_errors: list = field(default_factory=list)  # raised in order, one per submit call
+    poll_errors: list = field(default_factory=list)
+    outcomes: dict = field(default_factory=dict)  # prompt substring -> "filtered" | "failed"
+    lose_answer_once: set = field(default_factory=set)  # prompt substrings whose first answer is lost
+
+    def _submit(self, kind, prompt, storage_uri, **request):
+        if self.submit_errors:
+            raise self.submit_errors.pop(0)
+        name = f"projects/p/locations/us-central1/publishers/google/models/veo/operations/{uuid.uuid4()}"
+        outcome = next((o for marker, o in self.outcomes.items() if marker in prompt), "succeeded")
+        op = FakeOperation(name, kind, {"prompt": prompt, "storage_uri": storage_uri, **request},
+                           self.polls_until_done, outcome)
+        self.operations[name] = op
+        self.ledger.append((kind, name, prompt))
+        lost = next((marker for marker in self.lose_answer_once if marker in prompt), None)
+        if lost:
+            self.lose_answer_once.discard(lost)
+            self._finish(op)  # the provider did the work; only our answer is lost
+            raise AmbiguousError("veo did not answer in time (ReadTimeout)", provider="veo", code="no_response")
+        return name
+
+    def generate_base_video(self, *, prompt, image, storage_uri, duration_seconds, aspect_ratio, **kwargs):
+        assert image.gcs_uri or image.data
+        return self._submit("generate", prompt, storage_uri, duration_seconds=duration_seconds, image=image)
+
+    def extend_video(self, *, video, prompt, storage_uri, aspect_ratio, **kwargs):
+        assert video.gcs_uri or video.data
+        return self._submit("extend", prompt, storage_uri, video=video)
+
+    def _finish(self, op):
+        if op.outcome == "succeeded" and op.request["storage_uri"]:
+            uri = op.request["storage_uri"] + "1234/sample_0.mp4"
+            self.storage.objects[uri] = f"video for {op.request['prompt']}".encode()
+            return uri
+        return None
+
+    def fetch_operation(self, name):
+        if self.poll_errors:
+            raise self.poll_errors.pop(0)
+        op = self.operations[name]
+        if op.polls_left > 0:
+            op.polls_left -= 1
+            return VeoResult(state="running")
+        if op.outcome == "filtered":
+            return VeoResult(state="filtered", error_message="1 videos were filtered out. Support codes: 17301594")
+        if op.outcome == "failed":
+            return VeoResult(state="failed", error_code="13", error_message="internal error")
+        uri = self._finish(op)
+        return VeoResult(state="succeeded", videos=(MediaRef(mime_type="video/mp4", gcs_uri=uri),))
+
+
+@dataclass
+class FakeHeyGen:
+    polls_until_done: int = 2
+    ledger: list = field(default_factory=list)
+    videos: dict = field(default_factory=dict)
+    by_idempotency_key: dict = field(default_factory=dict)
+    matting: bool = True
+    fail_render: bool = False
+    lose_answer_once: bool = False
+    assets: list = field(default_factory=list)
+
+    def create_presenter_video(self, *, avatar_id, voice_id, script, aspect_ratio, idempotency_key,
+                               transparent=True, background_color=None, **kwargs):
+        if transparent and not self.matting:
+            raise MattingUnsupportedError("avatar cannot be matted", provider="heygen", code="invalid_parameter",
+                                          status_code=400)
+        if idempotency_key in self.by_idempotency_key:
+            return self.by_idempotency_key[idempotency_key]
+        video_id = uuid.uuid4().hex
+        self.by_idempotency_key[idempotency_key] = video_id
+        self.videos[video_id] = self.polls_until_done
+        self.ledger.append(("v3_create", video_id, transparent, background_color))
+        if self.lose_answer_once:
+            self.lose_answer_once = False
+            raise AmbiguousError("heygen did not answer in time", provider="heygen", code="no_response")
+        return video_id
+
+    def upload_video_asset(self, data, content_type="video/mp4"):
+        self.assets.append(data)
+        return f"asset-{len(self.assets)}"
+
+    def generate_avatar_video(self, *, video_asset_id, **kwargs):
+        video_id = uuid.uuid4().hex
+        self.videos[video_id] = self.polls_until_done
+        self.ledger.append(("v2_generate", video_id, video_asset_id))
+        return video_id
+
+    def _status(self, video_id):
+        if self.videos[video_id] > 0:
+            self.videos[video_id] -= 1
+            return HeyGenVideo(video_id=video_id, state="processing")
+        if self.fail_render:
+            return HeyGenVideo(video_id=video_id, state="failed", failure_code="RENDER_ERROR",
+                               failure_message="avatar render failed")
+        return HeyGenVideo(video_id=video_id, state="completed", video_url=f"https://files.heygen/{video_id}.webm",
+                           duration=6.0)
+
+    get_video = _status
+    get_video_status_v2 = _status
+
+    def download(self, url, dest, *, max_bytes=0):
+        Path(dest).write_bytes(b"presenter:" + url.encode())
+        return 10
+
+
+@dataclass
+class Driver:
+    """Runs published Celery tasks in due order on a virtual clock."""
+
+    traveller: object
+    queue: list = field(default_factory=list)
+    counter: itertools.count = field(default_factory=itertools.count)
+    history: list = field(default_factory=list)
+    snapshots: list = field(default_factory=list)
+    drop: set = field(default_factory=set)  # task names whose messages get lost
+    broker_down: bool = False
+
+    TASKS = {
+        "video_generation.tasks.process_video_job": lambda arg: machine.advance_job(arg),
+        "video_generation.tasks.run_step": lambda arg: machine.run_step(int(arg)),
+        "video_generation.tasks.poll_step": lambda arg: machine.poll_step(int(arg)),
+        "video_generation.tasks.deliver_webhook": lambda arg: webhooks.deliver(arg),
+    }
+
+    def publish(self, task_name, *args, countdown=None):
+        if self.broker_down:
+            return False
+        if task_name in self.drop:
+            return True
+        due = timezone.now() + timedelta(seconds=countdown or 0)
+        heapq.heappush(self.queue, (due, next(self.counter), task_name, args))
+        return True
+
+    def run(self, *, max_tasks: int = 2000, until=None) -> int:
+        ran = 0
+        while self.queue and ran < max_tasks and not (until and until()):
+            due, _, task_name, args = heapq.heappop(self.queue)
+            if due > timezone.now():
+                self.traveller.move_to(due)
+            self.history.append((task_name, args))
+            self.TASKS[task_name](*args)
+            self.snapshot()
+            ran += 1
+        return ran
+
+    def run_until_submitted(self, job, key: str) -> JobStep:
+        self.run(until=lambda: JobStep.objects.filter(job=job, key=key, state="submitted").exists())
+        return JobStep.objects.get(job=job, key=key)
+
+    def advance(self, seconds: float) -> None:
+        self.traveller.move_to(timezone.now() + timedelta(seconds=seconds))
+
+    def sweep(self) -> dict:
+        counts = machine.sweep()
+        self.snapshot()
+        return counts
+
+    def snapshot(self) -> None:
+        for job in VideoJob.objects.all():
+            self.snapshots.append((job.id, job.status, job.progress))
+
+    def tasks_named(self, name: str) -> list:
+        return [args for task, args in self.history if task == name]
+
+
+@pytest.fixture
+def fake_storage():
+    return FakeStorage()
+
+
+@pytest.fixture
+def fake_veo(fake_storage):
+    return FakeVeo(storage=fake_storage)
+
+
+@pytest.fixture
+def fake_heygen():
+    return FakeHeyGen()
+
+
+def fake_media_info(path, seconds=22.0, width=720, height=1280):
+    Path(path).write_bytes(b"composed")
+    return compose.MediaInfo(duration=seconds, width=width, height=height, fps=24.0, has_audio=True,
+                             video_codec="h264", audio_codec="aac")
+
+
+@pytest.fixture
+def media_calls(monkeypatch):
+    """Compose and the image fetch are exercised for real in their own tests; here they are recorded."""
+    calls: list = []
+
+    def fetch(url, dest, **kwargs):
+        calls.append(("fetch", url))
+        Path(dest).write_bytes(b"\x89PNG fake")
+        return Fetched(content_type="image/png", size=9)
+
+    def join_chains(chains, output, *, crossfade=0.5):
+        calls.append(("join", len(chains)))
+        return fake_media_info(output, seconds=8.0 * len(chains))
+
+    def compose_final(**kwargs):
+        calls.append(("compose", kwargs["presenter_keying"], kwargs["placement"], kwargs["aspect_ratio"]))
+        return fake_media_info(kwargs["output"])
+
+    def normalize(video, output, *, aspect_ratio):
+        calls.append(("normalize", aspect_ratio))
+        return fake_media_info(output)
+
+    monkeypatch.setattr(handlers, "fetch_to_file", fetch)
+    monkeypatch.setattr(compose, "join_chains", join_chains)
+    monkeypatch.setattr(compose, "compose_final", compose_final)
+    monkeypatch.setattr(compose, "normalize", normalize)
+    return calls
+
+
+@pytest.fixture
+def driver(monkeypatch, settings, fake_storage, fake_veo, fake_heygen, media_calls):
+    settings.PIPELINE = {**settings.PIPELINE, "VEO_EXPECTED_SECONDS": 60.0, "HEYGEN_EXPECTED_SECONDS": 120.0,
+                         "POLL_INTERVAL_SECONDS": 10.0, "POLL_MIN_SECONDS": 1.0, "LEASE_SECONDS": 300.0,
+                         "REDRIVE_AFTER_SECONDS": 30.0, "AMBIGUOUS_RECONCILE_SECONDS": 900.0, "MAX_ATTEMPTS": 5}
+    for module in (handlers, machine, webhooks):
+        monkeypatch.setattr(module, "get_storage", lambda: fake_storage)
+    monkeypatch.setattr(providers, "veo", lambda: fake_veo)
+    monkeypatch.setattr(providers, "heygen", lambda: fake_heygen)
+    with time_machine.travel(datetime(2026, 11, 24, 12, 0, tzinfo=UTC), tick=False) as traveller:
+        drv = Driver(traveller)
+        monkeypatch.setattr(dispatch, "publish", drv.publish)
+        yield drv
+
+
+@pytest.fixture
+def submit_job(user):
+    """Pipeline tests run with real commits (django_db(transaction=True)) so on_commit publishing happens."""
+    def submit(data: dict | None = None) -> VideoJob:
+        return jobs.create_job(user=user, data=data or brief())
+    return submit
+
+
+def steps_of(job: VideoJob) -> dict[str, JobStep]:
+    return {s.key: s for s in JobStep.objects.filter(job=job)}

@@ -1,0 +1,371 @@
+"""The durable state machine: happy paths, crashes at every step, redelivery, faults, cancel, retry."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from video_generation.models import JobStatus, JobStep, StepState, VideoJob
+from video_generation.pipeline import jobs, machine
+from video_generation.services.errors import PermanentError, RateLimitedError, RetryableError
+
+from .conftest import brief, steps_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STATUS_ORDER = [JobStatus.PENDING, JobStatus.PROCESSING_VEO, JobStatus.PROCESSING_HEYGEN, JobStatus.COMPOSING,
+                JobStatus.COMPLETED]
+
+
+def assert_only_forward(snapshots, job_id):
+    seen = [(status, progress) for jid, status, progress in snapshots if jid == job_id]
+    ranks = [STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER) for s, _ in seen]
+    assert ranks == sorted(ranks), f"status went backwards: {[s for s, _ in seen]}"
+    progresses = [p for _, p in seen]
+    assert progresses == sorted(progresses), "progress went down"
+
+
+class TestHappyPath:
+    def test_it_takes_a_v3_job_from_brief_to_completed_video(self, driver, submit_job, fake_veo, fake_heygen,
+                                                             fake_storage, media_calls):
+        job = submit_job()
+        driver.run()
+
+        job.refresh_from_db()
+        assert job.status == JobStatus.COMPLETED
+        assert job.progress == 100
+        assert job.final_video_uri == "gs://fake-bucket/jobs/%s/final.mp4" % job.id
+        assert job.final_video_url.startswith("https://signed.example/")
+        assert job.completed_at is not None and job.processing_time_seconds is not None
+        assert job.credits_used == 3  # 22 s of video, one credit per started 8 s
+        assert [kind for kind, _, _ in fake_veo.ledger] == ["generate", "extend", "extend"]
+        assert len(fake_heygen.ledger) == 1
+        assert all(s.state == StepState.SUCCEEDED for s in steps_of(job).values())
+        assert job.veo_video_gcs_uri == steps_of(job)["veo:c0:s2"].output_uri
+        assert ("compose", "alpha", media_calls[-1][2], "9:16") == media_calls[-1]
+
+    def test_it_moves_status_and_progress_only_forward(self, driver, submit_job):
+        job = submit_job()
+        driver.run()
+        assert_only_forward(driver.snapshots, job.id)
+        statuses = {status for jid, status, _ in driver.snapshots if jid == job.id}
+        assert {JobStatus.PROCESSING_VEO, JobStatus.COMPLETED} <= statuses
+
+    def test_it_renders_the_presenter_while_the_broll_renders(self, driver, submit_job, fake_veo, fake_heygen):
+        job = submit_job()
+        driver.run_until_submitted(job, "veo:c0:s0")
+        assert len(fake_heygen.ledger) == 1
+        assert len(fake_veo.ledger) == 1
+
+    def test_it_extends_from_the_previous_scene_and_never_sends_the_image_with_a_video(self, driver, submit_job,
+                                                                                        fake_veo):
+        submit_job()
+        driver.run()
+        extends = [op for op in fake_veo.operations.values() if op.kind == "extend"]
+        assert all("image" not in op.request and op.request["video"].gcs_uri for op in extends)
+        first_output = next(op for op in fake_veo.operations.values() if op.kind == "generate")
+        assert extends[0].request["video"].gcs_uri.startswith(first_output.request["storage_uri"])
+
+    def test_it_gives_every_veo_attempt_its_own_storage_prefix(self, driver, submit_job, fake_veo):
+        submit_job()
+        driver.run()
+        prefixes = [op.request["storage_uri"] for op in fake_veo.operations.values()]
+        assert len(set(prefixes)) == len(prefixes)
+        assert all(p.endswith("/attempt-1/") for p in prefixes)
+
+    def test_it_splits_six_scenes_into_two_chains_rendered_in_parallel_and_joined(self, driver, submit_job,
+                                                                                   fake_veo, media_calls):
+        job = submit_job(brief(6))
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.COMPLETED
+        assert [kind for kind, _, _ in fake_veo.ledger].count("generate") == 2
+        assert ("join", 2) in media_calls
+        assert job.veo_video_gcs_uri.endswith("/broll.mp4")
+
+    def test_it_runs_the_legacy_v2_flow_with_heygen_composing_over_the_uploaded_broll(
+            self, driver, submit_job, settings, fake_heygen, media_calls):
+        settings.HEYGEN_API_VERSION = "v2"
+        job = submit_job()
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.COMPLETED
+        assert job.heygen_asset_id == "asset-1"
+        assert fake_heygen.ledger[0][0] == "v2_generate" and fake_heygen.ledger[0][2] == "asset-1"
+        assert ("normalize", "9:16") in media_calls
+        assert fake_heygen.assets[0].startswith(b"video for")
+
+    def test_it_chroma_keys_an_avatar_that_cannot_be_matted(self, driver, submit_job, fake_heygen, media_calls):
+        fake_heygen.matting = False
+        job = submit_job()
+        driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        assert fake_heygen.ledger == [("v3_create", fake_heygen.ledger[0][1], False, "#00FF00")]
+        assert media_calls[-1][1] == "chroma"
+
+    def test_it_polls_first_near_the_expected_finish_then_at_short_intervals(self, driver, submit_job):
+        job = submit_job(brief(1))
+        driver.run()
+        veo_step = steps_of(job)["veo:c0:s0"]
+        assert veo_step.poll_count == 2  # the fake needs one "running" answer
+
+
+class TestNeverPayTwice:
+    def test_a_redelivered_run_message_does_not_submit_again(self, driver, submit_job, fake_veo):
+        job = submit_job(brief(1))
+        step = driver.run_until_submitted(job, "veo:c0:s0")
+        assert step.state == StepState.SUBMITTED
+        machine.run_step(step.id)
+        machine.run_step(step.id)
+        assert len(fake_veo.ledger) == 1
+
+    def test_a_duplicate_poll_message_finds_nothing_due(self, driver, submit_job, fake_veo):
+        job = submit_job(brief(1))
+        step = driver.run_until_submitted(job, "veo:c0:s0")
+        driver.advance(61)
+        machine.poll_step(step.id)
+        machine.poll_step(step.id)
+        assert JobStep.objects.get(id=step.id).poll_count == 1
+
+    def test_a_crash_mid_poll_resumes_through_the_sweeper(self, driver, submit_job, fake_veo):
+        driver.drop.add("video_generation.tasks.poll_step")
+        job = submit_job(brief(1))
+        driver.run()
+        assert steps_of(job)["veo:c0:s0"].state == StepState.SUBMITTED
+        driver.drop.clear()
+        for _ in range(10):
+            driver.advance(30)
+            driver.sweep()
+            driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        assert len(fake_veo.ledger) == 1
+
+    def test_a_crash_after_submit_before_the_id_is_saved_is_reconciled_not_resubmitted(
+            self, driver, submit_job, fake_veo, monkeypatch):
+        real_record = machine.record_submission
+        crashed = []
+
+        def die_once(step, outcome):
+            if not crashed and outcome.external_id.startswith("projects/"):
+                crashed.append(outcome.external_id)
+                raise SystemExit("worker killed")  # the process dies: nothing after the provider call runs
+            real_record(step, outcome)
+
+        monkeypatch.setattr(machine, "record_submission", die_once)
+        job = submit_job(brief(1))
+        with pytest.raises(SystemExit):
+            driver.run()
+        step = steps_of(job)["veo:c0:s0"]
+        assert step.state == StepState.SUBMITTING and step.external_id == ""
+        fake_veo._finish(fake_veo.operations[crashed[0]])  # Veo finishes the work it was given
+
+        driver.advance(301)  # the lease runs out
+        driver.sweep()
+        assert JobStep.objects.get(id=step.id).state == StepState.UNKNOWN
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.COMPLETED
+        assert len(fake_veo.ledger) == 1
+        assert JobStep.objects.get(id=step.id).result.get("reconciled") is True
+
+    def test_a_lost_veo_answer_is_adopted_from_storage_not_sent_again(self, driver, submit_job, fake_veo):
+        fake_veo.lose_answer_once.add("Close-up of controls")
+        job = submit_job()
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.COMPLETED
+        assert [kind for kind, _, _ in fake_veo.ledger] == ["generate", "extend", "extend"]
+
+    def test_a_lost_veo_answer_with_no_output_after_the_window_is_sent_once_more(self, driver, submit_job,
+                                                                                 fake_veo, monkeypatch):
+        fake_veo.submit_errors.append(
+            __import__("video_generation.services.errors", fromlist=["x"]).AmbiguousError(
+                "veo did not answer in time", provider="veo"))
+        job = submit_job(brief(1))
+        driver.run()
+        step = steps_of(job)["veo:c0:s0"]
+        assert JobStep.objects.get(id=step.id).attempts == 2  # nothing ran: the resend is the only paid call
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        assert len(fake_veo.ledger) == 1
+
+    def test_a_lost_heygen_v3_answer_is_resent_with_the_same_idempotency_key(self, driver, submit_job,
+                                                                               fake_heygen):
+        fake_heygen.lose_answer_once = True
+        job = submit_job(brief(1))
+        driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        assert len(fake_heygen.ledger) == 1
+
+    def test_a_crash_after_a_step_succeeded_is_picked_up_by_the_sweeper(self, driver, submit_job, fake_veo):
+        driver.drop.add("video_generation.tasks.run_step")
+        job = submit_job(brief(1))
+        driver.run()
+        assert JobStep.objects.filter(job=job, state=StepState.SUCCEEDED).count() == 0
+        driver.drop.clear()
+        for _ in range(30):
+            driver.advance(31)
+            driver.sweep()
+            driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        assert len(fake_veo.ledger) == 1
+
+    def test_a_worker_that_keeps_dying_on_a_step_stops_at_the_attempt_ceiling(self, driver, submit_job,
+                                                                              monkeypatch):
+        from video_generation.pipeline import handlers
+
+        def die(step, job):
+            raise SystemExit("killed")
+
+        monkeypatch.setattr(handlers.FetchImage, "submit", die)
+        job = submit_job(brief(1))
+        for _ in range(10):
+            try:
+                driver.run()
+            except SystemExit:
+                pass
+            driver.advance(301)
+            driver.sweep()
+        job.refresh_from_db()
+        assert job.status == JobStatus.FAILED
+        assert "gave up after 5 attempts" in job.error_message
+
+
+class TestFaults:
+    def test_a_safety_block_fails_the_job_at_once_naming_stage_and_provider(self, driver, submit_job, fake_veo,
+                                                                           fake_heygen):
+        fake_veo.outcomes["Close-up of controls"] = "filtered"
+        job = submit_job()
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.FAILED
+        assert job.error_message.startswith("B-roll extension (scene 2) failed at Google Veo: the safety filter")
+        assert [kind for kind, _, _ in fake_veo.ledger] == ["generate", "extend"]
+        assert steps_of(job)["veo:c0:s2"].state == StepState.CANCELLED
+        assert steps_of(job)["veo:c0:s1"].cost_usd == 0  # blocked videos are not billed
+
+    def test_a_failed_presenter_render_fails_the_job_naming_heygen(self, driver, submit_job, fake_heygen):
+        fake_heygen.fail_render = True
+        job = submit_job(brief(1))
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.FAILED
+        assert "Presenter render failed at HeyGen: avatar render failed" == job.error_message
+
+    def test_a_rejected_request_is_not_retried(self, driver, submit_job, fake_veo):
+        fake_veo.submit_errors.append(PermanentError("invalid image", provider="veo", code="INVALID_ARGUMENT",
+                                                     status_code=400))
+        job = submit_job(brief(1))
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.FAILED
+        assert "failed at Google Veo: invalid image (HTTP 400, INVALID_ARGUMENT)" in job.error_message
+        assert steps_of(job)["veo:c0:s0"].attempts == 1
+
+    def test_a_rate_limited_submit_waits_for_retry_after_and_does_not_use_up_attempts(self, driver, submit_job,
+                                                                                       fake_veo):
+        fake_veo.submit_errors.extend(
+            RateLimitedError("quota", provider="veo", status_code=429, retry_after=20) for _ in range(8))
+        job = submit_job(brief(1))
+        start = driver.traveller.time() if hasattr(driver.traveller, "time") else None
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.COMPLETED
+        step = steps_of(job)["veo:c0:s0"]
+        assert step.attempts == 1
+        assert step.submitted_at - step.started_at >= timedelta(seconds=8 * 20)
+        del start
+
+    def test_transient_errors_are_retried_with_backoff(self, driver, submit_job, fake_veo):
+        fake_veo.submit_errors.extend([RetryableError("unavailable", provider="veo", status_code=503)] * 2)
+        fake_veo.poll_errors.extend([RetryableError("unavailable", provider="veo", status_code=503)] * 3)
+        job = submit_job(brief(1))
+        driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        assert steps_of(job)["veo:c0:s0"].attempts == 3
+        assert len(fake_veo.ledger) == 1
+
+    def test_it_gives_up_after_the_attempt_ceiling(self, driver, submit_job, fake_veo):
+        fake_veo.submit_errors.extend([RetryableError("unavailable", provider="veo", status_code=503)] * 9)
+        job = submit_job(brief(1))
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.FAILED
+        assert "gave up after 5 attempts" in job.error_message
+        assert fake_veo.ledger == []
+
+
+class TestCancelAndRetry:
+    def test_cancel_makes_no_further_paid_call(self, driver, submit_job, fake_veo, fake_heygen):
+        job = submit_job()
+        driver.run_until_submitted(job, "veo:c0:s0")
+        jobs.cancel_job(job)
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.CANCELLED
+        assert [kind for kind, _, _ in fake_veo.ledger] == ["generate"]
+        assert len(fake_heygen.ledger) == 1
+        assert not JobStep.objects.filter(job=job, state=StepState.PENDING).exists()
+
+    def test_a_late_result_does_not_resurrect_a_cancelled_job(self, driver, submit_job):
+        job = submit_job(brief(1))
+        driver.run_until_submitted(job, "veo:c0:s0")
+        jobs.cancel_job(job)
+        driver.advance(120)
+        for step in JobStep.objects.filter(job=job, state=StepState.SUBMITTED):
+            machine.poll_step(step.id)
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.CANCELLED
+
+    def test_retry_resumes_a_failed_job_from_its_last_good_step(self, driver, submit_job, fake_veo):
+        fake_veo.outcomes["Headphones being worn"] = "failed"
+        job = submit_job()
+        driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.FAILED
+        fake_veo.outcomes.clear()
+        jobs.retry_job(VideoJob.objects.get(id=job.id))
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.COMPLETED
+        assert [kind for kind, _, _ in fake_veo.ledger] == ["generate", "extend", "extend", "extend"]
+
+
+class TestBrokerOutage:
+    def test_a_job_submitted_while_the_broker_is_down_is_started_by_the_sweeper(self, driver, submit_job):
+        driver.broker_down = True
+        job = submit_job(brief(1))
+        assert driver.queue == []
+        driver.broker_down = False
+        driver.advance(31)
+        assert driver.sweep()["jobs_started"] == 1
+        driver.run()
+        for _ in range(5):
+            driver.advance(31)
+            driver.sweep()
+            driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+
+
+class TestSweeper:
+    def test_it_leaves_healthy_work_alone(self, driver, submit_job):
+        job = submit_job(brief(1))
+        driver.run_until_submitted(job, "veo:c0:s0")
+        counts = driver.sweep()
+        assert counts == {"jobs_started": 0, "leases_expired": 0, "polls": 0, "steps": 0}
+
+    def test_a_submit_whose_worker_died_on_an_idempotent_step_starts_over(self, driver, submit_job):
+        job = submit_job(brief(1))
+        driver.run(max_tasks=1)  # the job is planned; the image fetch is queued
+        step = steps_of(job)["image"]
+        assert machine.claim(step)
+        driver.advance(301)
+        driver.sweep()
+        assert JobStep.objects.get(id=step.id).state == StepState.PENDING
+
+    def test_it_fails_a_step_the_provider_never_finishes(self, driver, submit_job, fake_veo, settings):
+        settings.PIPELINE = {**settings.PIPELINE, "STEP_DEADLINE_SECONDS": 600.0}
+        fake_veo.polls_until_done = 10_000
+        job = submit_job(brief(1))
+        driver.run(max_tasks=500)
+        job.refresh_from_db()
+        assert job.status == JobStatus.FAILED
+        assert "did not finish in time" in job.error_message
+        assert timezone.now() - job.created_at < timedelta(hours=1)

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "corsheaders",
     "video_generation",
+    "devstack",  # local stack: the sandbox-backed demo; no product code depends on it
 ]
 
 MIDDLEWARE = [
@@ -133,7 +134,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # Publishing to a dead broker must fail fast in the API (the job is saved; the sweeper starts it later).
-CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.2})
+CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+                                        "socket_connect_timeout": 2, "socket_timeout": 5})
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+                                    "interval_max": 0.5}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = Path(env("CELERY_FILESYSTEM_QUEUE_DIR", default=str(BASE_DIR / "var" / "broker")))
     for _sub in ("in", "processed"):

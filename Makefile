@@ -1,0 +1,51 @@
+# The two commands that set everything up on a fresh machine:
+#   make demo   the whole pipeline end to end on the sandbox providers; prints the finished MP4's path last
+#   make test   the test suite (SQLite + in-process broker; PostgreSQL + Redis when DATABASE_URL/REDIS_URL are set)
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install test demo run worker beat sandbox lock lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/python manage.py demo $(DEMO_ARGS)
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/gunicorn video_saas.wsgi:application --bind 127.0.0.1:8000 --workers 2
+
+worker: install
+	$(BIN)/celery -A video_saas worker --loglevel=INFO --concurrency=4
+
+beat: install
+	$(BIN)/celery -A video_saas beat --loglevel=INFO
+
+sandbox: install
+	$(BIN)/python -m sandbox serve
+
+lock:
+	$(BIN)/pip-compile --quiet --all-extras --strip-extras -o requirements.lock pyproject.toml
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,135 @@
+"""The brief's VideoJob admin, plus the job's steps (read-only) and cancel/retry actions."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import admin, messages
+from django.db import models
+
+from .models import JobStatus, JobStep, VideoJob
+from .pipeline import cancel_job, retry_job
+
+logger = logging.getLogger("video_generation")
+
+STEP_FIELDS = (
+    "key", "kind", "provider", "state", "attempts", "external_id", "output_uri",
+    "cost_usd", "error_code", "error_message", "started_at", "submitted_at", "finished_at",
+)
+
+
+class JobStepInline(admin.TabularInline):
+    model = JobStep
+    fields = STEP_FIELDS
+    readonly_fields = STEP_FIELDS
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ("id",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(VideoJob)
+class VideoJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "id", "user", "product_title", "status",
+        "progress", "created_at", "completed_at", "credits_used", "cost_usd",
+    ]
+    list_filter = ["status", "created_at", "user", "aspect_ratio", "heygen_mode"]
+    search_fields = ["product_title", "product_id", "id"]
+    list_select_related = ["user"]
+    readonly_fields = [
+        "id", "created_at", "updated_at", "completed_at",
+        "processing_time_seconds", "veo_video_gcs_uri",
+        "veo_video_url", "heygen_video_id", "heygen_asset_id",
+        "final_video_uri", "final_video_url", "cost_usd",
+    ]
+    fieldsets = (
+        ("Job Information", {
+            "fields": ("id", "user", "product_id", "product_title", "status", "progress"),
+        }),
+        ("Video Configuration", {
+            "fields": ("scenes_data", "image_url", "avatar_id", "voice_id", "avatar_script",
+                       "aspect_ratio", "heygen_mode", "webhook_url"),
+        }),
+        ("Avatar Position", {
+            "fields": ("avatar_scale", "avatar_x", "avatar_y"),
+        }),
+        ("Results", {
+            "fields": ("veo_video_gcs_uri", "veo_video_url", "heygen_video_id",
+                       "heygen_asset_id", "final_video_uri", "final_video_url"),
+        }),
+        ("Metadata", {
+            "fields": ("created_at", "updated_at", "completed_at",
+                       "processing_time_seconds", "credits_used", "cost_usd", "error_message"),
+        }),
+    )
+    inlines = [JobStepInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    actions = ["cancel_selected_jobs", "retry_failed_jobs"]
+
+    def has_add_permission(self, request):
+        return False  # Jobs should only be created via API
+
+    @admin.action(description="Cancel selected jobs")
+    def cancel_selected_jobs(self, request, queryset):
+        cancelled = skipped = failed = 0
+        for job in queryset:
+            if job.is_terminal:
+                skipped += 1
+                continue
+            try:
+                cancel_job(job)
+            except Exception:
+                logger.exception("Admin: could not cancel job %s", job.id)
+                failed += 1
+            else:
+                cancelled += 1
+        self._report(request, f"Cancelled {cancelled} job(s)", skipped, "already finished", failed)
+
+    @admin.action(description="Retry failed jobs from the last good step")
+    def retry_failed_jobs(self, request, queryset):
+        retried = skipped = failed = 0
+        for job in queryset:
+            if job.status != JobStatus.FAILED:
+                skipped += 1
+                continue
+            try:
+                retry_job(job)
+            except Exception:
+                logger.exception("Admin: could not retry job %s", job.id)
+                failed += 1
+            else:
+                retried += 1
+        self._report(request, f"Retried {retried} job(s)", skipped, "not failed", failed)
+
+    def _report(self, request, done: str, skipped: int, skipped_reason: str, failed: int) -> None:
+        message = f"{done}; skipped {skipped} ({skipped_reason})."
+        if failed:
+            message += f" {failed} could not be processed (see the logs)."
+        self.message_user(request, message, level=messages.WARNING if failed else messages.SUCCESS)
+
+
+@admin.register(JobStep)
+class JobStepAdmin(admin.ModelAdmin):
+    list_display = ["key", "job", "kind", "provider", "state", "attempts", "external_id", "updated_at"]
+    list_filter = ["state", "kind", "provider"]
+    search_fields = ["key", "external_id", "job__id"]
+    list_select_related = ["job"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

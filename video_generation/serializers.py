@@ -1,0 +1,218 @@
+"""The brief's request/response serializers (with the corrections), plus the small bodies the API returns."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .models import AspectRatio, JobStatus, JobStep, VideoJob
+from .presets import AVATAR_PRESETS, POSITION_MAX, POSITION_MIN, SCALE_MAX, SCALE_MIN, default_position
+
+logger = logging.getLogger("video_generation")
+
+SCENE_DURATIONS = (4, 6, 8)  # Veo renders 4, 6 or 8 second clips (corrections.md #3)
+MIN_SCENES, MAX_SCENES = 1, 20
+ALLOWED_URL_SCHEMES = ("http", "https")
+
+
+class RejectUnknownFieldsMixin:
+    """Fail validation when the body carries a key this serializer does not know (typos must not pass)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(key) for key in data if key not in writable)
+            if unknown:
+                allowed = ", ".join(sorted(writable))
+                raise serializers.ValidationError(
+                    {key: [f"Unknown field. Allowed fields: {allowed}."] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+def _http_url_only(value: str) -> None:
+    if urlsplit(value).scheme.lower() not in ALLOWED_URL_SCHEMES:
+        raise serializers.ValidationError("Only http and https URLs are accepted.")
+
+
+class SceneSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    visual_description = serializers.CharField(max_length=1000)
+    camera_movement = serializers.CharField(max_length=500)
+    mood = serializers.CharField(max_length=500)
+    duration = serializers.ChoiceField(
+        choices=SCENE_DURATIONS, default=8,
+        error_messages={"invalid_choice": "Duration must be 4, 6 or 8 seconds (got {input})."},
+        help_text="Clip length in seconds: 4, 6 or 8 (the lengths Veo renders).",
+    )
+    text_overlay = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class AvatarPositionSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    scale = serializers.FloatField(
+        default=0.8, min_value=SCALE_MIN, max_value=SCALE_MAX,
+        help_text="Presenter height as a fraction of the frame height.",
+    )
+    x = serializers.FloatField(
+        default=0.7, min_value=POSITION_MIN, max_value=POSITION_MAX,
+        help_text="Presenter centre, fraction of the half-width from the frame centre (-1 left, 1 right).",
+    )
+    y = serializers.FloatField(
+        default=0.8, min_value=POSITION_MIN, max_value=POSITION_MAX,
+        help_text="Presenter centre, fraction of the half-height from the frame centre (-1 top, 1 bottom).",
+    )
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "enum": sorted(AVATAR_PRESETS), "description": "A preset name."},
+            {
+                "type": "object",
+                "properties": {
+                    "scale": {"type": "number", "minimum": SCALE_MIN, "maximum": SCALE_MAX, "default": 0.8},
+                    "x": {"type": "number", "minimum": POSITION_MIN, "maximum": POSITION_MAX, "default": 0.7},
+                    "y": {"type": "number", "minimum": POSITION_MIN, "maximum": POSITION_MAX, "default": 0.8},
+                },
+                "additionalProperties": False,
+            },
+        ],
+        "description": "Either a preset name or {scale, x, y}. Defaults to bottom_right (0.8, 0.7, 0.8).",
+    }
+)
+class AvatarPositionField(serializers.Field):
+    """A preset name or an {scale, x, y} object; always validated to a plain {scale, x, y} dict."""
+
+    default_error_messages = {
+        "unknown_preset": "Unknown preset \"{name}\". Choose one of: {choices}, or send {{scale, x, y}}.",
+        "invalid_type": "Expected a preset name or an object with scale, x and y.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            if data not in AVATAR_PRESETS:
+                self.fail("unknown_preset", name=data, choices=", ".join(AVATAR_PRESETS))
+            return dict(AVATAR_PRESETS[data])
+        if isinstance(data, Mapping):
+            position = AvatarPositionSerializer(data=data)
+            if not position.is_valid():
+                raise serializers.ValidationError(position.errors)
+            return {key: float(value) for key, value in position.validated_data.items()}
+        self.fail("invalid_type")
+
+    def to_representation(self, value):
+        return dict(value)
+
+
+class VideoGenerationRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    product_id = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=True)
+    product_title = serializers.CharField(max_length=500)
+    scenes = serializers.ListField(child=SceneSerializer(), min_length=MIN_SCENES, max_length=MAX_SCENES)
+    image_url = serializers.URLField(max_length=2000, validators=[_http_url_only])
+    avatar_id = serializers.CharField(max_length=255)
+    voice_id = serializers.CharField(max_length=255)
+    avatar_script = serializers.CharField(
+        help_text="What the presenter says. Limited to HEYGEN_MAX_SCRIPT_CHARS characters."
+    )
+    avatar_position = AvatarPositionField(required=False, default=default_position)
+    aspect_ratio = serializers.ChoiceField(choices=AspectRatio.choices, default=AspectRatio.PORTRAIT)
+    webhook_url = serializers.URLField(
+        max_length=2000, required=False, allow_null=True, validators=[_http_url_only]
+    )
+
+    def validate_avatar_script(self, value: str) -> str:
+        limit = settings.HEYGEN_MAX_SCRIPT_CHARS
+        if len(value) > limit:
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {limit} characters (it has {len(value)})."
+            )
+        return value
+
+
+# --- Output --------------------------------------------------------------------------------------------
+
+
+class JobStepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobStep
+        fields = ["key", "kind", "state", "attempts", "started_at", "finished_at", "error_message"]
+        read_only_fields = fields
+
+
+class VideoJobSerializer(serializers.ModelSerializer):
+    veo_video_url = serializers.SerializerMethodField()
+    final_video_url = serializers.SerializerMethodField()
+    steps = JobStepSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = VideoJob
+        fields = [
+            "id", "status", "progress", "product_title",
+            "created_at", "updated_at", "completed_at",
+            "processing_time_seconds", "veo_video_url",
+            "final_video_url", "error_message", "credits_used",
+            "aspect_ratio", "steps",
+        ]
+        read_only_fields = fields
+
+    def get_veo_video_url(self, job: VideoJob) -> str | None:
+        return job.veo_video_url or None
+
+    def get_final_video_url(self, job: VideoJob) -> str | None:
+        """A freshly signed URL for the stored video (links must not go stale), else the last one issued."""
+        if job.final_video_uri:
+            from .services.storage import get_storage
+
+            try:
+                return get_storage().signed_url(job.final_video_uri)
+            except Exception:
+                logger.exception("Could not sign the final video URL for job %s", job.id)
+        return job.final_video_url or None
+
+
+# --- Small response bodies (also used to document the API) ---------------------------------------------
+
+
+class GenerateAcceptedSerializer(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    message = serializers.CharField()
+    estimated_time_seconds = serializers.IntegerField()
+
+
+class JobListFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False, allow_blank=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(default="Validation error")
+    details = serializers.DictField(help_text="Field name -> list of messages (nested for scenes/position).")
+
+
+class RateLimitedSerializer(serializers.Serializer):
+    error = serializers.CharField(default="Rate limit exceeded")
+    retry_after = serializers.IntegerField(help_text="Seconds until the next request is allowed.")
+
+
+class AuthErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ServerErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(default="Internal server error")
+    message = serializers.CharField(default="An unexpected error occurred")
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text='"healthy" or "unhealthy".')
+    timestamp = serializers.DateTimeField()
+    database = serializers.CharField(help_text='"connected" or "unavailable".')
+    broker = serializers.CharField(help_text='"connected" or "unavailable".')

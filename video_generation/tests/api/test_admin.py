@@ -1,0 +1,108 @@
+"""The Django admin: the brief's VideoJob admin, the steps inline and the cancel/retry actions."""
+
+from unittest import mock
+
+import pytest
+from django.contrib.messages import get_messages
+
+from video_generation.models import JobStatus, JobStep, VideoJob
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/video_generation/videojob/"
+
+
+def make_job(user, **fields):
+    defaults = {
+        "product_title": "Headphones", "scenes_data": [], "avatar_script": "Hello", "avatar_id": "a1",
+        "voice_id": "v1", "image_url": "https://cdn.example.com/p.jpg",
+    }
+    defaults.update(fields)
+    return VideoJob.objects.create(user=user, **defaults)
+
+
+def run_action(client, action, jobs):
+    return client.post(
+        CHANGELIST, {"action": action, "_selected_action": [str(job.id) for job in jobs]}, follow=True
+    )
+
+
+def messages_of(response):
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_it_renders_the_changelist(admin_client, user):
+    make_job(user, product_title="Wireless Headphones", status=JobStatus.PROCESSING_VEO)
+
+    r = admin_client.get(CHANGELIST)
+
+    assert r.status_code == 200
+    assert b"Wireless Headphones" in r.content
+    assert b"Cancel selected jobs" in r.content
+    assert b"Retry failed jobs from the last good step" in r.content
+
+
+def test_it_searches_and_filters(admin_client, user):
+    make_job(user, product_title="Wireless Headphones", status=JobStatus.COMPLETED)
+
+    assert admin_client.get(CHANGELIST, {"q": "Wireless"}).status_code == 200
+    assert admin_client.get(CHANGELIST, {"status__exact": "completed"}).status_code == 200
+
+
+def test_it_shows_a_job_with_its_steps(admin_client, user):
+    job = make_job(user)
+    JobStep.objects.create(job=job, key="veo:c1:s1", kind="veo_generate", provider="veo",
+                           external_id="projects/p/operations/op-123")
+
+    r = admin_client.get(f"{CHANGELIST}{job.id}/change/")
+
+    assert r.status_code == 200
+    assert b"veo:c1:s1" in r.content
+    assert b"op-123" in r.content
+
+
+def test_it_does_not_add_jobs_by_hand(admin_client):
+    assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
+
+
+def test_it_shows_steps_read_only(admin_client, user):
+    job = make_job(user)
+    step = JobStep.objects.create(job=job, key="compose", kind="compose", provider="local")
+
+    assert admin_client.get("/admin/video_generation/jobstep/").status_code == 200
+    assert admin_client.get(f"/admin/video_generation/jobstep/{step.id}/change/").status_code == 200
+    assert admin_client.get("/admin/video_generation/jobstep/add/").status_code == 403
+    assert admin_client.post(f"/admin/video_generation/jobstep/{step.id}/delete/").status_code == 403
+
+
+def test_it_cancels_selected_jobs(admin_client, user):
+    running = make_job(user, status=JobStatus.PROCESSING_HEYGEN)
+    pending = make_job(user, status=JobStatus.PENDING)
+    done = make_job(user, status=JobStatus.COMPLETED)
+
+    with mock.patch("video_generation.admin.cancel_job") as cancel_job:
+        r = run_action(admin_client, "cancel_selected_jobs", [running, pending, done])
+
+    assert r.status_code == 200
+    assert {call.args[0].id for call in cancel_job.call_args_list} == {running.id, pending.id}
+    assert "Cancelled 2 job(s); skipped 1 (already finished)." in messages_of(r)
+
+
+def test_it_retries_only_failed_jobs(admin_client, user):
+    failed = make_job(user, status=JobStatus.FAILED)
+    running = make_job(user, status=JobStatus.PROCESSING_VEO)
+
+    with mock.patch("video_generation.admin.retry_job") as retry_job:
+        r = run_action(admin_client, "retry_failed_jobs", [failed, running])
+
+    assert [call.args[0].id for call in retry_job.call_args_list] == [failed.id]
+    assert "Retried 1 job(s); skipped 1 (not failed)." in messages_of(r)
+
+
+def test_it_reports_jobs_it_could_not_retry(admin_client, user):
+    failed = make_job(user, status=JobStatus.FAILED)
+
+    with mock.patch("video_generation.admin.retry_job", side_effect=RuntimeError("boom")):
+        r = run_action(admin_client, "retry_failed_jobs", [failed])
+
+    assert any("1 could not be processed" in m for m in messages_of(r))

@@ -1,0 +1,96 @@
+"""POST /api/video/<job_id>/cancel/"""
+
+import uuid
+from unittest import mock
+
+import pytest
+from rest_framework.test import APIClient
+
+from video_generation.models import JobStatus, VideoJob
+
+pytestmark = pytest.mark.django_db
+
+
+def make_job(user, **fields):
+    defaults = {
+        "product_title": "Headphones", "scenes_data": [], "avatar_script": "Hello", "avatar_id": "a1",
+        "voice_id": "v1", "image_url": "https://cdn.example.com/p.jpg",
+    }
+    defaults.update(fields)
+    return VideoJob.objects.create(user=user, **defaults)
+
+
+def url(job_id):
+    return f"/api/video/{job_id}/cancel/"
+
+
+@pytest.fixture
+def cancel_job():
+    def fake_cancel(job):
+        job.status = JobStatus.CANCELLED
+        job.save(update_fields=["status", "updated_at"])
+        return job
+
+    with mock.patch("video_generation.views.cancel_job", side_effect=fake_cancel) as patched:
+        yield patched
+
+
+def test_it_requires_a_token(user, cancel_job):
+    job = make_job(user)
+    r = APIClient().post(url(job.id))
+    assert r.status_code == 401
+    assert r.json() == {"detail": "Authentication credentials were not provided."}
+    cancel_job.assert_not_called()
+
+
+def test_it_cancels_a_running_job(api_client, user, cancel_job):
+    job = make_job(user, status=JobStatus.PROCESSING_VEO)
+
+    r = api_client.post(url(job.id))
+
+    assert r.status_code == 200
+    body = r.json()
+    assert body["id"] == str(job.id)
+    assert body["status"] == "cancelled"
+    assert "steps" in body
+    cancel_job.assert_called_once()
+    assert cancel_job.call_args.args[0].id == job.id
+
+
+@pytest.mark.parametrize("terminal", [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED])
+def test_it_refuses_to_cancel_a_finished_job(api_client, user, cancel_job, terminal):
+    job = make_job(user, status=terminal)
+
+    r = api_client.post(url(job.id))
+
+    assert r.status_code == 409
+    assert r.json() == {"error": f"Job is already {terminal.value}"}
+    cancel_job.assert_not_called()
+
+
+def test_it_hides_other_users_jobs(api_client, other_user, cancel_job):
+    job = make_job(other_user)
+
+    r = api_client.post(url(job.id))
+
+    assert r.status_code == 404
+    assert r.json() == {"error": "Job not found"}
+    cancel_job.assert_not_called()
+    assert VideoJob.objects.get(id=job.id).status == JobStatus.PENDING
+
+
+@pytest.mark.parametrize("job_id", [uuid.uuid4(), "garbage"])
+def test_it_returns_404_for_unknown_ids(api_client, cancel_job, job_id):
+    r = api_client.post(url(job_id))
+
+    assert r.status_code == 404
+    assert r.json() == {"error": "Job not found"}
+
+
+def test_it_only_allows_post(api_client, user, cancel_job):
+    job = make_job(user)
+
+    r = api_client.get(url(job.id))
+
+    assert r.status_code == 405
+    cancel_job.assert_not_called()

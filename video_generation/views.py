@@ -1,0 +1,218 @@
+"""The video API: one explicit view per operation. Each validates, calls the pipeline, serializes.
+
+All endpoints need `Authorization: Token <key>` except health. A job that is not the caller's is
+indistinguishable from one that does not exist (404 {"error": "Job not found"}).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.db import connection
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from video_saas.celery import app as celery_app
+
+from .api_errors import Conflict, JobNotFound
+from .models import JobStatus, VideoJob
+from .pipeline import cancel_job, create_job, estimate_seconds
+from .serializers import (
+    AuthErrorSerializer,
+    ErrorSerializer,
+    GenerateAcceptedSerializer,
+    HealthSerializer,
+    JobListFilterSerializer,
+    RateLimitedSerializer,
+    ServerErrorSerializer,
+    ValidationErrorSerializer,
+    VideoGenerationRequestSerializer,
+    VideoJobSerializer,
+)
+
+logger = logging.getLogger("video_generation")
+
+BROKER_CHECK_TIMEOUT_SECONDS = 2.0
+
+_AUTH_ERROR = OpenApiResponse(AuthErrorSerializer, description="Missing or invalid token.")
+_JOB_NOT_FOUND = OpenApiResponse(ErrorSerializer, description='{"error": "Job not found"}')
+_SERVER_ERROR = OpenApiResponse(ServerErrorSerializer, description="Unexpected error (logged).")
+
+
+def get_user_job(*, user, job_id: str) -> VideoJob:
+    """The caller's job with this id, or JobNotFound (also for malformed ids and other users' jobs)."""
+    try:
+        parsed = uuid.UUID(str(job_id))
+    except ValueError:
+        raise JobNotFound() from None
+    job = VideoJob.objects.filter(id=parsed, user=user).prefetch_related("steps").first()
+    if job is None:
+        raise JobNotFound()
+    return job
+
+
+class VideoGenerateApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "generate"
+
+    @extend_schema(
+        operation_id="video_generate",
+        summary="Start generating a product video",
+        request=VideoGenerationRequestSerializer,
+        responses={
+            202: GenerateAcceptedSerializer,
+            400: ValidationErrorSerializer,
+            401: _AUTH_ERROR,
+            429: RateLimitedSerializer,
+            500: _SERVER_ERROR,
+        },
+    )
+    def post(self, request):
+        serializer = VideoGenerationRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+
+        job = create_job(user=request.user, data=data)
+
+        body = {
+            "job_id": str(job.id),
+            "status": job.status,
+            "message": "Video generation started",
+            "estimated_time_seconds": estimate_seconds(
+                scene_count=len(data["scenes"]), heygen_mode=job.heygen_mode
+            ),
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class JobStatusApi(APIView):
+    @extend_schema(
+        operation_id="video_status",
+        summary="Get one job, with its steps",
+        responses={200: VideoJobSerializer, 401: _AUTH_ERROR, 404: _JOB_NOT_FOUND, 500: _SERVER_ERROR},
+    )
+    def get(self, request, job_id: str):
+        job = get_user_job(user=request.user, job_id=job_id)
+        return Response(VideoJobSerializer(job).data)
+
+
+class JobListApi(APIView):
+    pagination_class = PageNumberPagination
+
+    @extend_schema(
+        operation_id="video_list_jobs",
+        summary="List the caller's jobs, newest first",
+        parameters=[
+            OpenApiParameter(
+                "status", str, enum=list(JobStatus.values), description="Only jobs in this status."
+            ),
+            OpenApiParameter("page", int, description="Page number (1-based)."),
+        ],
+        responses={
+            200: VideoJobSerializer(many=True),
+            400: ValidationErrorSerializer,
+            401: _AUTH_ERROR,
+            404: OpenApiResponse(ErrorSerializer, description="Page out of range."),
+            500: _SERVER_ERROR,
+        },
+    )
+    def get(self, request):
+        filters = JobListFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+
+        jobs = VideoJob.objects.filter(user=request.user).prefetch_related("steps")
+        if job_status := filters.validated_data.get("status"):
+            jobs = jobs.filter(status=job_status)
+
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response(VideoJobSerializer(page, many=True).data)
+
+
+class JobCancelApi(APIView):
+    @extend_schema(
+        operation_id="video_cancel",
+        summary="Cancel a job: no further paid provider call is made for it",
+        request=None,
+        responses={
+            200: VideoJobSerializer,
+            401: _AUTH_ERROR,
+            404: _JOB_NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description='{"error": "Job is already completed"}'),
+            500: _SERVER_ERROR,
+        },
+    )
+    def post(self, request, job_id: str):
+        job = get_user_job(user=request.user, job_id=job_id)
+        if job.is_terminal:
+            raise Conflict(f"Job is already {job.status}")
+
+        job = cancel_job(job)
+        job = get_user_job(user=request.user, job_id=job.id)  # fresh steps after the cancel
+        return Response(VideoJobSerializer(job).data)
+
+
+def check_database() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        logger.warning("Health check: database unavailable (%s)", type(exc).__name__)
+        return False
+    return True
+
+
+def check_broker() -> bool:
+    """Open (and close) one connection to the Celery broker; works for memory://, redis://, filesystem://."""
+    try:
+        # connect_timeout is read by socket transports (amqp); redis reads the socket_* transport options.
+        with celery_app.connection_for_write(
+            connect_timeout=BROKER_CHECK_TIMEOUT_SECONDS,
+            transport_options={
+                "socket_connect_timeout": BROKER_CHECK_TIMEOUT_SECONDS,
+                "socket_timeout": BROKER_CHECK_TIMEOUT_SECONDS,
+            },
+        ) as conn:
+            conn.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.5,
+                timeout=BROKER_CHECK_TIMEOUT_SECONDS,
+            )
+    except Exception as exc:
+        # The exception text can carry the broker URL (with its password): log only its type.
+        logger.warning("Health check: broker unavailable (%s)", type(exc).__name__)
+        return False
+    return True
+
+
+class HealthApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="video_health",
+        summary="Liveness of the API, its database and its task broker (no authentication)",
+        auth=[],
+        responses={
+            200: HealthSerializer,
+            503: OpenApiResponse(HealthSerializer, description="A dependency is down; it is named."),
+        },
+    )
+    def get(self, request):
+        database_ok = check_database()
+        broker_ok = check_broker()
+        healthy = database_ok and broker_ok
+        body = {
+            "status": "healthy" if healthy else "unhealthy",
+            "timestamp": timezone.now().isoformat(),
+            "database": "connected" if database_ok else "unavailable",
+            "broker": "connected" if broker_ok else "unavailable",
+        }
+        return Response(body, status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -1,0 +1,157 @@
+"""A whole local deployment in child processes: the sandbox providers, a Celery worker (with the sweeper's beat),
+and the API server. Used by `make demo`, the end-to-end tests and the benchmark; product code never imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, *, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{' '.join(map(str, process.args[:4]))} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2.0, trust_env=False).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up within {timeout:.0f} s")
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    env: dict[str, str]
+    sandbox_url: str
+    api_url: str = ""
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def log(self, name: str) -> Path:
+        return self.workdir / "logs" / f"{name}.log"
+
+    def spawn(self, name: str, argv: list[str], **env: str) -> subprocess.Popen:
+        self.log(name).parent.mkdir(parents=True, exist_ok=True)
+        handle = self.log(name).open("ab")
+        process = subprocess.Popen(argv, cwd=REPO, env={**self.env, **env}, stdout=handle,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.processes[name] = process
+        return process
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env, check=True,
+                                capture_output=True, text=True)
+        return result.stdout
+
+    def start_worker(self, name: str = "worker", *, concurrency: int = 2, beat: bool = True,
+                     pool: str = "prefork") -> subprocess.Popen:
+        argv = [sys.executable, "-m", "celery", "-A", "video_saas", "worker", "--loglevel=INFO",
+                f"--concurrency={concurrency}", f"--pool={pool}", "-n", f"{name}@%h", "--without-gossip",
+                "--without-mingle"]
+        if beat:
+            argv += ["-B", "-s", str(self.workdir / f"beat-{name}")]
+        return self.spawn(name, argv)
+
+    def start_api(self, *, workers: int = 2) -> str:
+        port = free_port()
+        self.api_url = f"http://127.0.0.1:{port}"
+        process = self.spawn("api", [sys.executable, "-m", "gunicorn", "video_saas.wsgi:application",
+                                     "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4",
+                                     "--timeout", "60"], PUBLIC_BASE_URL=self.api_url)
+        wait_for_http(f"{self.api_url}/api/video/health/", process=process)
+        return self.api_url
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name, None)
+        if process and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=20)
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            self.kill(name, signal.SIGTERM)
+
+    def create_token(self, username: str = "demo") -> str:
+        return self.manage("create_api_token", username).strip().splitlines()[-1]
+
+
+def pipeline_env(*, veo_seconds: float, heygen_seconds: float) -> dict[str, str]:
+    """Pipeline timing matched to the sandbox's latencies, so polls land near the expected finish."""
+    return {
+        "VEO_EXPECTED_SECONDS": str(veo_seconds),
+        "HEYGEN_EXPECTED_SECONDS": str(heygen_seconds),
+        "POLL_MIN_SECONDS": str(min(1.0, max(0.2, veo_seconds / 10))),
+        "POLL_INTERVAL_SECONDS": str(max(1.0, veo_seconds / 5)),
+        "SWEEP_INTERVAL_SECONDS": "2",
+        "REDRIVE_AFTER_SECONDS": "5",
+        "STEP_LEASE_SECONDS": "20",
+        "CELERY_TASK_SOFT_TIME_LIMIT": "12",
+        "CELERY_TASK_TIME_LIMIT": "15",
+        "AMBIGUOUS_RECONCILE_SECONDS": str(max(10.0, veo_seconds * 4)),
+        "VEO_TIMEOUT_SECONDS": "5",
+        "HEYGEN_TIMEOUT_SECONDS": "5",
+    }
+
+
+@contextlib.contextmanager
+def local_stack(workdir: Path, *, veo_seconds: float = 2.0, heygen_seconds: float = 3.0,
+                heygen_api_version: str = "v3", database_url: str | None = None,
+                redis_url: str | None = None, sandbox_args: tuple[str, ...] = (),
+                extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Start the sandbox and wire the environment; the caller starts workers and the API as it needs."""
+    from sandbox import SandboxProcess
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    sandbox = SandboxProcess(data_dir=workdir / "sandbox", veo_latency=veo_seconds, heygen_latency=heygen_seconds,
+                             extra_args=list(sandbox_args))
+    sandbox.start()
+    try:
+        env = {**os.environ, **sandbox.env, **pipeline_env(veo_seconds=veo_seconds, heygen_seconds=heygen_seconds)}
+        env.update({
+            "DJANGO_SETTINGS_MODULE": "video_saas.settings",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "DEBUG": "false",
+            "ALLOW_PRIVATE_URLS": "true",  # the product image is served by the sandbox on loopback
+            "HEYGEN_API_VERSION": heygen_api_version,
+            "LOCAL_STORAGE_DIR": str(workdir / "media"),
+            "DATABASE_URL": database_url or f"sqlite:///{workdir / 'db.sqlite3'}",
+            "PYTHONUNBUFFERED": "1",
+        })
+        if redis_url:
+            env["REDIS_URL"] = env["CELERY_BROKER_URL"] = redis_url
+        else:
+            env.pop("REDIS_URL", None)
+            env["CELERY_BROKER_URL"] = "filesystem://"
+            env["CELERY_FILESYSTEM_QUEUE_DIR"] = str(workdir / "broker")
+        env.update(extra_env or {})
+        stack = Stack(workdir=workdir, env=env, sandbox_url=sandbox.env["SANDBOX_URL"])
+        stack.manage("migrate", "--noinput")
+        yield stack
+    finally:
+        with contextlib.suppress(NameError):
+            stack.stop()
+        sandbox.stop()

@@ -1,0 +1,513 @@
+"""Rendering: Veo-like clips (camera move, grade, text, ambient audio), extensions, and HeyGen-like presenters.
+
+Everything goes through the static ffmpeg from imageio-ffmpeg; probing uses PyAV (there is no ffprobe).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import subprocess
+import tempfile
+import threading
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import imageio_ffmpeg
+import numpy as np
+from PIL import Image, ImageDraw, ImageOps
+
+from .faults import strip_markers
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+FPS = 24
+EXTENSION_SECONDS = 7
+
+
+class RenderError(Exception):
+    pass
+
+
+def ffmpeg(args: list[str], stdin=None, timeout: float = 600) -> None:
+    """Run ffmpeg. `stdin` may be bytes or an iterable of byte chunks, streamed while ffmpeg encodes."""
+    cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *args]
+    if stdin is None or isinstance(stdin, (bytes, bytearray)):
+        proc = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout)
+        rc, err = proc.returncode, proc.stderr
+    else:
+        with tempfile.TemporaryFile() as errf:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errf)
+            try:
+                for chunk in stdin:
+                    proc.stdin.write(chunk)
+            except BrokenPipeError:
+                pass
+            finally:
+                try:
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+            rc = proc.wait(timeout)
+            errf.seek(0)
+            err = errf.read()
+    if rc != 0:
+        raise RenderError(f"ffmpeg failed ({rc}): {err.decode(errors='replace')[-1500:]}")
+
+
+# -- probing ----------------------------------------------------------------------------------------
+
+@dataclass
+class Probe:
+    format_name: str
+    duration: float
+    width: int
+    height: int
+    fps: float
+    frames: int
+    video_codec: str
+    has_audio: bool
+    audio_codec: str | None
+
+
+def probe(path) -> Probe:
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise RenderError("no video stream")
+            v = c.streams.video[0]
+            fps = float(v.average_rate or v.guessed_rate or 0)
+            if v.duration is not None and v.time_base is not None:
+                duration = float(v.duration * v.time_base)
+            else:
+                duration = (c.duration or 0) / 1e6
+            frames = v.frames or int(round(duration * fps))
+            a = c.streams.audio[0] if c.streams.audio else None
+            return Probe(c.format.name, duration, v.codec_context.width, v.codec_context.height, fps, frames,
+                         v.codec_context.name, a is not None, a.codec_context.name if a else None)
+    except RenderError:
+        raise
+    except Exception as exc:  # av.error.* and friends
+        raise RenderError(f"cannot read the video: {exc}") from None
+
+
+def probe_bytes(data: bytes) -> Probe:
+    with tempfile.NamedTemporaryFile(suffix=".bin") as fh:
+        fh.write(data)
+        fh.flush()
+        return probe(fh.name)
+
+
+# -- prompt interpretation ----------------------------------------------------------------------------
+
+def frame_size(aspect_ratio: str, resolution: str = "720p") -> tuple[int, int]:
+    short = 1080 if resolution == "1080p" else 720
+    long_ = short * 16 // 9
+    return (short, long_) if aspect_ratio == "9:16" else (long_, short)
+
+
+def camera_move(prompt: str) -> str:
+    p = (prompt or "").lower()
+    if re.search(r"\b360\b|rotat|orbit|spin|turntable|revolv", p):
+        return "rotate"
+    if re.search(r"zoom(s|ing)? out|pull(s|ing)? (out|back)|dolly(-| )?out", p):
+        return "zoom_out"
+    if re.search(r"zoom(s|ing)? in|push(es|ing)?(-| )in|dolly(-| )?in|close(-| )?up", p):
+        return "zoom_in"
+    if re.search(r"pan(s|ning)? (to the )?left|truck(s|ing)? left", p):
+        return "pan_left"
+    if re.search(r"pan(s|ning)? (to the )?right|truck(s|ing)? right|\bpan", p):
+        return "pan_right"
+    return "zoom_in"
+
+
+def scene_text(prompt: str, max_chars: int = 60) -> str:
+    text = strip_markers(prompt or "")
+    first = next((s.strip() for s in re.split(r"[.|;\n]|\s[-\u2013\u2014]\s", text) if s.strip()), "")
+    if len(first) > max_chars:
+        first = first[:max_chars].rsplit(" ", 1)[0].rstrip(",:") + "\u2026"
+    return first
+
+
+def wrap(text: str, width: int) -> str:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
+# -- Veo-like clips -----------------------------------------------------------------------------------
+
+def _cover(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    return ImageOps.fit(img.convert("RGB"), size, Image.LANCZOS)
+
+
+def placeholder_image(prompt: str, size: tuple[int, int]) -> Image.Image:
+    """A product-ish still for text-to-video: a gradient with a soft object in the middle."""
+    w, h = size
+    seed = sum(map(ord, prompt or "veo")) % 360
+    y = np.linspace(0, 1, h)[:, None]
+    x = np.linspace(0, 1, w)[None, :]
+    hue = seed / 360
+    ones = np.ones((h, w))
+    base = np.stack([ones * (0.35 + 0.3 * np.sin(2 * np.pi * (hue + 0.0) + y * 2)),
+                     ones * (0.35 + 0.3 * np.sin(2 * np.pi * (hue + 0.33) + x * 2)),
+                     ones * (0.45 + 0.3 * np.sin(2 * np.pi * (hue + 0.66) + (x + y)))], axis=-1)
+    img = Image.fromarray((np.clip(base, 0, 1) * 255).astype(np.uint8), "RGB")
+    d = ImageDraw.Draw(img)
+    r = min(w, h) // 4
+    d.ellipse((w // 2 - r, h // 2 - r, w // 2 + r, h // 2 + r), fill=(235, 235, 240), outline=(40, 40, 50), width=6)
+    d.ellipse((w // 2 - r // 2, h // 2 - r // 2, w // 2 + r // 2, h // 2 + r // 2), fill=(60, 60, 70))
+    return img
+
+
+def camera_frames(src: Image.Image, move: str, n: int, w: int, h: int):
+    """Yield n RGB frames (bytes) of a camera move over `src` (already graded, aspect w:h, >= 1.3x the frame)."""
+    sw, sh = src.size
+    for i in range(n):
+        p = i / max(1, n - 1)
+        angle = 0.0
+        if move == "zoom_out":
+            z, cx, cy = 1.3 - 0.3 * p, 0.5, 0.5
+        elif move == "pan_left":
+            z, cx, cy = 1.25, 0.5 + 0.5 * (1 - 1 / 1.25) * (1 - 2 * p), 0.5
+        elif move == "pan_right":
+            z, cx, cy = 1.25, 0.5 - 0.5 * (1 - 1 / 1.25) * (1 - 2 * p), 0.5
+        elif move == "rotate":
+            z, cx, cy, angle = 1.55, 0.5, 0.5, math.pi / 3 * p
+        else:
+            z, cx, cy = 1.0 + 0.3 * p, 0.5, 0.5
+        if not angle:  # plain crop + resize: much cheaper than an affine transform
+            vw, vh = sw / z, sh / z
+            x0, y0 = cx * sw - vw / 2, cy * sh - vh / 2
+            yield src.resize((w, h), Image.BILINEAR, box=(x0, y0, x0 + vw, y0 + vh))
+            continue
+        # Output pixel (u, v) -> source pixel, for a view of 1/z of the source centred at (cx, cy).
+        k = sw / (w * z)
+        ca, sa = math.cos(angle), math.sin(angle)
+        a, b = k * ca, -k * sa
+        d, e = k * sa, k * ca
+        c = cx * sw - a * w / 2 - b * h / 2
+        f = cy * sh - d * w / 2 - e * h / 2
+        yield src.transform((w, h), Image.AFFINE, (a, b, c, d, e, f), resample=Image.BILINEAR)
+
+
+def grade_image(img: Image.Image, prompt: str) -> Image.Image:
+    """The mood as a colour grade, applied once to the source still."""
+    p = (prompt or "").lower()
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    if re.search(r"premium|dramatic|luxur|moody|cinematic|elegant|noir|\bdark", p):
+        arr = np.clip((arr - 0.5) * 1.25 + 0.5 - 0.04, 0, 1)
+        grey = arr.mean(axis=2, keepdims=True)
+        arr = grey + (arr - grey) * 0.85
+        hh, ww = arr.shape[:2]
+        yy, xx = np.ogrid[-1:1:complex(0, hh), -1:1:complex(0, ww)]
+        arr = arr * (1 - 0.35 * np.clip((xx ** 2 + yy ** 2) / 2, 0, 1))[..., None]
+    if re.search(r"bright|vibrant|energetic|cheerful|fresh|playful|airy|sunny", p):
+        grey = arr.mean(axis=2, keepdims=True)
+        arr = grey + (arr - grey) * 1.3 + 0.07
+    if re.search(r"warm|golden|sunset|cozy|cosy|amber", p):
+        arr = arr * np.array([1.12, 1.02, 0.86], np.float32)
+    elif re.search(r"\bcool|\bcold|\bblue|icy|winter|clinical|futuristic|tech", p):
+        arr = arr * np.array([0.88, 1.0, 1.14], np.float32)
+    return Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8), "RGB")
+
+
+def text_layer(text: str, w: int, h: int) -> tuple[Image.Image, Image.Image, tuple[int, int]] | None:
+    """The scene text as an RGB patch, its mask and its position (top centre)."""
+    if not text:
+        return None
+    from PIL import ImageFont
+    size = max(28, w // 18 if w < h else h // 14)
+    font = ImageFont.truetype(FONT, size)
+    lines = wrap(text, 22 if w < h else 38)
+    probe_draw = ImageDraw.Draw(Image.new("L", (1, 1)))
+    l, t, r, b = probe_draw.multiline_textbbox((0, 0), lines, font=font, spacing=size // 4, align="center",
+                                               stroke_width=3)
+    l, t, r, b = int(l), int(t), int(math.ceil(r)), int(math.ceil(b))
+    tw, th = r - l + 8, b - t + 8
+    mask = Image.new("L", (tw, th), 0)
+    rgb = Image.new("RGB", (tw, th), (0, 0, 0))
+    ImageDraw.Draw(mask).multiline_text((4 - l, 4 - t), lines, font=font, fill=255, spacing=size // 4,
+                                        align="center", stroke_width=3, stroke_fill=255)
+    ImageDraw.Draw(rgb).multiline_text((4 - l, 4 - t), lines, font=font, fill=(255, 255, 255), spacing=size // 4,
+                                       align="center", stroke_width=3, stroke_fill=(0, 0, 0))
+    return rgb, mask, ((w - tw) // 2, int(h * 0.1))
+
+
+def ambient(duration: float, rate: int = 48000) -> np.ndarray:
+    """A quiet two-tone pad, stereo float32 (frames, 2)."""
+    t = np.arange(int(round(duration * rate)), dtype=np.float32) / rate
+    left = 0.04 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.25 * t)) \
+        + 0.025 * np.sin(2 * np.pi * 330 * t)
+    right = 0.04 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.2 * t)) \
+        + 0.025 * np.sin(2 * np.pi * 277 * t)
+    fade = np.minimum(1, np.minimum(t / 0.3, (duration - t) / 0.3)).clip(0, 1)
+    return np.stack([left * fade, right * fade], axis=1)
+
+
+def write_wav(path: Path, audio: np.ndarray, rate: int = 24000) -> None:
+    audio = audio if audio.ndim == 2 else audio[:, None]
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as wf:
+        wf.setnchannels(audio.shape[1])
+        wf.setsampwidth(2)
+        wf.setframerate(rate)
+        wf.writeframes(pcm.tobytes())
+
+
+_X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-r", str(FPS)]
+
+
+def _segment_frames(still: Image.Image, prompt: str, move: str, n: int, w: int, h: int, text: str):
+    """Generator of raw RGB frames, streamed into ffmpeg while it encodes."""
+    layer = text_layer(text, w, h)
+    for frame in camera_frames(still, move, n, w, h):
+        if layer:
+            frame.paste(layer[0], layer[2], layer[1])
+        yield frame.tobytes()
+
+
+def render_clip(out: Path, *, prompt: str, image_bytes: bytes | None, duration: int, aspect_ratio: str,
+                resolution: str = "720p", audio: bool = True) -> Path:
+    """A Veo-like clip: camera move over the image (or a placeholder), grade, scene text, ambient audio."""
+    w, h = frame_size(aspect_ratio, resolution)
+    n = int(duration * FPS)
+    if image_bytes:
+        try:
+            img = Image.open(io.BytesIO(image_bytes))
+            img.load()
+        except Exception as exc:
+            raise RenderError(f"cannot decode the input image: {exc}") from None
+    else:
+        img = placeholder_image(prompt, (w, h))
+    still = grade_image(_cover(img, (int(w * 1.3) // 2 * 2, int(h * 1.3) // 2 * 2)), prompt)
+    raw = _segment_frames(still, prompt, camera_move(prompt), n, w, h, scene_text(prompt))
+    with tempfile.TemporaryDirectory(prefix="sbx-veo-") as t:
+        tmp = Path(t)
+        args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(FPS), "-i", "pipe:0"]
+        if audio:
+            write_wav(tmp / "amb.wav", ambient(duration), 48000)
+            args += ["-i", str(tmp / "amb.wav"), "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "128k"]
+        else:
+            args += ["-an"]
+        ffmpeg(args + _X264 + ["-frames:v", str(n), "-movflags", "+faststart", str(out)], stdin=raw)
+    return out
+
+
+def render_extension(out: Path, *, input_bytes: bytes, prompt: str, seconds: int = EXTENSION_SECONDS) -> Path:
+    """The input video followed by `seconds` more, continuing from its last frame, in one MP4."""
+    with tempfile.TemporaryDirectory(prefix="sbx-ext-") as t:
+        tmp = Path(t)
+        src = tmp / "in.mp4"
+        src.write_bytes(input_bytes)
+        info = probe(src)
+        w, h = info.width - info.width % 2, info.height - info.height % 2
+        din = info.frames / FPS if info.frames else info.duration
+        ffmpeg(["-sseof", "-1", "-i", str(src), "-vf", f"scale={w}:{h}", "-update", "1", str(tmp / "last.png")])
+        last = Image.open(tmp / "last.png").convert("RGB")
+        still = last.resize((int(w * 1.3) // 2 * 2, int(h * 1.3) // 2 * 2), Image.BICUBIC)
+        n = seconds * FPS
+        move = camera_move(prompt) if prompt else "zoom_in"
+        raw = _segment_frames(still, prompt, move, n, w, h, scene_text(prompt) if prompt else "")
+        graph = (f"[0:v]fps={FPS},scale={w}:{h},setsar=1,trim=duration={din:.4f},format=yuv420p[av];"
+                 f"[1:v]setsar=1,format=yuv420p[bv];")
+        args = ["-i", str(src), "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(FPS),
+                "-i", "pipe:0"]
+        if info.has_audio:
+            write_wav(tmp / "amb.wav", ambient(seconds), 48000)
+            args += ["-i", str(tmp / "amb.wav")]
+            graph += (f"[0:a]aresample=48000,aformat=channel_layouts=stereo,apad,atrim=duration={din:.4f}[aa];"
+                      f"[2:a]aformat=channel_layouts=stereo[ba];[av][aa][bv][ba]concat=n=2:v=1:a=1[v][a]")
+            maps = ["-map", "[v]", "-map", "[a]", "-c:a", "aac", "-b:a", "128k"]
+        else:
+            graph += "[av][bv]concat=n=2:v=1:a=0[v]"
+            maps = ["-map", "[v]", "-an"]
+        ffmpeg(args + ["-filter_complex", graph] + maps + _X264 + ["-movflags", "+faststart", str(out)], stdin=raw)
+    return out
+
+
+# -- text to speech ----------------------------------------------------------------------------------
+
+_tts = None
+_tts_lock = threading.Lock()
+SAMPLE_RATE = 24000
+
+
+def speak(text: str, speed: float = 1.0) -> np.ndarray:
+    """Offline neural TTS (hibari-tts, voice 'heart' shipped in the wheel): float32 mono at 24 kHz."""
+    global _tts
+    with _tts_lock:
+        if _tts is None:
+            from hibari import Hibari
+            _tts = Hibari()
+        audio = _tts(text, speed=speed, seed=7)
+    return np.asarray(audio, dtype=np.float32)
+
+
+def mouth_levels(audio: np.ndarray, frames: int, levels: int = 6) -> list[int]:
+    per = SAMPLE_RATE // FPS
+    out = []
+    padded = np.zeros(frames * per, np.float32)
+    padded[: min(len(audio), len(padded))] = audio[: len(padded)]
+    rms = np.sqrt(np.mean(padded.reshape(frames, per) ** 2, axis=1))
+    ref = np.percentile(rms[rms > 1e-4], 90) if np.any(rms > 1e-4) else 1.0
+    for r in rms:
+        out.append(int(round(min(1.0, r / ref) * (levels - 1))) if r > 0.01 * ref else 0)
+    return out
+
+
+# -- presenter -----------------------------------------------------------------------------------------
+
+@dataclass
+class Look:
+    skin: tuple = (224, 180, 150)
+    hair: tuple = (60, 40, 30)
+    shirt: tuple = (40, 70, 130)
+    backdrop: tuple | None = None  # None = matted (transparent around the figure)
+
+
+def draw_figure(fw: int, fh: int, look: Look) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """A head-and-shoulders figure (RGBA). Returns the image and the mouth box (x, y, w, h) inside it."""
+    s = 2
+    W, H = fw * s, fh * s
+    img = Image.new("RGBA", (W, H), (*look.backdrop, 255) if look.backdrop else (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    P = lambda x0, y0, x1, y1: (int(x0 * W), int(y0 * H), int(x1 * W), int(y1 * H))  # noqa: E731
+    d.ellipse(P(0.04, 0.70, 0.96, 1.45), fill=(*look.shirt, 255))
+    d.polygon([(int(0.42 * W), int(0.70 * H)), (int(0.58 * W), int(0.70 * H)), (int(0.5 * W), int(0.80 * H))],
+              fill=(*look.skin, 255))
+    d.rectangle(P(0.42, 0.52, 0.58, 0.72), fill=(*look.skin, 255))
+    d.ellipse(P(0.27, 0.12, 0.73, 0.44), fill=(*look.hair, 255))
+    d.ellipse(P(0.30, 0.19, 0.70, 0.62), fill=(*look.skin, 255))
+    for ex in (0.42, 0.58):
+        d.ellipse(P(ex - 0.025, 0.365, ex + 0.025, 0.395), fill=(255, 255, 255, 255))
+        d.ellipse(P(ex - 0.012, 0.369, ex + 0.012, 0.391), fill=(40, 30, 30, 255))
+    d.arc(P(0.46, 0.40, 0.54, 0.47), 200, 340, fill=(150, 100, 80, 255), width=max(2, W // 200))
+    img = img.resize((fw, fh), Image.LANCZOS)
+    mw, mh = _even(0.14 * fw), _even(0.07 * fh)
+    mx, my = _even(0.5 * fw - mw / 2), _even(0.535 * fh - mh / 2)
+    return img, (mx, my, mw, mh)
+
+
+def mouth_sprites(mw: int, mh: int, look: Look, levels: int = 6) -> list[bytes]:
+    out = []
+    for lv in range(levels):
+        im = Image.new("RGBA", (mw, mh), (*look.skin, 255))
+        d = ImageDraw.Draw(im)
+        open_h = max(2, int(mh * 0.9 * lv / (levels - 1)))
+        top = (mh - open_h) // 2
+        d.ellipse((int(mw * 0.12), top, int(mw * 0.88), top + open_h), fill=(110, 40, 45, 255),
+                  outline=(150, 80, 70, 255), width=2)
+        if lv >= 3:
+            d.rectangle((int(mw * 0.3), top + 1, int(mw * 0.7), top + max(2, open_h // 5)), fill=(245, 245, 245, 255))
+        out.append(im.tobytes())
+    return out
+
+
+def _even(v: float) -> int:
+    return int(v) // 2 * 2
+
+
+def hex_to_ffmpeg(color: str) -> str:
+    return "0x" + color.lstrip("#")
+
+
+@dataclass
+class PresenterResult:
+    path: Path
+    duration: float
+
+
+def render_presenter(out: Path, *, script: str, speed: float, canvas: tuple[int, int], look: Look,
+                     fmt: str = "mp4", background: dict | None = None, scale: float | None = None,
+                     offset: tuple[float, float] = (0.0, 0.0)) -> PresenterResult:
+    """Render a talking presenter.
+
+    fmt 'webm': VP9 + alpha (yuva420p) with Opus; the figure opaque, everything else transparent.
+    fmt 'mp4': H.264 + AAC over `background`: {'type': 'color', 'value': '#RRGGBB'} or
+    {'type': 'video', 'path': Path, 'play_style': ...}. `scale`/`offset` place the figure (v2 semantics).
+    """
+    W, H = canvas
+    text = strip_markers(script)
+    audio = speak(text, speed=speed)
+    frames = int(math.ceil(len(audio) / (SAMPLE_RATE / FPS))) + FPS // 4
+    duration = frames / FPS
+    padded = np.zeros(int(round(duration * SAMPLE_RATE)), np.float32)
+    padded[: len(audio)] = audio[: len(padded)]
+    levels = mouth_levels(audio, frames)
+
+    if scale is None:
+        fh = _even(min(0.72 * H, 0.9 * W / 0.75))
+        fw = _even(0.75 * fh)
+        fx, fy = _even((W - fw) / 2), H - fh
+    else:
+        fh = _even(max(64, min(4096, 0.9 * H * scale)))
+        fw = _even(0.75 * fh)
+        fx = _even(W / 2 - fw / 2 + offset[0] * W)
+        fy = _even(H - fh + offset[1] * H)
+    fig, (mx, my, mw, mh) = draw_figure(fw, fh, look)
+    sprites = mouth_sprites(mw, mh, look)
+    stream = b"".join(sprites[lv] for lv in levels)
+
+    with tempfile.TemporaryDirectory(prefix="sbx-pres-") as t:
+        tmp = Path(t)
+        fig.save(tmp / "figure.png", compress_level=1)
+        write_wav(tmp / "speech.wav", padded, SAMPLE_RATE)
+        args = ["-i", str(tmp / "figure.png"),
+                "-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{mw}x{mh}", "-r", str(FPS), "-i", "pipe:0",
+                "-i", str(tmp / "speech.wav")]
+        graph = (f"[0:v]loop=loop=-1:size=1:start=0,setpts=N/{FPS}/TB,format=rgba[fig];"
+                 f"[fig][1:v]overlay=x={mx}:y={my}:shortest=1:eof_action=endall,format=rgba[figm];")
+        if fmt == "webm":
+            graph += f"[figm]pad={W}:{H}:{fx}:{fy}:color=black@0.0,format=yuva420p[v]"
+            enc = ["-r", str(FPS), "-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p", "-b:v", "0", "-crf", "35", "-deadline", "realtime",
+                   "-cpu-used", "8", "-row-mt", "1", "-auto-alt-ref", "0", "-lag-in-frames", "0", "-c:a", "libopus", "-b:a", "96k",
+                   "-ar", "48000"]
+        else:
+            bg = background or {"type": "color", "value": "#EDEDED"}
+            if bg.get("type") == "video":
+                play = bg.get("play_style") or "loop"
+                bg_info = probe(bg["path"])
+                if play == "loop":
+                    args += ["-stream_loop", "-1"]
+                args += ["-i", str(bg["path"])]
+                chain = f"[3:v]fps={FPS},scale={W}:{H}:force_original_aspect_ratio=increase,crop={W}:{H},setsar=1"
+                if play == "fit_to_scene" and bg_info.duration > 0:
+                    chain += f",setpts=PTS*{duration / bg_info.duration:.5f},fps={FPS}"
+                if play != "loop":
+                    chain += ",tpad=stop_mode=clone:stop=-1"
+                graph += chain + "[bg];"
+            else:
+                color = bg.get("value") or "#EDEDED"
+                graph += f"color=c={hex_to_ffmpeg(color)}:s={W}x{H}:r={FPS}[bg];"
+            graph += f"[bg][figm]overlay=x={fx}:y={fy}:shortest=1:eof_action=endall,format=yuv420p[v]"
+            enc = _X264 + ["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart"]
+        args += ["-filter_complex", graph, "-map", "[v]", "-map", "2:a"] + enc
+        args += ["-frames:v", str(frames), "-t", f"{duration:.3f}", str(out)]
+        ffmpeg(args, stdin=stream)
+    return PresenterResult(Path(out), duration)
+
+
+def concat_mp4(parts: list[Path], out: Path) -> Path:
+    if len(parts) == 1:
+        Path(out).write_bytes(Path(parts[0]).read_bytes())
+        return out
+    with tempfile.TemporaryDirectory(prefix="sbx-cat-") as t:
+        lst = Path(t) / "list.txt"
+        lst.write_text("".join(f"file '{p}'\n" for p in parts))
+        ffmpeg(["-f", "concat", "-safe", "0", "-i", str(lst), "-c", "copy", "-movflags", "+faststart", str(out)])
+    return out
+
+
+def write_srt(path: Path, text: str, duration: float) -> None:
+    def ts(s: float) -> str:
+        ms = int(round(s * 1000))
+        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+    Path(path).write_text(f"1\n{ts(0)} --> {ts(duration)}\n{strip_markers(text)}\n")

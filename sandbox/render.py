@@ -125,7 +125,11 @@ def camera_move(prompt: str) -> str:
 
 
 def scene_text(prompt: str, max_chars: int = 60) -> str:
+    """The on-screen text the prompt asks for (`on-screen text: "..."`), else its first segment."""
     text = strip_markers(prompt or "")
+    quoted = re.search(r'on-screen text:\s*"([^"]+)"', text)
+    if quoted:
+        return quoted.group(1)[:max_chars]
     first = next((s.strip() for s in re.split(r"[.|;\n]|\s[-\u2013\u2014]\s", text) if s.strip()), "")
     if len(first) > max_chars:
         first = first[:max_chars].rsplit(" ", 1)[0].rstrip(",:") + "\u2026"
@@ -266,11 +270,21 @@ _X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yu
 
 
 def _segment_frames(still: Image.Image, prompt: str, move: str, n: int, w: int, h: int, text: str):
-    """Generator of raw RGB frames, streamed into ffmpeg while it encodes."""
+    """Generator of raw RGB frames, streamed into ffmpeg while it encodes.
+
+    The scene text is a title that fades out a second before the clip ends, so the last frame (which an
+    extension continues from) carries no text to be doubled by the next scene's title.
+    """
     layer = text_layer(text, w, h)
-    for frame in camera_frames(still, move, n, w, h):
-        if layer:
-            frame.paste(layer[0], layer[2], layer[1])
+    fade_end = max(1, n - FPS)
+    fade_start = max(0, fade_end - FPS // 2)
+    for index, frame in enumerate(camera_frames(still, move, n, w, h)):
+        if layer and index < fade_end:
+            mask = layer[1]
+            if index >= fade_start:
+                opacity = (fade_end - index) / (fade_end - fade_start)
+                mask = mask.point(lambda value, o=opacity: int(value * o))
+            frame.paste(layer[0], layer[2], mask)
         yield frame.tobytes()
 
 

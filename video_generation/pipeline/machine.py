@@ -137,8 +137,11 @@ def run_step(step_id) -> None:
 
 
 def claim(step: JobStep) -> bool:
+    """Compare-and-set on the step's own row. (A condition on the job here would make Django emit
+    `WHERE id IN (subquery)`, which PostgreSQL does not re-check after waiting for the row lock: several
+    racing workers could all win. The job's status is checked right after the claim instead.)"""
     now = timezone.now()
-    return JobStep.objects.filter(id=step.id, state=StepState.PENDING, job__status__in=ACTIVE_STATUSES).update(
+    return JobStep.objects.filter(id=step.id, state=StepState.PENDING).update(
         state=StepState.SUBMITTING,
         attempts=F("attempts") + 1,
         lease_expires_at=now + timedelta(seconds=cfg("LEASE_SECONDS")),

@@ -1,0 +1,469 @@
+"""Final video composition: B-roll chains + HeyGen presenter -> one H.264/AAC MP4.
+
+Everything runs through the static ffmpeg binary shipped by imageio-ffmpeg (there is no ffprobe; probing is
+done with PyAV). One ffmpeg process per call, one encode per output.
+
+Delivery format (``normalize``, ``join_chains``, ``compose_final``)
+    ``FRAME_SIZES[aspect_ratio]`` (9:16 -> 720x1280, 16:9 -> 1280x720), 24 fps constant, yuv420p,
+    H.264 (libx264 ``-preset veryfast -crf 23``), AAC 44.1 kHz stereo 128 kb/s, ``+faststart``.
+    The output always has exactly one video and one audio stream (silent AAC if no input has sound).
+    Inputs of another size are scaled to *cover* the frame and centre-cropped (never letterboxed).
+    Outputs are written to a temporary file next to ``output`` and renamed into place, so a reader never
+    sees a half-written file.
+
+Presenter placement (``Placement(scale, x, y)``, the brief's ``avatar_scale``, ``avatar_x``, ``avatar_y``)
+    Let the frame be W x H and the presenter video pw x ph.
+
+    * Size: the presenter is scaled so its height is ``h = scale * H`` and its width keeps the aspect ratio,
+      ``w = pw * h / ph``; both are rounded to even numbers. ``scale`` is clamped to [0.1, 1]. If that width
+      would exceed the frame (a landscape presenter in a portrait frame), the box is shrunk, keeping the
+      aspect ratio, to ``w = W``.
+    * Position: x and y move the box within the frame's free travel (W - w horizontally, H - h vertically):
+
+          left = (W - w) / 2 * (1 + x)        top = (H - h) / 2 * (1 + y)
+
+      rounded to whole pixels, with x and y clamped to [-1, 1]. So x = -1 is flush left, 0 centred, 1 flush
+      right; y = -1 is flush top, 0 centred, 1 flush bottom. The presenter never leaves the frame.
+    * The brief's presets (scale, x, y): bottom_right = (0.8, 0.7, 0.8), bottom_left = (0.8, -0.7, 0.8),
+      top_right = (0.8, 0.7, -0.8), top_left = (0.8, -0.7, -0.8), center = (1.0, 0, 0).
+
+Timing and audio of ``compose_final``
+    Duration = max(B-roll, presenter). A longer presenter is never cut: the B-roll holds its last frame. A
+    longer B-roll keeps the presenter's last frame on screen. The presenter's voice plays at full level over
+    the B-roll's own audio ducked to ``BROLL_DUCK_VOLUME`` (no loudness normalisation of the mix).
+
+Keying
+    ``"alpha"``: a VP9 (or VP8) WebM with an alpha channel is decoded with libvpx (``-c:v libvpx-vp9`` before
+    its ``-i``; ffmpeg's native VP9 decoder would drop the alpha) and overlaid as is. ``"chroma"``: the key
+    colour is removed with ``chromakey`` (similarity ``CHROMA_SIMILARITY``, blend ``CHROMA_BLEND``) after the
+    presenter is scaled to its box, then overlaid.
+
+Threads
+    ffmpeg uses the CPUs this process may run on (``os.sched_getaffinity``), capped at ``MAX_THREADS``; set
+    ``COMPOSE_FFMPEG_THREADS`` to force a number (e.g. 1 per Celery prefork child on a shared box).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+FRAME_SIZES = {"9:16": (720, 1280), "16:9": (1280, 720)}
+
+FPS = 24
+AUDIO_RATE = 44100
+AUDIO_BITRATE = "128k"
+X264_PRESET = "veryfast"
+X264_CRF = 23
+BROLL_DUCK_VOLUME = 0.25
+CHROMA_SIMILARITY = 0.12
+CHROMA_BLEND = 0.06
+MAX_THREADS = 4
+FFMPEG_TIMEOUT = 900  # seconds; a render that takes longer is stuck
+_STDERR_TAIL_LINES = 8
+
+_HEX_COLOR = re.compile(r"^#?([0-9A-Fa-f]{6})$")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+
+
+class ComposeError(Exception):
+    """ffmpeg (or probing) failed. The message holds the tail of ffmpeg's stderr, with paths and URLs removed."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The brief's avatar_scale (0.1..1), avatar_x, avatar_y (-1..1); see the module docstring."""
+
+    scale: float
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class Box:
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    duration: float  # seconds, the container's (longest stream)
+    width: int
+    height: int
+    fps: float
+    has_audio: bool
+    video_codec: str
+    audio_codec: str  # "" when there is no audio stream
+
+
+# --------------------------------------------------------------------------------------------------- basics
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _threads() -> int:
+    forced = os.environ.get("COMPOSE_FFMPEG_THREADS", "").strip()
+    if forced:
+        try:
+            return max(1, int(forced))
+        except ValueError:
+            pass
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_THREADS))
+
+
+def _frame_size(aspect_ratio: str) -> tuple[int, int]:
+    try:
+        return FRAME_SIZES[aspect_ratio]
+    except KeyError:
+        raise ValueError(f"aspect_ratio must be one of {sorted(FRAME_SIZES)}, not {aspect_ratio!r}") from None
+
+
+def _whole_frames(seconds: float) -> float:
+    """Round a duration to a whole number of output frames (at least one)."""
+    return max(1, round(seconds * FPS)) / FPS
+
+
+def _even(value: float) -> int:
+    return max(2, 2 * round(value / 2))
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    if math.isnan(value):
+        return (low + high) / 2
+    return min(high, max(low, value))
+
+
+def _ffmpeg_color(color: str) -> str:
+    match = _HEX_COLOR.match(color.strip())
+    if not match:
+        raise ValueError(f"key colour must look like #RRGGBB, not {color!r}")
+    return "0x" + match.group(1).upper()
+
+
+# --------------------------------------------------------------------------------------------------- probing
+
+
+def _stream_seconds(stream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    tag = (stream.metadata or {}).get("DURATION") or (stream.metadata or {}).get("duration")
+    if tag:  # Matroska/WebM: "00:00:02.000000000"
+        try:
+            h, m, s = tag.split(":")
+            return int(h) * 3600 + int(m) * 60 + float(s)
+        except ValueError:
+            return None
+    return None
+
+
+def _open(path: Path):
+    import av
+
+    try:
+        return av.open(str(path))
+    except FileNotFoundError:
+        raise ComposeError(f"cannot read {Path(path).name}: file not found") from None
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ComposeError(f"cannot read {Path(path).name}: {reason}") from None
+
+
+def probe(path: Path) -> MediaInfo:
+    """Duration, size, frame rate and codecs of a media file (PyAV; no ffprobe needed)."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise ComposeError(f"{Path(path).name} has no video stream")
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if container.duration is not None:
+            duration = container.duration / 1_000_000
+        else:
+            candidates = [_stream_seconds(s) for s in (video, audio) if s is not None]
+            duration = max((c for c in candidates if c), default=0.0)
+        rate = video.average_rate or video.guessed_rate or video.base_rate
+        return MediaInfo(
+            duration=round(float(duration), 3),
+            width=int(video.codec_context.width or video.width or 0),
+            height=int(video.codec_context.height or video.height or 0),
+            fps=round(float(rate), 3) if rate else 0.0,
+            has_audio=audio is not None,
+            video_codec=video.codec_context.name or "",
+            audio_codec=(audio.codec_context.name or "") if audio is not None else "",
+        )
+
+
+def _video_seconds(path: Path, info: MediaInfo) -> float:
+    """Length of the video stream itself (can be shorter than the container when the audio runs on)."""
+    with _open(path) as container:
+        seconds = _stream_seconds(container.streams.video[0])
+    if not seconds or seconds <= 0:
+        return info.duration
+    return min(seconds, info.duration) if info.duration else seconds
+
+
+# --------------------------------------------------------------------------------------------------- placement
+
+
+def presenter_box(frame_w: int, frame_h: int, presenter_w: int, presenter_h: int, placement: Placement) -> Box:
+    """Where the presenter goes in the frame. The rule is in the module docstring."""
+    if min(frame_w, frame_h, presenter_w, presenter_h) <= 0:
+        raise ValueError("frame and presenter sizes must be positive")
+    scale = _clamp(float(placement.scale), 0.1, 1.0)
+    x = _clamp(float(placement.x), -1.0, 1.0)
+    y = _clamp(float(placement.y), -1.0, 1.0)
+
+    height = min(_even(scale * frame_h), frame_h - frame_h % 2)
+    width = _even(presenter_w * height / presenter_h)
+    max_width = frame_w - frame_w % 2
+    if width > max_width:
+        width = max_width
+        height = min(_even(presenter_h * width / presenter_w), frame_h - frame_h % 2)
+
+    free_x, free_y = frame_w - width, frame_h - height
+    left = int(_clamp(round(free_x / 2 * (1 + x)), 0, free_x))
+    top = int(_clamp(round(free_y / 2 * (1 + y)), 0, free_y))
+    return Box(left=left, top=top, width=width, height=height)
+
+
+# --------------------------------------------------------------------------------------------------- running
+
+
+def _sanitize(text: str, paths: Sequence[Path]) -> str:
+    for p in sorted({str(p) for p in paths if p}, key=len, reverse=True):
+        text = text.replace(p, Path(p).name)
+    text = _URL.sub("<url>", text)
+    return re.sub(r"(?<![\w.])/(?:[^\s/:'\"]+/)+([^\s/:'\"]+)", r"\1", text)  # any other absolute path
+
+
+def _run(args: list[str], output: Path, *, inputs: Sequence[Path]) -> None:
+    """Run ffmpeg writing to a temp file beside ``output``, then rename it into place."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".part.mp4", dir=output.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y", *args]
+    cmd += ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
+    try:
+        try:
+            result = subprocess.run(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                timeout=FFMPEG_TIMEOUT,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise ComposeError(f"ffmpeg timed out after {FFMPEG_TIMEOUT} s") from None
+        if result.returncode != 0:
+            stderr = result.stderr.decode("utf-8", "replace")
+            tail = [line for line in stderr.strip().splitlines() if line.strip()][-_STDERR_TAIL_LINES:]
+            detail = _sanitize("\n".join(tail), [*inputs, output, tmp, tmp.parent]) or "no error output"
+            raise ComposeError(f"ffmpeg failed (exit {result.returncode}): {detail}")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the result is an ordinary media file
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _encode_args(threads: int) -> list[str]:
+    return [
+        "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF), "-pix_fmt", "yuv420p",
+        "-threads", str(threads), "-r", str(FPS),
+        "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(AUDIO_RATE), "-ac", "2",
+    ]  # fmt: skip
+
+
+def _cover(w: int, h: int) -> str:
+    """Scale to cover w x h, centre-crop, square pixels, 24 fps CFR, yuv420p."""
+    return (
+        f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1,"
+        f"fps={FPS},format=yuv420p"
+    )
+
+
+_AFORMAT = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:sample_rates={AUDIO_RATE}:channel_layouts=stereo"
+_SILENCE = f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}"
+
+
+def _seconds(value: float) -> str:
+    return f"{max(value, 0.0):.6f}"
+
+
+# Every branch of every graph is made finite inside the graph (trim/atrim) instead of relying on the output
+# option -t: with an endless branch (apad, anullsrc) ffmpeg 9's scheduler sometimes never stops after -t.
+def _hold_then_cut(hold: float, duration: float) -> str:
+    """Video: repeat the last frame for ``hold`` seconds, then cut at exactly ``duration``."""
+    return f"tpad=stop_mode=clone:stop_duration={_seconds(hold)},trim=duration={_seconds(duration)}"
+
+
+def _pad_then_cut(duration: float) -> str:
+    """Audio: pad with silence to ``duration`` and cut there (a finite stream either way)."""
+    return f"apad=whole_dur={_seconds(duration)},atrim=duration={_seconds(duration)}"
+
+
+# --------------------------------------------------------------------------------------------------- public
+
+
+def normalize(video: Path, output: Path, *, aspect_ratio: str) -> MediaInfo:
+    """Transcode any input to the delivery format (size of ``aspect_ratio``, 24 fps, H.264/AAC, always audio)."""
+    w, h = _frame_size(aspect_ratio)
+    info = probe(video)
+    duration = _whole_frames(info.duration)
+    vdur = _video_seconds(video, info)
+    pad = duration - vdur + 1.0
+    graph = [f"[0:v]{_cover(w, h)},{_hold_then_cut(pad, duration)}[v]"]
+    source = f"[0:a]{_AFORMAT}" if info.has_audio else _SILENCE
+    graph.append(f"{source},{_pad_then_cut(duration)}[a]")
+    threads = _threads()
+    args = ["-threads", str(threads), "-i", str(video), "-filter_complex", ";".join(graph),
+            "-filter_complex_threads", str(threads), "-map", "[v]", "-map", "[a]",
+            *_encode_args(threads)]  # fmt: skip
+    _run(args, output, inputs=[video])
+    return probe(output)
+
+
+def _aspect_of(info: MediaInfo) -> str:
+    return "16:9" if info.width > info.height else "9:16"
+
+
+def join_chains(
+    chains: list[Path], output: Path, *, crossfade: float = 0.5, aspect_ratio: str | None = None
+) -> MediaInfo:
+    """Join B-roll chains into one delivery-format MP4 with a ``crossfade``-second video and audio fade.
+
+    One chain is simply normalized. With n chains the result lasts sum(durations) - crossfade * (n - 1).
+    ``aspect_ratio`` defaults to the first chain's orientation. All chains are normalized inside the one
+    ffmpeg graph (same size, 24 fps, 44.1 kHz stereo; silence where a chain has no audio), so there is a
+    single encode. ``crossfade=0`` concatenates with hard cuts.
+    """
+    chains = [Path(c) for c in chains]
+    if not chains:
+        raise ValueError("join_chains needs at least one chain")
+    if crossfade < 0:
+        raise ValueError("crossfade must be >= 0")
+    infos = [probe(c) for c in chains]
+    aspect_ratio = aspect_ratio or _aspect_of(infos[0])
+    if len(chains) == 1:
+        return normalize(chains[0], output, aspect_ratio=aspect_ratio)
+
+    w, h = _frame_size(aspect_ratio)
+    # Every chain is cut to a whole number of frames so xfade offsets land exactly on frame boundaries.
+    durations = [_whole_frames(i.duration) for i in infos]
+    if crossfade and crossfade >= min(durations):
+        raise ValueError(f"crossfade {crossfade}s is not shorter than the shortest chain ({min(durations):.2f}s)")
+
+    graph: list[str] = []
+    args: list[str] = []
+    threads = _threads()
+    for n, (chain, info, dur) in enumerate(zip(chains, infos, durations, strict=True)):
+        args += ["-threads", str(threads), "-i", str(chain)]
+        graph.append(
+            f"[{n}:v]{_cover(w, h)},{_hold_then_cut(1.0, dur)},setpts=PTS-STARTPTS[v{n}]"
+        )
+        source = f"[{n}:a]{_AFORMAT}" if info.has_audio else _SILENCE
+        graph.append(f"{source},{_pad_then_cut(dur)},asetpts=PTS-STARTPTS[a{n}]")
+
+    if crossfade > 0:
+        v_prev, a_prev, elapsed = "v0", "a0", durations[0]
+        for n in range(1, len(chains)):
+            offset = elapsed - crossfade
+            graph.append(f"[{v_prev}][v{n}]xfade=transition=fade:duration={crossfade}:offset={offset:.6f}[vx{n}]")
+            graph.append(f"[{a_prev}][a{n}]acrossfade=d={crossfade}:c1=tri:c2=tri[ax{n}]")
+            v_prev, a_prev = f"vx{n}", f"ax{n}"
+            elapsed = offset + durations[n]
+        graph.append(f"[{v_prev}]format=yuv420p[v]")
+        graph.append(f"[{a_prev}]anull[a]")
+    else:
+        pairs = "".join(f"[v{n}][a{n}]" for n in range(len(chains)))
+        graph.append(f"{pairs}concat=n={len(chains)}:v=1:a=1[v][a]")
+
+    args += ["-filter_complex", ";".join(graph), "-filter_complex_threads", str(threads),
+             "-map", "[v]", "-map", "[a]", *_encode_args(threads)]  # fmt: skip
+    _run(args, output, inputs=chains)
+    return probe(output)
+
+
+def compose_final(
+    *,
+    broll: Path,
+    presenter: Path | None,
+    presenter_keying: Literal["alpha", "chroma"] = "alpha",
+    key_color: str = "#00FF00",
+    placement: Placement,
+    aspect_ratio: str,
+    output: Path,
+) -> MediaInfo:
+    """Overlay the presenter on the B-roll and mix their audio into one delivery-format MP4.
+
+    See the module docstring for placement, timing, keying and audio rules. ``presenter=None`` gives the
+    B-roll alone, still normalized and still with an audio track.
+    """
+    if presenter_keying not in ("alpha", "chroma"):
+        raise ValueError(f"presenter_keying must be 'alpha' or 'chroma', not {presenter_keying!r}")
+    w, h = _frame_size(aspect_ratio)
+    broll = Path(broll)
+    if presenter is None:
+        return normalize(broll, output, aspect_ratio=aspect_ratio)
+    presenter = Path(presenter)
+    key = _ffmpeg_color(key_color) if presenter_keying == "chroma" else ""
+
+    b_info = probe(broll)
+    p_info = probe(presenter)
+    b_video = _video_seconds(broll, b_info)
+    total = _whole_frames(max(b_info.duration, p_info.duration))
+    box = presenter_box(w, h, p_info.width, p_info.height, placement)
+    threads = _threads()
+
+    args = ["-threads", str(threads), "-i", str(broll)]
+    if presenter_keying == "alpha" and p_info.video_codec in ("vp9", "vp8"):
+        # ffmpeg's native VP9/VP8 decoders drop the alpha side channel; libvpx keeps it.
+        decoder = "libvpx-vp9" if p_info.video_codec == "vp9" else "libvpx"
+        args += ["-c:v", decoder]
+    args += ["-threads", str(threads), "-i", str(presenter)]
+
+    hold = total - b_video + 1.0  # the B-roll holds its last frame under a longer presenter
+    graph = [f"[0:v]{_cover(w, h)},{_hold_then_cut(hold, total)}[bg]"]
+    fg = f"[1:v]fps={FPS},scale={box.width}:{box.height},setsar=1"
+    if presenter_keying == "chroma":
+        fg += f",format=yuv420p,chromakey=color={key}:similarity={CHROMA_SIMILARITY}:blend={CHROMA_BLEND}"
+    else:
+        fg += ",format=yuva420p"
+    graph.append(f"{fg}[fg]")
+    graph.append(
+        f"[bg][fg]overlay=x={box.left}:y={box.top}:eof_action=repeat:format=yuv420,format=yuv420p[v]"
+    )
+
+    voices = []
+    if p_info.has_audio:
+        graph.append(f"[1:a]{_AFORMAT}[pa]")
+        voices.append("[pa]")
+    if b_info.has_audio:
+        level = BROLL_DUCK_VOLUME if p_info.has_audio else 1.0
+        graph.append(f"[0:a]{_AFORMAT},volume={level}[ba]")
+        voices.append("[ba]")
+    if len(voices) == 2:
+        graph.append(f"{''.join(voices)}amix=inputs=2:duration=longest:dropout_transition=0:normalize=0,{_pad_then_cut(total)}[a]")
+    elif voices:
+        graph.append(f"{voices[0]}{_pad_then_cut(total)}[a]")
+    else:
+        graph.append(f"{_SILENCE},{_pad_then_cut(total)}[a]")
+
+    args += ["-filter_complex", ";".join(graph), "-filter_complex_threads", str(threads),
+             "-map", "[v]", "-map", "[a]", *_encode_args(threads)]  # fmt: skip
+    _run(args, output, inputs=[broll, presenter])
+    return probe(output)

@@ -140,11 +140,12 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
                                     "interval_max": 0.5}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = Path(env("CELERY_FILESYSTEM_QUEUE_DIR", default=str(BASE_DIR / "var" / "broker")))
-    for _sub in ("in", "processed"):
+    for _sub in ("in", "processed", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         {"data_folder_in": str(_queue_dir / "in"), "data_folder_out": str(_queue_dir / "in"),
-         "processed_folder": str(_queue_dir / "processed"), "store_processed": False}
+         "processed_folder": str(_queue_dir / "processed"), "control_folder": str(_queue_dir / "control"),
+         "store_processed": False}
     )
 
 # --- Pipeline timing ----------------------------------------------------------------------------------

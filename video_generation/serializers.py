@@ -160,18 +160,22 @@ class VideoJobSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_veo_video_url(self, job: VideoJob) -> str | None:
-        return job.veo_video_url or None
+        return fresh_signed_url(job, job.veo_video_gcs_uri, fallback=job.veo_video_url)
 
     def get_final_video_url(self, job: VideoJob) -> str | None:
-        """A freshly signed URL for the stored video (links must not go stale), else the last one issued."""
-        if job.final_video_uri:
-            from .services.storage import get_storage
+        return fresh_signed_url(job, job.final_video_uri, fallback=job.final_video_url)
 
-            try:
-                return get_storage().signed_url(job.final_video_uri)
-            except Exception:
-                logger.exception("Could not sign the final video URL for job %s", job.id)
-        return job.final_video_url or None
+
+def fresh_signed_url(job: VideoJob, uri: str, *, fallback: str) -> str | None:
+    """A freshly signed URL for a stored video (links must not go stale), else the last one issued."""
+    if uri:
+        from .services.storage import get_storage
+
+        try:
+            return get_storage().signed_url(uri)
+        except Exception:
+            logger.exception("Could not sign a video URL for job %s", job.id)
+    return fallback or None
 
 
 # --- Small response bodies (also used to document the API) ---------------------------------------------

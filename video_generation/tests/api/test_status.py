@@ -139,3 +139,12 @@ def test_it_returns_404_for_unknown_or_malformed_ids(api_client, job_id):
 def test_it_returns_a_generic_404_for_unknown_paths(api_client):
     r = api_client.get("/api/video/nope/")
     assert r.status_code == 404
+
+
+def test_it_signs_a_fresh_broll_url_too(api_client, user, fake_storage):
+    job = make_job(user, veo_video_gcs_uri="gs://bucket/jobs/broll.mp4", veo_video_url="https://old.example.com/b")
+
+    body = api_client.get(url(job.id)).json()
+
+    assert body["veo_video_url"] == "https://signed.example.com/final.mp4?sig=fresh"
+    fake_storage.signed_url.assert_called_once_with("gs://bucket/jobs/broll.mp4")

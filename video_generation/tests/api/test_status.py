@@ -1,7 +1,5 @@
 """GET /api/video/status/<job_id>/"""
 
-import sys
-import types
 import uuid
 from datetime import timedelta
 from unittest import mock
@@ -29,14 +27,12 @@ def url(job_id):
 
 
 @pytest.fixture
-def fake_storage():
-    """Stands in for video_generation.services.storage (get_storage().signed_url(uri))."""
+def fake_storage(monkeypatch):
+    """Stands in for the storage backend's get_storage().signed_url(uri)."""
     storage = mock.Mock()
     storage.signed_url.side_effect = lambda uri: f"https://signed.example.com/{uri.split('/')[-1]}?sig=fresh"
-    module = types.ModuleType("video_generation.services.storage")
-    module.get_storage = lambda: storage
-    with mock.patch.dict(sys.modules, {"video_generation.services.storage": module}):
-        yield storage
+    monkeypatch.setattr("video_generation.services.storage.get_storage", lambda: storage)
+    return storage
 
 
 def test_it_requires_a_token(user):
@@ -146,5 +142,5 @@ def test_it_signs_a_fresh_broll_url_too(api_client, user, fake_storage):
 
     body = api_client.get(url(job.id)).json()
 
-    assert body["veo_video_url"] == "https://signed.example.com/final.mp4?sig=fresh"
+    assert body["veo_video_url"] == "https://signed.example.com/broll.mp4?sig=fresh"
     fake_storage.signed_url.assert_called_once_with("gs://bucket/jobs/broll.mp4")

@@ -1,0 +1,1 @@
+"""One module per outside system: Vertex AI Veo, HeyGen, Cloud Storage, ffmpeg, and URL fetching."""

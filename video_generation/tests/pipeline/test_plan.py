@@ -1,0 +1,57 @@
+"""The scene plan obeys Veo's extension limits for any list of scenes."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from video_generation.pipeline import plan
+
+durations = st.lists(st.sampled_from([4, 6, 8]), min_size=1, max_size=20)
+
+
+@given(durations)
+def test_every_chain_respects_the_extension_limits(scene_durations):
+    for chain in plan.group_into_chains(scene_durations):
+        lengths = [scene_durations[chain[0]] + plan.EXTENSION_SECONDS * i for i in range(len(chain))]
+        assert all(length <= plan.MAX_EXTENSION_INPUT_SECONDS for length in lengths[:-1])  # every input ≤ 30 s
+        assert lengths[-1] <= plan.MAX_CHAIN_SECONDS
+
+
+@given(durations)
+def test_chains_keep_every_scene_once_in_order(scene_durations):
+    chains = plan.group_into_chains(scene_durations)
+    assert [i for chain in chains for i in chain] == list(range(len(scene_durations)))
+
+
+def test_the_brief_example_is_one_chain_of_22_seconds():
+    assert plan.group_into_chains([8, 8, 8]) == [[0, 1, 2]]
+    assert plan.broll_seconds([8, 8, 8], crossfade=0.5) == 22
+
+
+def test_twenty_scenes_make_four_chains_of_five():
+    assert [len(chain) for chain in plan.group_into_chains([8] * 20)] == [5, 5, 5, 5]
+
+
+def test_an_extension_step_never_carries_the_image_and_depends_on_the_previous_scene():
+    specs = {s.key: s for s in plan.build_plan(product_title="P", scenes=[
+        {"visual_description": "a", "camera_movement": "zoom in", "mood": "warm", "duration": 6},
+        {"visual_description": "b", "camera_movement": "pan", "mood": "cool", "duration": 8}],
+        aspect_ratio="16:9", heygen_mode="v3")}
+    assert specs["veo:c0:s0"].params["duration_seconds"] == 6 and specs["veo:c0:s0"].depends_on == ["image"]
+    assert specs["veo:c0:s1"].depends_on == ["veo:c0:s0"] and "duration_seconds" not in specs["veo:c0:s1"].params
+    assert specs["heygen:render"].depends_on == []  # v3: the presenter renders in parallel
+    assert specs["compose"].depends_on == ["veo:c0:s1", "heygen:render"]
+
+
+def test_legacy_v2_renders_the_presenter_after_uploading_the_broll():
+    specs = {s.key: s for s in plan.build_plan(product_title="P", scenes=[
+        {"visual_description": "a", "camera_movement": "c", "mood": "m", "duration": 8}] * 6,
+        aspect_ratio="9:16", heygen_mode="v2")}
+    assert specs["join"].depends_on == ["veo:c0:s4", "veo:c1:s5"]
+    assert specs["heygen:upload"].depends_on == ["join"]
+    assert specs["heygen:render"].depends_on == ["heygen:upload"]
+
+
+def test_the_prompt_carries_title_scene_camera_mood_and_overlay():
+    prompt = plan.scene_prompt("Headphones", {"visual_description": "on a desk", "camera_movement": "zoom in",
+                                              "mood": "premium", "text_overlay": "40 h battery"})
+    assert prompt == 'Headphones | on a desk | zoom in | premium | on-screen text: "40 h battery"'

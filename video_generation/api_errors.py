@@ -38,6 +38,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class UnprocessableRequest(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "The request cannot be processed."
+    default_code = "unprocessable"
+
+
 _KEEP_DRF_BODY = (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, exceptions.PermissionDenied)
 
 

@@ -56,6 +56,9 @@ class VideoJob(models.Model):
     aspect_ratio = models.CharField(max_length=8, choices=AspectRatio.choices, default=AspectRatio.PORTRAIT)
     heygen_mode = models.CharField(max_length=4, choices=HeyGenMode.choices, default=HeyGenMode.V3)
     webhook_url = models.URLField(max_length=2000, blank=True, null=True)
+    idempotency_key = models.CharField(max_length=255, blank=True, null=True,
+                                       help_text="The client's Idempotency-Key for the generate request.")
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
 
     status = models.CharField(max_length=32, choices=JobStatus.choices, default=JobStatus.PENDING)
     progress = models.IntegerField(default=0)
@@ -82,6 +85,10 @@ class VideoJob(models.Model):
         indexes = [
             models.Index(fields=["user", "created_at"]),
             models.Index(fields=["status"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"], condition=models.Q(idempotency_key__isnull=False),
+                                    name="unique_idempotency_key_per_user"),
         ]
 
     def __str__(self) -> str:

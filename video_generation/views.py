@@ -12,7 +12,7 @@ import uuid
 from django.db import connection
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -21,9 +21,9 @@ from rest_framework.views import APIView
 
 from video_saas.celery import app as celery_app
 
-from .api_errors import Conflict, JobNotFound
+from .api_errors import Conflict, JobNotFound, UnprocessableRequest
 from .models import JobStatus, VideoJob
-from .pipeline import cancel_job, create_job, estimate_seconds
+from .pipeline import IdempotencyKeyReused, cancel_job, create_job, create_job_idempotently, estimate_seconds
 from .serializers import (
     AuthErrorSerializer,
     ErrorSerializer,
@@ -66,8 +66,12 @@ class VideoGenerateApi(APIView):
         operation_id="video_generate",
         summary="Start generating a product video",
         request=VideoGenerationRequestSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                                     description="Send the same key again to get the original job back instead "
+                                                 "of starting a second one (e.g. when retrying after a timeout).")],
         responses={
             202: GenerateAcceptedSerializer,
+            422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused with another request."),
             400: ValidationErrorSerializer,
             401: _AUTH_ERROR,
             429: RateLimitedSerializer,
@@ -79,7 +83,18 @@ class VideoGenerateApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
 
-        job = create_job(user=request.user, data=data)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 255:
+            raise serializers.ValidationError({"Idempotency-Key": ["At most 255 characters."]})
+        replayed = False
+        if key:
+            try:
+                job, created = create_job_idempotently(user=request.user, data=data, idempotency_key=key)
+            except IdempotencyKeyReused:
+                raise UnprocessableRequest("This Idempotency-Key was already used with a different request.") from None
+            replayed = not created
+        else:
+            job = create_job(user=request.user, data=data)
 
         body = {
             "job_id": str(job.id),
@@ -89,7 +104,8 @@ class VideoGenerateApi(APIView):
                 scene_count=len(data["scenes"]), heygen_mode=job.heygen_mode
             ),
         }
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 class JobStatusApi(APIView):

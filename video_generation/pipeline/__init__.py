@@ -1,5 +1,13 @@
 """The pipeline: a durable state machine over JobStep rows. Views and tasks call only these functions."""
 
-from .jobs import cancel_job, create_job, estimate_seconds, retry_job
+from .jobs import (
+    IdempotencyKeyReused,
+    cancel_job,
+    create_job,
+    create_job_idempotently,
+    estimate_seconds,
+    retry_job,
+)
 
-__all__ = ["cancel_job", "create_job", "estimate_seconds", "retry_job"]
+__all__ = ["IdempotencyKeyReused", "cancel_job", "create_job", "create_job_idempotently", "estimate_seconds",
+           "retry_job"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
 from . import dispatch, plan
@@ -25,7 +27,39 @@ def estimate_seconds(*, scene_count: int, heygen_mode: str, durations: list[int]
     return int(max(broll, presenter) + COMPOSE_SECONDS)
 
 
-def create_job(*, user, data: dict[str, Any]) -> VideoJob:
+class IdempotencyKeyReused(Exception):
+    """The same Idempotency-Key came with a different request body."""
+
+
+def fingerprint(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def create_job_idempotently(*, user, data: dict[str, Any], idempotency_key: str) -> tuple[VideoJob, bool]:
+    """Like create_job, but a repeat of the same key and body returns the original job (created=False).
+
+    A client that retries a POST after a lost answer therefore never starts (and pays for) a second video.
+    """
+    request_fingerprint = fingerprint(data)
+
+    def replay(job: VideoJob) -> tuple[VideoJob, bool]:
+        if job.request_fingerprint != request_fingerprint:
+            raise IdempotencyKeyReused()
+        return job, False
+
+    existing = VideoJob.objects.filter(user=user, idempotency_key=idempotency_key).first()
+    if existing:
+        return replay(existing)
+    try:
+        with transaction.atomic():
+            return create_job(user=user, data=data, idempotency_key=idempotency_key,
+                              request_fingerprint=request_fingerprint), True
+    except IntegrityError:  # a concurrent request with the same key won the insert
+        return replay(VideoJob.objects.get(user=user, idempotency_key=idempotency_key))
+
+
+def create_job(*, user, data: dict[str, Any], idempotency_key: str | None = None,
+               request_fingerprint: str = "") -> VideoJob:
     """Save a job from validated request data and start it once the transaction commits.
 
     If the broker is down the job is still saved and answered; the sweeper starts it later.
@@ -46,6 +80,8 @@ def create_job(*, user, data: dict[str, Any]) -> VideoJob:
         aspect_ratio=data.get("aspect_ratio") or "9:16",
         webhook_url=data.get("webhook_url") or None,
         heygen_mode=settings.HEYGEN_API_VERSION,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
         status=JobStatus.PENDING,
     )
     dispatch.enqueue("video_generation.tasks.process_video_job", str(job.id))

@@ -81,8 +81,9 @@ def make_presenter(
         raise ValueError(f"kind must be 'alpha' or 'chroma', not {kind!r}")
     path = Path(path)
     w, h = size
-    l, t, r, b = PRESENTER_BODY
-    bx, by, bw, bh = int(w * l), int(h * t), int(w * (r - l)), int(h * (b - t))
+    left, top, right, bottom = PRESENTER_BODY
+    bx, by = int(w * left), int(h * top)
+    bw, bh = int(w * (right - left)), int(h * (bottom - top))
     if kind == "alpha":
         source = f"color=c=black@0.0:s={w}x{h}:r={fps}:d={seconds},format=yuva420p"
         box = f"drawbox=x={bx}:y={by}:w={bw}:h={bh}:color={_hex(color)}@1.0:t=fill:replace=1"

@@ -1,0 +1,60 @@
+"""POST /api/video/generate/ with an Idempotency-Key: a retried request never starts a second (paid) video."""
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from video_generation.models import VideoJob
+
+pytestmark = pytest.mark.django_db
+URL = "/api/video/generate/"
+
+
+@pytest.fixture
+def brief():
+    return {"product_title": "Headphones", "image_url": "https://cdn.example.com/h.jpg", "avatar_id": "a1",
+            "voice_id": "v1", "avatar_script": "Hello there.",
+            "scenes": [{"visual_description": "desk", "camera_movement": "zoom in", "mood": "warm"}]}
+
+
+def post(client, body, key=None):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return client.post(URL, body, format="json", **headers)
+
+
+def test_a_retry_with_the_same_key_returns_the_original_job(api_client, brief):
+    first = post(api_client, brief, key="order-42")
+    second = post(api_client, brief, key="order-42")
+    assert first.status_code == second.status_code == 202
+    assert first.json()["job_id"] == second.json()["job_id"]
+    assert second["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first
+    assert VideoJob.objects.count() == 1
+
+
+def test_the_same_key_with_a_different_body_is_refused(api_client, brief):
+    post(api_client, brief, key="order-42")
+    response = post(api_client, {**brief, "product_title": "Speakers"}, key="order-42")
+    assert response.status_code == 422
+    assert response.json() == {"error": "This Idempotency-Key was already used with a different request."}
+    assert VideoJob.objects.count() == 1
+
+
+def test_keys_belong_to_one_user(api_client, other_user, brief):
+    bob = APIClient()
+    bob.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other_user).key}")
+    a = post(api_client, brief, key="same")
+    b = post(bob, brief, key="same")
+    assert a.json()["job_id"] != b.json()["job_id"]
+
+
+def test_without_a_key_every_request_is_a_new_job(api_client, brief):
+    post(api_client, brief)
+    post(api_client, brief)
+    assert VideoJob.objects.count() == 2
+
+
+def test_an_overlong_key_is_a_validation_error(api_client, brief):
+    response = post(api_client, brief, key="k" * 256)
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["details"]
+    assert VideoJob.objects.count() == 0

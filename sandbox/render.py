@@ -5,7 +5,9 @@ Everything goes through the static ffmpeg from imageio-ffmpeg; probing uses PyAV
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
 import math
 import re
 import subprocess
@@ -23,6 +25,7 @@ from PIL import Image, ImageDraw, ImageOps
 from .faults import strip_markers
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+log = logging.getLogger(__name__)
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 FPS = 24
 EXTENSION_SECONDS = 7
@@ -171,37 +174,6 @@ def placeholder_image(prompt: str, size: tuple[int, int]) -> Image.Image:
     return img
 
 
-def camera_frames(src: Image.Image, move: str, n: int, w: int, h: int):
-    """Yield n RGB frames (bytes) of a camera move over `src` (already graded, aspect w:h, >= 1.3x the frame)."""
-    sw, sh = src.size
-    for i in range(n):
-        p = i / max(1, n - 1)
-        angle = 0.0
-        if move == "zoom_out":
-            z, cx, cy = 1.3 - 0.3 * p, 0.5, 0.5
-        elif move == "pan_left":
-            z, cx, cy = 1.25, 0.5 + 0.5 * (1 - 1 / 1.25) * (1 - 2 * p), 0.5
-        elif move == "pan_right":
-            z, cx, cy = 1.25, 0.5 - 0.5 * (1 - 1 / 1.25) * (1 - 2 * p), 0.5
-        elif move == "rotate":
-            z, cx, cy, angle = 1.55, 0.5, 0.5, math.pi / 3 * p
-        else:
-            z, cx, cy = 1.0 + 0.3 * p, 0.5, 0.5
-        if not angle:  # plain crop + resize: much cheaper than an affine transform
-            vw, vh = sw / z, sh / z
-            x0, y0 = cx * sw - vw / 2, cy * sh - vh / 2
-            yield src.resize((w, h), Image.BILINEAR, box=(x0, y0, x0 + vw, y0 + vh))
-            continue
-        # Output pixel (u, v) -> source pixel, for a view of 1/z of the source centred at (cx, cy).
-        k = sw / (w * z)
-        ca, sa = math.cos(angle), math.sin(angle)
-        a, b = k * ca, -k * sa
-        d, e = k * sa, k * ca
-        c = cx * sw - a * w / 2 - b * h / 2
-        f = cy * sh - d * w / 2 - e * h / 2
-        yield src.transform((w, h), Image.AFFINE, (a, b, c, d, e, f), resample=Image.BILINEAR)
-
-
 def grade_image(img: Image.Image, prompt: str) -> Image.Image:
     """The mood as a colour grade, applied once to the source still."""
     p = (prompt or "").lower()
@@ -266,26 +238,67 @@ def write_wav(path: Path, audio: np.ndarray, rate: int = 24000) -> None:
         wf.writeframes(pcm.tobytes())
 
 
-_X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-r", str(FPS)]
+# ultrafast: about half of veryfast's CPU (a sandbox needs no compression efficiency), and no B-frames, so
+# segments join cleanly. Every sandbox H.264 stream is encoded with exactly these settings, so an extension can
+# append a freshly encoded segment to its input without re-encoding it (see render_extension).
+_X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p", "-r", str(FPS)]
+_AAC = ["-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2"]
 
 
-def _segment_frames(still: Image.Image, prompt: str, move: str, n: int, w: int, h: int, text: str):
-    """Generator of raw RGB frames, streamed into ffmpeg while it encodes.
+def _move_filter(move: str, n: int, w: int, h: int) -> str:
+    """The camera move as ffmpeg filters over ONE yuv420p frame of the still (>= 1.3x the
+    frame, aspect w:h); the chain loops it itself and outputs w x h frames. p = n/(frames-1) runs 0 -> 1."""
+    p = f"(n/{max(1, n - 1)})"
+    loop = "loop=loop=-1:size=1:start=0"
+    if move in ("zoom_in", "zoom_out"):  # a 1/z view of the still, z 1 -> 1.3 (in) or 1.3 -> 1 (out)
+        z = f"(1+0.3*{p})" if move == "zoom_in" else f"(1.3-0.3*{p})"
+        z = z.replace("n/", "on/")  # zoompan's output frame number
+        return f"{loop},zoompan=z='{z}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=1:s={w}x{h}:fps={FPS}"
+    if move in ("pan_left", "pan_right"):  # a fixed 1/1.25 view sliding across: scale once, then crop per frame
+        cw, ch = _even(w * 1.25), _even(h * 1.25)
+        span = cw - w
+        x = f"{span}*(1-{p})" if move == "pan_left" else f"{span}*{p}"
+        return f"scale={cw}:{ch}:flags=bicubic,{loop},crop={w}:{h}:x='{x}':y={(ch - h) // 2}"
+    # rotate: a 1/1.55 view turning through 60 degrees
+    return (f"scale={_even(w * 1.55)}:{_even(h * 1.55)}:flags=bicubic,{loop},"
+            f"rotate=a='PI/3*{p}':ow={w}:oh={h}:bilinear=0")
 
-    The scene text is a title that fades out a second before the clip ends, so the last frame (which an
-    extension continues from) carries no text to be doubled by the next scene's title.
+
+def _render_segment(out: Path, tmp: Path, still: Image.Image, move: str, n: int, w: int, h: int, text: str,
+                    wav: Path | None) -> None:
+    """Encode n frames of a camera move over `still` (graded, aspect w:h, >= 1.3x the frame) with a fading title.
+
+    All per-frame work happens in ffmpeg filters: the still is converted to yuv420p once and looped. The scene
+    text is a title that fades out a second before the clip ends, so the last frame (which an extension
+    continues from) carries no text to be doubled by the next scene's title.
     """
+    sw, sh = still.size
+    (tmp / "still.rgb").write_bytes(still.convert("RGB").tobytes())
+    inputs = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{sw}x{sh}", "-i", str(tmp / "still.rgb")]
+    graph = f"[0:v]format=yuv420p,{_move_filter(move, n, w, h)},setpts=N/{FPS}/TB,setsar=1"
     layer = text_layer(text, w, h)
     fade_end = max(1, n - FPS)
     fade_start = max(0, fade_end - FPS // 2)
-    for index, frame in enumerate(camera_frames(still, move, n, w, h)):
-        if layer and index < fade_end:
-            mask = layer[1]
-            if index >= fade_start:
-                opacity = (fade_end - index) / (fade_end - fade_start)
-                mask = mask.point(lambda value, o=opacity: int(value * o))
-            frame.paste(layer[0], layer[2], mask)
-        yield frame.tobytes()
+    if layer:
+        rgb, mask, (tx, ty) = layer
+        rgba = rgb.copy()
+        rgba.putalpha(mask)
+        (tmp / "text.rgba").write_bytes(rgba.tobytes())
+        inputs += ["-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{rgba.width}x{rgba.height}",
+                   "-i", str(tmp / "text.rgba")]
+        fade = f",fade=t=out:s={fade_start}:n={fade_end - fade_start}:alpha=1" if fade_end > fade_start else ""
+        graph += (f"[bg];[1:v]format=yuva420p,loop=loop={fade_end - 1}:size=1:start=0,setpts=N/{FPS}/TB{fade}[txt];"
+                  f"[bg][txt]overlay=x={tx}:y={ty}:eof_action=pass:format=yuv420[v]")
+    else:
+        graph += "[v]"
+    maps = ["-map", "[v]"]
+    if wav is not None:
+        maps += ["-map", f"{2 if layer else 1}:a"] + _AAC
+        inputs += ["-i", str(wav)]
+    else:
+        maps += ["-an"]
+    ffmpeg(inputs + ["-filter_complex", graph] + maps + _X264 + ["-frames:v", str(n), "-movflags", "+faststart",
+                                                                 str(out)])
 
 
 def render_clip(out: Path, *, prompt: str, image_bytes: bytes | None, duration: int, aspect_ratio: str,
@@ -302,21 +315,118 @@ def render_clip(out: Path, *, prompt: str, image_bytes: bytes | None, duration: 
     else:
         img = placeholder_image(prompt, (w, h))
     still = grade_image(_cover(img, (int(w * 1.3) // 2 * 2, int(h * 1.3) // 2 * 2)), prompt)
-    raw = _segment_frames(still, prompt, camera_move(prompt), n, w, h, scene_text(prompt))
     with tempfile.TemporaryDirectory(prefix="sbx-veo-") as t:
         tmp = Path(t)
-        args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(FPS), "-i", "pipe:0"]
+        wav = None
         if audio:
-            write_wav(tmp / "amb.wav", ambient(duration), 48000)
-            args += ["-i", str(tmp / "amb.wav"), "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "128k"]
-        else:
-            args += ["-an"]
-        ffmpeg(args + _X264 + ["-frames:v", str(n), "-movflags", "+faststart", str(out)], stdin=raw)
+            wav = tmp / "amb.wav"
+            write_wav(wav, ambient(duration), 48000)
+        _render_segment(Path(out), tmp, still, camera_move(prompt), n, w, h, scene_text(prompt), wav)
     return out
 
 
+@dataclass
+class _StreamInfo:
+    """What must be identical for two H.264 MP4 segments to be joined with `-c copy`."""
+    codec: str
+    width: int
+    height: int
+    pix_fmt: str | None
+    profile: str | None
+    level: int
+    rate: object
+    time_base: object
+    extradata: bytes
+    has_b_frames: int
+    frames: int
+    start_pts: int | None
+
+
+def _stream_info(path: Path) -> _StreamInfo:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        cc = v.codec_context
+        frames, first = 0, None
+        for pkt in c.demux(v):  # demux only: cheap
+            if pkt.size:
+                frames += 1
+                if first is None:
+                    first = pkt.pts
+        return _StreamInfo(cc.name, cc.width, cc.height, cc.pix_fmt, cc.profile, cc.level, v.average_rate,
+                           v.time_base, bytes(cc.extradata or b""), cc.has_b_frames, frames, first)
+
+
+def _joinable(a: _StreamInfo, b: _StreamInfo) -> bool:
+    return (a.codec == b.codec == "h264" and (a.width, a.height) == (b.width, b.height) and a.pix_fmt == b.pix_fmt
+            and a.profile == b.profile and a.level == b.level and a.rate == b.rate == FPS
+            and a.time_base == b.time_base and bool(a.extradata) and a.extradata == b.extradata
+            and a.has_b_frames == b.has_b_frames == 0 and a.start_pts == b.start_pts == 0)
+
+
+def check_playback(path: Path, frames: int, duration: float, has_audio: bool, full: bool = False,
+                   from_seconds: float | None = None) -> None:
+    """Raise RenderError unless `path` plays straight through: `frames` video frames at 24 fps with strictly
+    increasing, gap-free timestamps, the expected duration and (if `has_audio`) gap-free audio covering it.
+
+    Packets are checked by demuxing (cheap); frames are decoded from `from_seconds` on (a join), or all if `full`.
+    """
+    try:
+        with av.open(str(path)) as c:
+            v = c.streams.video[0]
+            a = c.streams.audio[0] if c.streams.audio else None
+            if bool(a) != has_audio:
+                raise RenderError("audio stream missing or unexpected")
+            vts, a_end, a_gap = [], None, 0.0
+            for pkt in c.demux(*([v, a] if a else [v])):
+                if pkt.size == 0 or pkt.pts is None:
+                    continue
+                if pkt.stream is v:
+                    vts.append(pkt.pts)
+                else:
+                    start = float(pkt.pts * pkt.time_base)
+                    if a_end is not None:
+                        a_gap = max(a_gap, abs(start - a_end))
+                    a_end = start + float(pkt.duration * pkt.time_base)
+            if len(vts) != frames:
+                raise RenderError(f"expected {frames} video frames, found {len(vts)}")
+            step = round(1 / (FPS * v.time_base))
+            if vts[0] != 0 or any(y - x != step for x, y in zip(vts, vts[1:])):
+                raise RenderError("video timestamps are not a gap-free, increasing 24 fps sequence")
+            got = float((vts[-1] + step) * v.time_base)
+            if abs(got - duration) > 0.5 / FPS:
+                raise RenderError(f"video lasts {got:.3f} s, expected {duration:.3f} s")
+            if a is not None and (a_gap > 0.002 or a_end is None or a_end < duration - 0.05):
+                raise RenderError(f"audio is not continuous (largest gap {a_gap:.4f} s, ends at {a_end})")
+            if full or from_seconds is not None:
+                target = 0 if full else from_seconds
+                c.seek(int(target / v.time_base), stream=v, backward=True)
+                last, decoded = None, 0
+                for frame in c.decode(v):
+                    if (frame.width, frame.height) != (v.codec_context.width, v.codec_context.height) \
+                            or frame.pts is None or (last is not None and frame.pts <= last):
+                        raise RenderError("decoded frames are out of order or malformed")
+                    last, decoded = frame.pts, decoded + 1
+                    if not full and frame.pts * v.time_base >= from_seconds + 0.5:
+                        break
+                if full and decoded != frames:
+                    raise RenderError(f"decoded {decoded} of {frames} frames")
+                if not full and (last is None or last * v.time_base < from_seconds):
+                    raise RenderError("the frames after the join do not decode")
+    except RenderError:
+        raise
+    except Exception as exc:  # av.error.*
+        raise RenderError(f"the video does not decode: {exc}") from None
+
+
 def render_extension(out: Path, *, input_bytes: bytes, prompt: str, seconds: int = EXTENSION_SECONDS) -> Path:
-    """The input video followed by `seconds` more, continuing from its last frame, in one MP4."""
+    """The input video followed by `seconds` more, continuing from its last frame, in one MP4.
+
+    Only the new seconds are encoded. When the input is a sandbox render (same size, rate, pixel format, H.264
+    profile/level, time base and byte-identical parameter sets) the two video streams are joined with the concat
+    demuxer and `-c copy`; the audio (cheap) is re-encoded over the whole length so it stays gap-free with a
+    single AAC priming delay. Any other input (e.g. a user's own MP4) is re-encoded as before.
+    """
+    out = Path(out)
     with tempfile.TemporaryDirectory(prefix="sbx-ext-") as t:
         tmp = Path(t)
         src = tmp / "in.mp4"
@@ -329,21 +439,47 @@ def render_extension(out: Path, *, input_bytes: bytes, prompt: str, seconds: int
         still = last.resize((int(w * 1.3) // 2 * 2, int(h * 1.3) // 2 * 2), Image.BICUBIC)
         n = seconds * FPS
         move = camera_move(prompt) if prompt else "zoom_in"
-        raw = _segment_frames(still, prompt, move, n, w, h, scene_text(prompt) if prompt else "")
+        seg = tmp / "seg.mp4"
+        _render_segment(seg, tmp, still, move, n, w, h, scene_text(prompt) if prompt else "", None)
+        wav = tmp / "amb.wav"
+        if info.has_audio:
+            write_wav(wav, ambient(seconds), 48000)
+
+        def audio_graph(a: int, b: int) -> str:  # the input's audio fitted to its video, then the ambience
+            return (f"[{a}:a]aresample=48000,aformat=channel_layouts=stereo,apad,atrim=duration={din:.4f}[aa];"
+                    f"[{b}:a]aformat=channel_layouts=stereo[ba];[aa][ba]concat=n=2:v=0:a=1[a]")
+
+        src_info, seg_info = _stream_info(src), _stream_info(seg)
+        if _joinable(src_info, seg_info) and abs(src_info.frames / FPS - din) < 0.5 / FPS:
+            din = src_info.frames / FPS
+            lst = tmp / "list.txt"
+            # inpoint 0: keep the input's video timestamps as they are (its AAC priming would otherwise shift them)
+            lst.write_text(f"file '{src}'\ninpoint 0\nduration {din:.6f}\nfile '{seg}'\n")
+            args = ["-f", "concat", "-safe", "0", "-i", str(lst)]
+            if info.has_audio:
+                args += ["-i", str(src), "-i", str(wav), "-filter_complex", audio_graph(1, 2),
+                         "-map", "0:v", "-map", "[a]"] + _AAC
+            else:
+                args += ["-map", "0:v", "-an"]
+            ffmpeg(args + ["-c:v", "copy", "-movflags", "+faststart", str(out)])
+            try:
+                check_playback(out, src_info.frames + n, din + seconds, info.has_audio, from_seconds=din)
+                return out
+            except RenderError as exc:  # not expected; but never hand out a broken join
+                log.warning("copy-joined extension failed its check (%s); re-encoding", exc)
+
+        # Fallback: re-encode the input (normalised to w x h at 24 fps) followed by the new segment.
         graph = (f"[0:v]fps={FPS},scale={w}:{h},setsar=1,trim=duration={din:.4f},format=yuv420p[av];"
                  f"[1:v]setsar=1,format=yuv420p[bv];")
-        args = ["-i", str(src), "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(FPS),
-                "-i", "pipe:0"]
+        args = ["-i", str(src), "-i", str(seg)]
         if info.has_audio:
-            write_wav(tmp / "amb.wav", ambient(seconds), 48000)
-            args += ["-i", str(tmp / "amb.wav")]
-            graph += (f"[0:a]aresample=48000,aformat=channel_layouts=stereo,apad,atrim=duration={din:.4f}[aa];"
-                      f"[2:a]aformat=channel_layouts=stereo[ba];[av][aa][bv][ba]concat=n=2:v=1:a=1[v][a]")
-            maps = ["-map", "[v]", "-map", "[a]", "-c:a", "aac", "-b:a", "128k"]
+            args += ["-i", str(wav)]
+            graph += audio_graph(0, 2) + ";[av][bv]concat=n=2:v=1:a=0[v]"
+            maps = ["-map", "[v]", "-map", "[a]"] + _AAC
         else:
             graph += "[av][bv]concat=n=2:v=1:a=0[v]"
             maps = ["-map", "[v]", "-an"]
-        ffmpeg(args + ["-filter_complex", graph] + maps + _X264 + ["-movflags", "+faststart", str(out)], stdin=raw)
+        ffmpeg(args + ["-filter_complex", graph] + maps + _X264 + ["-movflags", "+faststart", str(out)])
     return out
 
 
@@ -354,7 +490,19 @@ _tts_lock = threading.Lock()
 SAMPLE_RATE = 24000
 
 
+@functools.lru_cache(maxsize=32)
+def _speak_cached(text: str, speed: float) -> np.ndarray:
+    audio = np.array(_synthesise(text, speed), dtype=np.float32)
+    audio.setflags(write=False)
+    return audio
+
+
 def speak(text: str, speed: float = 1.0) -> np.ndarray:
+    """Offline neural TTS, memoised per (text, speed): the model is seeded, so a repeat is identical."""
+    return _speak_cached(text, float(speed))
+
+
+def _synthesise(text: str, speed: float = 1.0) -> np.ndarray:
     """Offline neural TTS (hibari-tts, voice 'heart' shipped in the wheel): float32 mono at 24 kHz."""
     global _tts
     with _tts_lock:
@@ -470,39 +618,53 @@ def render_presenter(out: Path, *, script: str, speed: float, canvas: tuple[int,
     sprites = mouth_sprites(mw, mh, look)
     stream = b"".join(sprites[lv] for lv in levels)
 
+    bg = background or {"type": "color", "value": "#EDEDED"}
+    vp9 = ["-r", str(FPS), "-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p", "-b:v", "0", "-crf", "35",
+           "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", "-auto-alt-ref", "0", "-lag-in-frames", "0",
+           "-c:a", "libopus", "-b:a", "96k", "-ar", "48000"]
+    h264 = _X264 + ["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart"]
     with tempfile.TemporaryDirectory(prefix="sbx-pres-") as t:
         tmp = Path(t)
-        fig.save(tmp / "figure.png", compress_level=1)
         write_wav(tmp / "speech.wav", padded, SAMPLE_RATE)
-        args = ["-i", str(tmp / "figure.png"),
-                "-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{mw}x{mh}", "-r", str(FPS), "-i", "pipe:0",
-                "-i", str(tmp / "speech.wav")]
-        graph = (f"[0:v]loop=loop=-1:size=1:start=0,setpts=N/{FPS}/TB,format=rgba[fig];"
-                 f"[fig][1:v]overlay=x={mx}:y={my}:shortest=1:eof_action=endall,format=rgba[figm];")
-        if fmt == "webm":
-            graph += f"[figm]pad={W}:{H}:{fx}:{fy}:color=black@0.0,format=yuva420p[v]"
-            enc = ["-r", str(FPS), "-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p", "-b:v", "0", "-crf", "35", "-deadline", "realtime",
-                   "-cpu-used", "8", "-row-mt", "1", "-auto-alt-ref", "0", "-lag-in-frames", "0", "-c:a", "libopus", "-b:a", "96k",
-                   "-ar", "48000"]
-        else:
-            bg = background or {"type": "color", "value": "#EDEDED"}
-            if bg.get("type") == "video":
-                play = bg.get("play_style") or "loop"
-                bg_info = probe(bg["path"])
-                if play == "loop":
-                    args += ["-stream_loop", "-1"]
-                args += ["-i", str(bg["path"])]
-                chain = f"[3:v]fps={FPS},scale={W}:{H}:force_original_aspect_ratio=increase,crop={W}:{H},setsar=1"
-                if play == "fit_to_scene" and bg_info.duration > 0:
-                    chain += f",setpts=PTS*{duration / bg_info.duration:.5f},fps={FPS}"
-                if play != "loop":
-                    chain += ",tpad=stop_mode=clone:stop=-1"
-                graph += chain + "[bg];"
+        mouth = ["-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{mw}x{mh}", "-r", str(FPS), "-i", "pipe:0"]
+        if fmt == "webm" or bg.get("type") != "video":
+            # A static backdrop: compose the figure onto the whole canvas once (transparent for webm, the colour
+            # for mp4), convert it to YUV once and loop it; per frame only the small mouth sprite is overlaid.
+            if fmt == "webm":
+                base = Image.new("RGBA", (W, H), (0, 0, 0, 0))
             else:
-                color = bg.get("value") or "#EDEDED"
-                graph += f"color=c={hex_to_ffmpeg(color)}:s={W}x{H}:r={FPS}[bg];"
+                color = (bg.get("value") or "#EDEDED").lstrip("#")
+                base = Image.new("RGBA", (W, H), tuple(int(color[i:i + 2], 16) for i in (0, 2, 4)) + (255,))
+            if 0 <= fx and 0 <= fy and fx + fw <= W and fy + fh <= H:
+                base.alpha_composite(fig, (fx, fy))
+            else:  # partly off the canvas (v2 scale/offset)
+                base.paste(fig, (fx, fy), fig)
+            (tmp / "base.rgba").write_bytes(base.tobytes())
+            pix = "yuva420p" if fmt == "webm" else "yuv420p"
+            args = ["-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{W}x{H}", "-i", str(tmp / "base.rgba"), *mouth,
+                    "-i", str(tmp / "speech.wav")]
+            graph = (f"[0:v]format={pix},loop=loop=-1:size=1:start=0,setpts=N/{FPS}/TB[base];"
+                     f"[1:v]format=yuva420p[m];[base][m]overlay=x={fx + mx}:y={fy + my}:format=yuv420"
+                     f":shortest=1:eof_action=endall,format={pix}[v]")
+            enc = vp9 if fmt == "webm" else h264
+        else:
+            fig.save(tmp / "figure.png", compress_level=1)
+            args = ["-i", str(tmp / "figure.png"), *mouth, "-i", str(tmp / "speech.wav")]
+            graph = (f"[0:v]loop=loop=-1:size=1:start=0,setpts=N/{FPS}/TB,format=rgba[fig];"
+                     f"[fig][1:v]overlay=x={mx}:y={my}:shortest=1:eof_action=endall,format=rgba[figm];")
+            play = bg.get("play_style") or "loop"
+            bg_info = probe(bg["path"])
+            if play == "loop":
+                args += ["-stream_loop", "-1"]
+            args += ["-i", str(bg["path"])]
+            chain = f"[3:v]fps={FPS},scale={W}:{H}:force_original_aspect_ratio=increase,crop={W}:{H},setsar=1"
+            if play == "fit_to_scene" and bg_info.duration > 0:
+                chain += f",setpts=PTS*{duration / bg_info.duration:.5f},fps={FPS}"
+            if play != "loop":
+                chain += ",tpad=stop_mode=clone:stop=-1"
+            graph += chain + "[bg];"
             graph += f"[bg][figm]overlay=x={fx}:y={fy}:shortest=1:eof_action=endall,format=yuv420p[v]"
-            enc = _X264 + ["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart"]
+            enc = h264
         args += ["-filter_complex", graph, "-map", "[v]", "-map", "2:a"] + enc
         args += ["-frames:v", str(frames), "-t", f"{duration:.3f}", str(out)]
         ffmpeg(args, stdin=stream)

@@ -196,7 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how many first submits of a request a 429/500/hang/lost_response fault hits")
     s.add_argument("--heygen-api-key", default=os.environ.get("SANDBOX_HEYGEN_API_KEY"),
                    help="fixed HeyGen API key (default: random)")
-    s.add_argument("--render-workers", type=int, default=max(2, os.cpu_count() or 2))
+    s.add_argument("--render-workers", type=int,
+                   default=int(os.environ.get("SANDBOX_RENDER_WORKERS") or min(2, os.cpu_count() or 1)),
+                   help="renders (ffmpeg processes) run at once; further jobs wait in a FIFO queue "
+                        "(env SANDBOX_RENDER_WORKERS; default min(2, CPUs))")
     s.add_argument("--verbose", action="store_true")
     return ap
 

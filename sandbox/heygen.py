@@ -11,7 +11,6 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .faults import fingerprint
 from .httpkit import Hang, Request, Response, json_response

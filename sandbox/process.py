@@ -50,7 +50,7 @@ class SandboxProcess:
     def url(self) -> str:
         return self.env["SANDBOX_URL"]
 
-    def start(self) -> "SandboxProcess":
+    def start(self) -> SandboxProcess:
         self.env_file.unlink(missing_ok=True)
         root = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -83,7 +83,7 @@ class SandboxProcess:
                 self.proc.wait(5)
         self.proc = None
 
-    def __enter__(self) -> "SandboxProcess":
+    def __enter__(self) -> SandboxProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:

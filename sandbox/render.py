@@ -204,15 +204,15 @@ def text_layer(text: str, w: int, h: int) -> tuple[Image.Image, Image.Image, tup
     font = ImageFont.truetype(FONT, size)
     lines = wrap(text, 22 if w < h else 38)
     probe_draw = ImageDraw.Draw(Image.new("L", (1, 1)))
-    l, t, r, b = probe_draw.multiline_textbbox((0, 0), lines, font=font, spacing=size // 4, align="center",
-                                               stroke_width=3)
-    l, t, r, b = int(l), int(t), int(math.ceil(r)), int(math.ceil(b))
-    tw, th = r - l + 8, b - t + 8
+    left, top, right, bottom = probe_draw.multiline_textbbox((0, 0), lines, font=font, spacing=size // 4,
+                                                             align="center", stroke_width=3)
+    left, top, right, bottom = int(left), int(top), int(math.ceil(right)), int(math.ceil(bottom))
+    tw, th = right - left + 8, bottom - top + 8
     mask = Image.new("L", (tw, th), 0)
     rgb = Image.new("RGB", (tw, th), (0, 0, 0))
-    ImageDraw.Draw(mask).multiline_text((4 - l, 4 - t), lines, font=font, fill=255, spacing=size // 4,
+    ImageDraw.Draw(mask).multiline_text((4 - left, 4 - top), lines, font=font, fill=255, spacing=size // 4,
                                         align="center", stroke_width=3, stroke_fill=255)
-    ImageDraw.Draw(rgb).multiline_text((4 - l, 4 - t), lines, font=font, fill=(255, 255, 255), spacing=size // 4,
+    ImageDraw.Draw(rgb).multiline_text((4 - left, 4 - top), lines, font=font, fill=(255, 255, 255), spacing=size // 4,
                                        align="center", stroke_width=3, stroke_fill=(0, 0, 0))
     return rgb, mask, ((w - tw) // 2, int(h * 0.1))
 
@@ -390,7 +390,7 @@ def check_playback(path: Path, frames: int, duration: float, has_audio: bool, fu
             if len(vts) != frames:
                 raise RenderError(f"expected {frames} video frames, found {len(vts)}")
             step = round(1 / (FPS * v.time_base))
-            if vts[0] != 0 or any(y - x != step for x, y in zip(vts, vts[1:])):
+            if vts[0] != 0 or any(y - x != step for x, y in zip(vts, vts[1:], strict=False)):
                 raise RenderError("video timestamps are not a gap-free, increasing 24 fps sequence")
             got = float((vts[-1] + step) * v.time_base)
             if abs(got - duration) > 0.5 / FPS:

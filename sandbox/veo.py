@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .faults import fingerprint, strip_markers
-from .gcs import GCSError, parse_gs_uri
+from .gcs import GCSError
 from .httpkit import Hang, Request, Response, json_response
 from .render import RenderError, probe_bytes, render_clip, render_extension
 

@@ -87,7 +87,8 @@ class VideoJob(models.Model):
             models.Index(fields=["status"]),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["user", "idempotency_key"], condition=models.Q(idempotency_key__isnull=False),
+            models.UniqueConstraint(fields=["user", "idempotency_key"],
+                                    condition=models.Q(idempotency_key__isnull=False),
                                     name="unique_idempotency_key_per_user"),
         ]
 

@@ -39,12 +39,12 @@ def test_copy_joined_extension_plays_through(clip, tmp_path, monkeypatch, chain)
     expect = 4 + 7 * chain
     pts, tb, spans = decode_all(src)
     assert len(pts) == expect * R.FPS  # every frame decodes
-    assert all(b > a for a, b in zip(pts, pts[1:]))  # monotonic timestamps
+    assert all(b > a for a, b in zip(pts, pts[1:], strict=False))  # monotonic timestamps
     assert pts[0] == 0 and abs(float((pts[-1] - pts[-2] + pts[-1]) * tb) - expect) < 1e-3  # duration
     info = R.probe(src)
     assert abs(info.duration - expect) < 1 / R.FPS and (info.width, info.height, info.fps) == (720, 1280, 24.0)
     assert (info.video_codec, info.audio_codec) == ("h264", "aac")
-    gaps = [b[0] - a[1] for a, b in zip(spans, spans[1:])]
+    gaps = [b[0] - a[1] for a, b in zip(spans, spans[1:], strict=False)]
     assert max(abs(g) for g in gaps) < 1e-3 and spans[-1][1] >= expect - 0.05  # audio continuous and complete
     R.check_playback(src, expect * R.FPS, expect, True, full=True)
 
@@ -57,7 +57,7 @@ def test_foreign_input_is_reencoded(tmp_path):
                     "libx264", "-preset", "medium", "-pix_fmt", "yuv420p", str(src)], check=True)
     out = R.render_extension(tmp_path / "out.mp4", input_bytes=src.read_bytes(), prompt="")
     pts, _, spans = decode_all(out)
-    assert len(pts) == 9 * R.FPS and all(b > a for a, b in zip(pts, pts[1:])) and spans == []
+    assert len(pts) == 9 * R.FPS and all(b > a for a, b in zip(pts, pts[1:], strict=False)) and spans == []
     assert R._stream_info(out).has_b_frames == 0  # re-encoded with the sandbox's own settings
 
 

@@ -86,7 +86,7 @@ def test_inline_base64_and_faults(sbx, veo):
               "op_failed": gen_body(prompt="A scene [[fault:op_failed]]")}
     names = {k: veo.submit(b).json()["name"] for k, b in bodies.items()}
     with cf.ThreadPoolExecutor(3) as ex:
-        ops = dict(zip(names, ex.map(veo.wait, names.values())))
+        ops = dict(zip(names, ex.map(veo.wait, names.values()), strict=False))
     v = ops["inline"]["response"]["videos"][0]
     info = probe(base64.b64decode(v["bytesBase64Encoded"]))
     assert (info["width"], info["height"], info["audio"]) == (1280, 720, [])

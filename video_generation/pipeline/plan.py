@@ -53,8 +53,8 @@ def group_into_chains(durations: list[int]) -> list[list[int]]:
     chains: list[list[int]] = []
     length = 0
     for index, duration in enumerate(durations):
-        can_extend = chains and length <= MAX_EXTENSION_INPUT_SECONDS and length + EXTENSION_SECONDS <= MAX_CHAIN_SECONDS
-        if can_extend:
+        fits = length <= MAX_EXTENSION_INPUT_SECONDS and length + EXTENSION_SECONDS <= MAX_CHAIN_SECONDS
+        if chains and fits:
             chains[-1].append(index)
             length += EXTENSION_SECONDS
         else:

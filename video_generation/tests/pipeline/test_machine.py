@@ -34,7 +34,7 @@ class TestHappyPath:
         job.refresh_from_db()
         assert job.status == JobStatus.COMPLETED
         assert job.progress == 100
-        assert job.final_video_uri == "gs://fake-bucket/jobs/%s/final.mp4" % job.id
+        assert job.final_video_uri == f"gs://fake-bucket/jobs/{job.id}/final.mp4"
         assert job.final_video_url.startswith("https://signed.example/")
         assert job.completed_at is not None and job.processing_time_seconds is not None
         assert job.credits_used == 3  # 22 s of video, one credit per started 8 s

@@ -83,13 +83,17 @@ class Stack:
         wait_for_http(f"{self.api_url}/api/video/health/", process=process)
         return self.api_url
 
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+    def kill(self, name: str, sig: int = signal.SIGKILL, *, grace: float = 20.0) -> None:
+        """Signal the process group; whatever is still alive after `grace` seconds is killed outright."""
         process = self.processes.pop(name, None)
-        if process and process.poll() is None:
+        if process is None:
+            return
+        for signal_to_send in (sig, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, sig)
+                os.killpg(process.pid, signal_to_send)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=20)
+                process.wait(timeout=grace)
+                return
 
     def stop(self) -> None:
         for name in list(self.processes):
@@ -108,9 +112,7 @@ def pipeline_env(*, veo_seconds: float, heygen_seconds: float) -> dict[str, str]
         "POLL_INTERVAL_SECONDS": str(max(1.0, veo_seconds / 5)),
         "SWEEP_INTERVAL_SECONDS": "2",
         "REDRIVE_AFTER_SECONDS": "5",
-        "STEP_LEASE_SECONDS": "20",
-        "CELERY_TASK_SOFT_TIME_LIMIT": "12",
-        "CELERY_TASK_TIME_LIMIT": "15",
+        "STEP_LEASE_SECONDS": "15",  # renewed while a step runs; a killed worker's step is retaken quickly
         "AMBIGUOUS_RECONCILE_SECONDS": str(max(10.0, veo_seconds * 4)),
         "VEO_TIMEOUT_SECONDS": "5",
         "HEYGEN_TIMEOUT_SECONDS": "5",

@@ -1,6 +1,10 @@
 import os
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
+
+# `filesystem://` (the broker of local runs without Redis) uses our atomic-write variant; see broker.py.
+TRANSPORT_ALIASES["filesystem"] = "video_saas.broker:Transport"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "video_saas.settings")
 

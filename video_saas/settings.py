@@ -156,7 +156,8 @@ PIPELINE = {
     "POLL_INTERVAL_SECONDS": env.float("POLL_INTERVAL_SECONDS", default=10.0),
     "POLL_MIN_SECONDS": env.float("POLL_MIN_SECONDS", default=1.0),
     "MAX_COUNTDOWN_SECONDS": env.float("MAX_COUNTDOWN_SECONDS", default=60.0),
-    "LEASE_SECONDS": env.float("STEP_LEASE_SECONDS", default=float(CELERY_TASK_TIME_LIMIT) + 30),
+    # A claimed step's lease, renewed every third of it while the step runs: a dead worker is noticed this fast.
+    "LEASE_SECONDS": env.float("STEP_LEASE_SECONDS", default=60.0),
     "MAX_ATTEMPTS": env.int("STEP_MAX_ATTEMPTS", default=5),
     "MAX_POLL_ERRORS": env.int("STEP_MAX_POLL_ERRORS", default=10),
     "STEP_DEADLINE_SECONDS": env.float("STEP_DEADLINE_SECONDS", default=3600.0),

@@ -16,13 +16,15 @@ Rules (reference/reliability.md B2):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import threading
 from datetime import timedelta
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -156,10 +158,35 @@ def prepare_attempt(step: JobStep, job: VideoJob) -> None:
         JobStep.objects.filter(id=step.id).update(storage_uri=step.storage_uri)
 
 
+@contextlib.contextmanager
+def lease_kept(step: JobStep):
+    """Renew the step's lease while its work runs. Leases can then stay short, so a dead worker's step is
+    recovered within seconds, while a long compose is never taken over by the sweeper."""
+    stop = threading.Event()
+    lease = timedelta(seconds=cfg("LEASE_SECONDS"))
+
+    def renew() -> None:
+        try:
+            while not stop.wait(lease.total_seconds() / 3):
+                JobStep.objects.filter(id=step.id, state=StepState.SUBMITTING, attempts=step.attempts).update(
+                    lease_expires_at=timezone.now() + lease)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    renewer = threading.Thread(target=renew, name=f"lease-{step.id}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join(timeout=10)
+
+
 def submit(step: JobStep, job: VideoJob) -> None:
     handler = handler_for(step)
     try:
-        outcome = handler.submit(step, job)
+        with lease_kept(step):
+            outcome = handler.submit(step, job)
     except RateLimitedError as exc:
         retry_later(step, exc, delay=exc.retry_after, counts_as_attempt=False)
     except RetryableError as exc:

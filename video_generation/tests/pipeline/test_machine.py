@@ -369,3 +369,24 @@ class TestSweeper:
         assert job.status == JobStatus.FAILED
         assert "did not finish in time" in job.error_message
         assert timezone.now() - job.created_at < timedelta(hours=1)
+
+
+class TestLease:
+    def test_a_step_keeps_its_lease_while_its_work_runs(self, user, settings):
+        import time
+
+        settings.PIPELINE = {**settings.PIPELINE, "LEASE_SECONDS": 0.6}
+        job = jobs.create_job(user=user, data=brief(1))
+        machine.ensure_plan(job)
+        step = steps_of(job)["image"]
+        assert machine.claim(step)
+        step.refresh_from_db()
+        first_lease = step.lease_expires_at
+
+        with machine.lease_kept(step):
+            time.sleep(1.0)  # our own slow work, standing in for a long compose
+
+        renewed = JobStep.objects.get(id=step.id).lease_expires_at
+        assert renewed > first_lease + timedelta(seconds=0.5)
+        time.sleep(0.5)
+        assert JobStep.objects.get(id=step.id).lease_expires_at == renewed  # no renewal after the work ended

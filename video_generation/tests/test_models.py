@@ -6,15 +6,9 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from video_generation.models import JobStatus, JobStep, StepState, VideoJob
+from video_generation.tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
-
-
-def make_job(user, **fields):
-    defaults = {"product_title": "Premium Wireless Headphones", "scenes_data": [{"visual_description": "desk"}],
-                "avatar_script": "Hello", "avatar_id": "josh_lite3_20230714", "voice_id": "v1",
-                "image_url": "https://cdn.example.com/headphones.jpg"}
-    return VideoJob.objects.create(user=user, **{**defaults, **fields})
 
 
 def test_a_new_job_gets_a_uuid_and_the_briefs_defaults(user):

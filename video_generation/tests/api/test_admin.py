@@ -5,20 +5,12 @@ from unittest import mock
 import pytest
 from django.contrib.messages import get_messages
 
-from video_generation.models import JobStatus, JobStep, VideoJob
+from video_generation.models import JobStatus, JobStep
+from video_generation.tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/video_generation/videojob/"
-
-
-def make_job(user, **fields):
-    defaults = {
-        "product_title": "Headphones", "scenes_data": [], "avatar_script": "Hello", "avatar_id": "a1",
-        "voice_id": "v1", "image_url": "https://cdn.example.com/p.jpg",
-    }
-    defaults.update(fields)
-    return VideoJob.objects.create(user=user, **defaults)
 
 
 def run_action(client, action, jobs):

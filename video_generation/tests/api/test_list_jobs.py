@@ -4,20 +4,12 @@ import pytest
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.test import APIClient
 
-from video_generation.models import JobStatus, JobStep, VideoJob
+from video_generation.models import JobStatus, JobStep
+from video_generation.tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/video/list_jobs/"
-
-
-def make_job(user, **fields):
-    defaults = {
-        "product_title": "Headphones", "scenes_data": [], "avatar_script": "Hello", "avatar_id": "a1",
-        "voice_id": "v1", "image_url": "https://cdn.example.com/p.jpg",
-    }
-    defaults.update(fields)
-    return VideoJob.objects.create(user=user, **defaults)
 
 
 def test_it_requires_a_token():

@@ -8,18 +8,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from video_generation.models import JobStatus, JobStep, StepKind, StepState, VideoJob
+from video_generation.models import JobStatus, JobStep, StepKind, StepState
+from video_generation.tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
-
-
-def make_job(user, **fields):
-    defaults = {
-        "product_title": "Headphones", "scenes_data": [], "avatar_script": "Hello", "avatar_id": "a1",
-        "voice_id": "v1", "image_url": "https://cdn.example.com/p.jpg",
-    }
-    defaults.update(fields)
-    return VideoJob.objects.create(user=user, **defaults)
 
 
 def url(job_id):

@@ -14,6 +14,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from devstack.briefs import headphones_brief
 from video_generation.models import JobStep, VideoJob
 from video_generation.pipeline import dispatch, handlers, jobs, machine, providers, webhooks
 from video_generation.services import compose
@@ -23,21 +24,9 @@ from video_generation.services.heygen_service import HeyGenVideo, MattingUnsuppo
 from video_generation.services.veo_service import MediaRef, VeoResult
 
 BRIEF = {
-    "product_title": "Premium Wireless Headphones",
-    "scenes": [
-        {"visual_description": "Headphones on modern desk with soft lighting", "camera_movement": "slow 360 rotation",
-         "mood": "professional and premium", "duration": 8},
-        {"visual_description": "Close-up of controls and materials", "camera_movement": "smooth zoom in",
-         "mood": "sophisticated", "duration": 8},
-        {"visual_description": "Headphones being worn showing comfort", "camera_movement": "gentle pan",
-         "mood": "comfortable", "duration": 8},
-    ],
-    "image_url": "https://cdn.example.com/headphones.jpg",
-    "avatar_id": "josh_lite3_20230714",
-    "voice_id": "d7bbcdd6964c47bdaae26decade4a933",
+    **headphones_brief("https://cdn.example.com/headphones.jpg"),
     "avatar_script": "Introducing our revolutionary wireless headphones.",
     "avatar_position": {"scale": 0.8, "x": 0.7, "y": 0.8},
-    "aspect_ratio": "9:16",
 }
 
 

@@ -7,8 +7,9 @@ import httpx
 import pytest
 import respx
 
-from video_generation.models import JobStatus, VideoJob
+from video_generation.models import JobStatus
 from video_generation.pipeline import webhooks
+from video_generation.tests import factories
 
 pytestmark = pytest.mark.django_db
 HOOK = "https://hooks.example.com/video"
@@ -20,10 +21,8 @@ def public_dns(monkeypatch):
 
 
 def make_job(user, **fields):
-    defaults = {"product_title": "P", "scenes_data": [], "avatar_script": "s", "avatar_id": "a", "voice_id": "v",
-                "image_url": "https://example.com/p.png", "webhook_url": HOOK, "status": JobStatus.FAILED,
-                "error_message": "B-roll generation failed at Google Veo: blocked"}
-    return VideoJob.objects.create(user=user, **{**defaults, **fields})
+    return factories.make_job(user, **{"webhook_url": HOOK, "status": JobStatus.FAILED,
+                                       "error_message": "B-roll generation failed at Google Veo: blocked", **fields})
 
 
 def test_the_signature_follows_standard_webhooks():

@@ -1,0 +1,100 @@
+"""Scenario `compose`: video_generation.services.compose.compose_final alone, pinned to one core.
+
+Inputs (made once per run with ffmpeg, outside the timing): a 24 s 720x1280 24 fps H.264 B-roll with moving
+content (ffmpeg's testsrc2, so the encoder has real work, plus a tone) and a 24 s 720x1280 VP9+alpha presenter
+(media_factory.make_presenter, like HeyGen's transparent WebM). Each repetition runs compose_final in a fresh
+child Python process whose CPU affinity is one core before it starts, so ffmpeg inherits it and compose's own
+thread count (from sched_getaffinity) is 1. The child reports wall seconds and
+getrusage(RUSAGE_CHILDREN).ru_maxrss, i.e. the peak RSS of the ffmpeg it ran (and its own peak RSS apart).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .common import REPO, loaded_note, log, machine_info, summary, write_result
+
+TARGET_SECONDS = 12.0
+TARGET_MB = 500.0
+
+
+def make_inputs(folder: Path, seconds: float) -> tuple[Path, Path]:
+    import imageio_ffmpeg
+
+    from video_generation.tests.services.media_factory import make_presenter
+
+    broll = folder / "broll.mp4"
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+           "-f", "lavfi", "-i", f"testsrc2=s=720x1280:r=24:d={seconds}",
+           "-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=48000:duration={seconds}",
+           "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+           "-c:a", "aac", "-ac", "2", "-t", str(seconds), str(broll)]
+    subprocess.run(cmd, check=True, timeout=600)
+    presenter = make_presenter(folder / "presenter.webm", seconds, kind="alpha", size=(720, 1280), fps=25)
+    return broll, presenter
+
+
+def child(broll: str, presenter: str, output: str) -> None:
+    """Runs in the pinned child process: one compose, then a JSON line on stdout."""
+    from video_generation.services.compose import Placement, compose_final
+
+    start = time.perf_counter()
+    info = compose_final(broll=Path(broll), presenter=Path(presenter), presenter_keying="alpha",
+                         placement=Placement(scale=0.8, x=0.7, y=0.8), aspect_ratio="9:16", output=Path(output))
+    seconds = time.perf_counter() - start
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({
+        "seconds": seconds, "ffmpeg_peak_rss_mb": kids.ru_maxrss / 1024, "python_peak_rss_mb": me.ru_maxrss / 1024,
+        "ffmpeg_cpu_seconds": kids.ru_utime + kids.ru_stime, "affinity": sorted(os.sched_getaffinity(0)),
+        "output": {"duration": info.duration, "width": info.width, "height": info.height,
+                   "has_audio": info.has_audio},
+    }))
+
+
+def run(args) -> dict:
+    seconds = 4.0 if args.quick else 24.0
+    repeats = 1 if args.quick else max(3, args.repeats)
+    core = min(os.sched_getaffinity(0))
+    info = machine_info()
+    log(f"compose: {seconds:.0f} s inputs, {repeats} runs pinned to CPU {core}; {loaded_note(info)}")
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bench-compose-") as tmp:
+        folder = Path(tmp)
+        broll, presenter = make_inputs(folder, seconds)
+        for i in range(repeats):
+            out = folder / f"final-{i}.mp4"
+            proc = subprocess.run(
+                [sys.executable, "-c", "import sys; from bench.compose import child; child(*sys.argv[1:])",
+                 str(broll), str(presenter), str(out)],
+                cwd=REPO, capture_output=True, text=True, timeout=900,
+                preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+            if proc.returncode != 0:
+                raise RuntimeError(f"compose child failed: {proc.stderr[-2000:]}")
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+            runs.append(result)
+            log(f"compose run {i + 1}/{repeats}: {result['seconds']:.2f} s, ffmpeg peak "
+                f"{result['ffmpeg_peak_rss_mb']:.0f} MB, python peak {result['python_peak_rss_mb']:.0f} MB")
+    secs = summary(r["seconds"] for r in runs)
+    mem = summary(r["ffmpeg_peak_rss_mb"] for r in runs)
+    data = {
+        "scenario": "compose", "quick": args.quick, "machine": info, "note": loaded_note(info),
+        "inputs": {"broll": f"{seconds:.0f} s 720x1280 24 fps H.264 testsrc2 + AAC tone",
+                   "presenter": f"{seconds:.0f} s 720x1280 25 fps VP9 yuva420p (alpha) + Opus tone",
+                   "placement": "scale 0.8, x 0.7, y 0.8", "aspect_ratio": "9:16"},
+        "pinned_to_cpu": core, "runs": runs, "seconds": secs, "ffmpeg_peak_rss_mb": mem,
+        "python_peak_rss_mb": summary(r["python_peak_rss_mb"] for r in runs),
+        "ffmpeg_cpu_seconds": summary(r["ffmpeg_cpu_seconds"] for r in runs),
+        "targets": {"seconds": TARGET_SECONDS, "peak_mb": TARGET_MB},
+        "meets_targets": (None if args.quick else
+                          bool(secs["p50"] <= TARGET_SECONDS and mem["p50"] <= TARGET_MB)),
+    }
+    write_result("compose" + ("-quick" if args.quick else ""), data)
+    return data

@@ -1,0 +1,318 @@
+"""Running jobs on a devstack.local_stack and reading back what happened, for the v3v2 and concurrency scenarios.
+
+The bench process never imports Django: it submits through the real HTTP API (video_generation.client.VideoApi)
+and reads the job and step rows straight from the database (sqlite3 or psycopg), so the numbers come from the
+same timestamps the pipeline writes (VideoJob.created_at/completed_at, JobStep.started_at/submitted_at/
+finished_at/poll_count).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import secrets
+import shutil
+import sqlite3
+import subprocess
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .common import has_exited, log
+
+VEO_BASE = 75.0
+HEYGEN_BASE = 150.0
+PROVIDER_KINDS = ("veo_generate", "veo_extend", "heygen_render")
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+# --- services: our own Postgres database and Redis DB number, or SQLite + the filesystem broker ------------
+
+@contextlib.contextmanager
+def services(workdir: Path):
+    """Yields (database_url, redis_url, description). Creates and drops its own Postgres database when
+    DATABASE_URL is set, uses (and flushes) its own Redis DB number (BENCH_REDIS_DB, default 13) when
+    REDIS_URL is set; otherwise SQLite in workdir and kombu's filesystem transport."""
+    database_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    created_db = None
+    admin_url = None
+    private_redis = None
+    desc = {}
+    try:
+        if database_url.startswith(("postgres://", "postgresql://")):
+            import psycopg
+
+            parts = urllib.parse.urlsplit(database_url)
+            created_db = f"bench_{secrets.token_hex(4)}"
+            admin_url = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{created_db}"')
+            database_url = urllib.parse.urlunsplit(parts._replace(path=f"/{created_db}"))
+            desc["database"] = f"PostgreSQL (own database {created_db}, dropped after)"
+        else:
+            database_url = f"sqlite:///{workdir / 'db.sqlite3'}"
+            desc["database"] = "SQLite (limits concurrency: one writer at a time)"
+        if not redis_url and shutil.which("redis-server") and os.environ.get("BENCH_BROKER") != "filesystem":
+            # kombu's filesystem transport crashes the worker under load (a half-written message file is read
+            # as empty JSON), so start a private, throw-away Redis when one is installed.
+            from devstack.stack import free_port
+
+            port = free_port()
+            private_redis = subprocess.Popen(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+            redis_url = f"redis://127.0.0.1:{port}/0"
+            _wait_redis(redis_url)
+            desc["broker"] = "Redis (private redis-server started by the bench)"
+        elif redis_url:
+            parts = urllib.parse.urlsplit(redis_url)
+            redis_url = urllib.parse.urlunsplit(parts._replace(path=f"/{os.environ.get('BENCH_REDIS_DB', '13')}"))
+            _flush_redis(redis_url)
+            desc["broker"] = f"Redis DB {os.environ.get('BENCH_REDIS_DB', '13')}"
+        else:
+            redis_url = None
+            desc["broker"] = "kombu filesystem transport"
+        yield database_url, redis_url, desc
+    finally:
+        if private_redis is not None:
+            private_redis.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                private_redis.wait(10)
+            if private_redis.poll() is None:
+                private_redis.kill()
+                private_redis.wait()
+        elif redis_url:
+            with contextlib.suppress(Exception):
+                _flush_redis(redis_url)
+        if created_db:
+            import psycopg
+
+            with contextlib.suppress(Exception), psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{created_db}" WITH (FORCE)')
+
+
+def _wait_redis(url: str, timeout: float = 15.0) -> None:
+    import redis
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client = redis.Redis.from_url(url)
+            client.ping()
+            client.close()
+            return
+        except redis.RedisError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _flush_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+
+
+# devstack.stack.pipeline_env sets a 12 s soft / 15 s hard task limit and a 20 s step lease, meant for the e2e
+# tests' tiny videos. A compose of a 20-24 s 720x1280 video needs ~14 CPU-seconds of ffmpeg, so under those limits
+# it is killed and retried until the job fails (and a lease shorter than the step lets the sweeper start a second
+# copy). The bench raises them; the provider latencies and poll timing stay as devstack sets them.
+SANDBOX_ARGS: tuple[str, ...] = ()  # no flag for cheap renders exists yet; see the concurrency docstring
+TIME_LIMITS = {"CELERY_TASK_SOFT_TIME_LIMIT": "300", "CELERY_TASK_TIME_LIMIT": "330", "STEP_LEASE_SECONDS": "360"}
+
+
+# --- reading rows ------------------------------------------------------------------------------------------
+
+def _epoch(value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.timestamp()
+
+
+class Rows:
+    """Read-only access to the jobs and steps tables of the stack's database."""
+
+    JOB_SQL = ("SELECT id, status, created_at, completed_at, error_message, heygen_mode "
+               "FROM video_generation_videojob")
+    STEP_SQL = ("SELECT job_id, key, kind, provider, state, poll_count, attempts, depends_on, started_at, "
+                "submitted_at, finished_at FROM video_generation_jobstep")
+
+    def __init__(self, database_url: str):
+        self.url = database_url
+
+    def _query(self, sql: str) -> list[tuple]:
+        if self.url.startswith("sqlite:///"):
+            path = self.url[len("sqlite:///"):]
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            try:
+                return conn.execute(sql).fetchall()
+            finally:
+                conn.close()
+        import psycopg
+
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(sql).fetchall()
+
+    @staticmethod
+    def _id(value) -> str:
+        return str(value).replace("-", "")
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self._query("SELECT status, COUNT(*) FROM video_generation_videojob GROUP BY status"):
+            counts[row[0]] = row[1]
+        return counts
+
+    def jobs(self) -> dict[str, dict]:
+        import json
+
+        jobs = {}
+        for jid, status, created, completed, error, mode in self._query(self.JOB_SQL):
+            jobs[self._id(jid)] = {"id": self._id(jid), "status": status, "created": _epoch(created),
+                                   "completed": _epoch(completed), "error": error, "mode": mode, "steps": []}
+        for (jid, key, kind, provider, state, polls, attempts, deps, started, submitted,
+             finished) in self._query(self.STEP_SQL):
+            job = jobs.get(self._id(jid))
+            if job is None:
+                continue
+            if isinstance(deps, str):
+                deps = json.loads(deps)
+            job["steps"].append({"key": key, "kind": kind, "provider": provider, "state": state,
+                                 "poll_count": polls, "attempts": attempts, "depends_on": deps or [],
+                                 "started": _epoch(started), "submitted": _epoch(submitted),
+                                 "finished": _epoch(finished)})
+        return jobs
+
+
+# --- per-job analysis --------------------------------------------------------------------------------------
+
+def step_seconds(step: dict) -> float | None:
+    if step["started"] is None or step["finished"] is None:
+        return None
+    return step["finished"] - step["started"]
+
+
+def critical_path(job: dict, *, veo_seconds: float, heygen_seconds: float) -> float | None:
+    """Longest path through the job's step DAG: provider renders at their configured latency, every other
+    step (image fetch, B-roll join, v2 upload, compose) at the time it actually took in this job."""
+    steps = {s["key"]: s for s in job["steps"]}
+    memo: dict[str, float] = {}
+
+    def length(key: str) -> float:
+        if key in memo:
+            return memo[key]
+        s = steps[key]
+        if s["kind"] in ("veo_generate", "veo_extend"):
+            own = veo_seconds
+        elif s["kind"] == "heygen_render":
+            own = heygen_seconds
+        else:
+            own = step_seconds(s)
+            if own is None:
+                raise ValueError(f"step {key} has no timing")
+        memo[key] = own + max((length(d) for d in s["depends_on"]), default=0.0)
+        return memo[key]
+
+    try:
+        return max(length(k) for k in steps) if steps else None
+    except ValueError:
+        return None
+
+
+def analyse(job: dict, *, veo_seconds: float, heygen_seconds: float) -> dict:
+    makespan = (job["completed"] - job["created"]) if job["completed"] and job["status"] == "completed" else None
+    ideal = critical_path(job, veo_seconds=veo_seconds, heygen_seconds=heygen_seconds) if makespan else None
+    by_kind = lambda *kinds: [s for s in job["steps"] if s["kind"] in kinds]  # noqa: E731
+    observed = lambda s: (s["finished"] - s["submitted"]) if s["finished"] and s["submitted"] else None  # noqa: E731
+    return {
+        "id": job["id"], "status": job["status"], "error": job["error"], "makespan": makespan, "ideal": ideal,
+        "overhead": (makespan - ideal) if makespan is not None and ideal is not None else None,
+        "polls": [s["poll_count"] for s in by_kind(*PROVIDER_KINDS) if s["state"] == "succeeded"],
+        "veo_observed": [observed(s) for s in by_kind("veo_generate", "veo_extend")],
+        "heygen_observed": [observed(s) for s in by_kind("heygen_render")],
+        "compose": [step_seconds(s) for s in by_kind("compose")],
+        "local": {s["key"]: step_seconds(s) for s in job["steps"] if s["provider"] == "local"
+                  or s["kind"] == "heygen_upload"},
+    }
+
+
+# --- submitting and waiting --------------------------------------------------------------------------------
+
+def submit_all(api, briefs: list[dict], threads: int = 8) -> list[str]:
+    def one(brief):
+        return api.submit(brief)["job_id"]
+
+    with ThreadPoolExecutor(max_workers=min(threads, len(briefs))) as pool:
+        return [Rows._id(j) for j in pool.map(one, briefs)]
+
+
+def wait_for(rows: Rows, job_ids: list[str], timeout: float, *, every: float = 1.0, label: str = "",
+             worker=None) -> bool:
+    wanted = set(job_ids)
+    deadline = time.monotonic() + timeout
+    last_note = 0.0
+    while time.monotonic() < deadline:
+        jobs = rows.jobs() if len(wanted) <= 5 else None
+        if jobs is not None:
+            done = sum(1 for j in wanted if jobs.get(j, {}).get("status") in TERMINAL)
+        else:
+            counts = rows.status_counts()
+            done = sum(v for k, v in counts.items() if k in TERMINAL)
+        if done >= len(wanted):
+            return True
+        if worker is not None and has_exited(worker):
+            log(f"{label}the worker exited on its own ({done}/{len(wanted)} jobs finished); see its log")
+            return False
+        if time.monotonic() - last_note > 15:
+            log(f"{label}{done}/{len(wanted)} jobs finished")
+            last_note = time.monotonic()
+        time.sleep(every)
+    return False
+
+
+def image_url(stack) -> str:
+    return f"{stack.sandbox_url}/assets/headphones.png"
+
+
+def workdir(name: str) -> Path:
+    """A scratch folder outside the repo (logs, SQLite, broker, sandbox files); kept only if the run failed."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=f"bench-{name}-{time.strftime('%H%M%S')}-"))
+
+
+def discard(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def hard_stop(stack) -> None:
+    """Stop every process the stack started: SIGTERM to each group, then SIGKILL whatever is left after 30 s
+    (Stack.kill waits 20 s and then leaves a slow-to-stop worker running)."""
+    import signal
+
+    procs = list(stack.processes.values())
+    for p in procs:
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for p in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(p.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(timeout=5)
+    stack.processes.clear()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .faults import fingerprint
 from .httpkit import Hang, Request, Response, json_response
 from .render import Look, RenderError, concat_mp4, probe, render_presenter, write_srt
+from .render_cache import render_key
 
 DOC = "https://developers.heygen.com/docs/error-codes"
 HEX_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -330,18 +331,11 @@ class HeyGenService:
         ext = video.output_format
         out = self.ctx.files_dir / f"{video.id}.{ext}"
         try:
-            parts, total = [], 0.0
-            for i, sc in enumerate(scenes):
-                part = out if len(scenes) == 1 else self.ctx.files_dir / f"{video.id}.part{i}.{ext}"
-                res = render_presenter(part, script=sc["script"], speed=sc["speed"], canvas=canvas, look=sc["look"],
-                                       fmt=ext, background=sc["background"], scale=sc["scale"],
-                                       offset=sc["offset"])
-                parts.append(part)
-                total += res.duration
-            if len(scenes) > 1:
-                concat_mp4(parts, out)
-                for part in parts:
-                    part.unlink(missing_ok=True)
+            key = render_key(ext, canvas, [{k: (str(v) if k == "background" else v) for k, v in sc.items()}
+                                           for sc in scenes])
+            data, total = self.ctx.render_cache.get_or_render(key, lambda: self._render_file(video, scenes, canvas))
+            if not out.exists():
+                out.write_bytes(data)
             write_srt(self.ctx.files_dir / f"{video.id}.srt", " ".join(s["script"] for s in scenes), total)
             with self.lock:
                 video.rendered, video.duration, video.filename = True, round(total, 3), out.name
@@ -350,6 +344,22 @@ class HeyGenService:
             with self.lock:
                 video.failed = ("render_error", f"Rendering failed: {str(exc)[:300]}")
         self._schedule_callback(video)
+
+    def _render_file(self, video: Video, scenes: list[dict], canvas) -> tuple[bytes, float]:
+        ext = video.output_format
+        out = self.ctx.files_dir / f"{video.id}.{ext}"
+        parts, total = [], 0.0
+        for i, sc in enumerate(scenes):
+            part = out if len(scenes) == 1 else self.ctx.files_dir / f"{video.id}.part{i}.{ext}"
+            res = render_presenter(part, script=sc["script"], speed=sc["speed"], canvas=canvas, look=sc["look"],
+                                   fmt=ext, background=sc["background"], scale=sc["scale"], offset=sc["offset"])
+            parts.append(part)
+            total += res.duration
+        if len(scenes) > 1:
+            concat_mp4(parts, out)
+            for part in parts:
+                part.unlink(missing_ok=True)
+        return out.read_bytes(), total
 
     def _schedule_callback(self, video: Video) -> None:
         if not video.callback_url:

@@ -21,6 +21,7 @@ from .gcs import EmulatorProcess
 from .heygen import HeyGenService
 from .httpkit import Hang, Request, Response, json_response
 from .ledger import Ledger
+from .render_cache import RenderCache
 from .veo import VeoService
 
 BUCKET = "sandbox-videos"
@@ -46,6 +47,7 @@ class Context:
         self.heygen_latency = args.heygen_latency * args.latency_scale
         self.heygen_api_key = args.heygen_api_key or ("sandbox-" + secrets.token_hex(16))
         self.executor = ThreadPoolExecutor(max_workers=args.render_workers, thread_name_prefix="render")
+        self.render_cache = RenderCache(enabled=args.reuse_renders)
         self.stopping = threading.Event()
         self.verbose = args.verbose
         self._log = open(data_dir / "sandbox.log", "a", buffering=1)
@@ -199,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
                    default=int(os.environ.get("SANDBOX_RENDER_WORKERS") or min(2, os.cpu_count() or 1)),
                    help="renders (ffmpeg processes) run at once; further jobs wait in a FIFO queue "
                         "(env SANDBOX_RENDER_WORKERS; default min(2, CPUs))")
+    s.add_argument("--reuse-renders", action="store_true",
+                   help="identical requests reuse an earlier render (for benchmarks of the caller)")
     s.add_argument("--verbose", action="store_true")
     return ap
 

@@ -17,6 +17,7 @@ from .faults import fingerprint, strip_markers
 from .gcs import GCSError
 from .httpkit import Hang, Request, Response, json_response
 from .render import RenderError, probe_bytes, render_clip, render_extension
+from .render_cache import render_key
 
 PATH_RE = re.compile(r"^/veo/(v1|v1beta1)/projects/([^/]+)/locations/([^/]+)/publishers/google/models/([^/:]+)"
                      r":(predictLongRunning|fetchPredictOperation)$")
@@ -271,14 +272,9 @@ class VeoService:
     # -- render ----------------------------------------------------------------------------------------
     def _render(self, op: Operation, job: dict) -> None:
         try:
-            with tempfile.TemporaryDirectory(prefix="sbx-op-") as t:
-                out = Path(t) / "sample.mp4"
-                if job["video"] is not None:
-                    render_extension(out, input_bytes=job["video"], prompt=job["prompt"])
-                else:
-                    render_clip(out, prompt=job["prompt"], image_bytes=job["image"], duration=job["duration"],
-                                aspect_ratio=job["aspect"], resolution=job["resolution"], audio=job["audio"])
-                data = out.read_bytes()
+            key = render_key(job["video"] or b"", job["image"] or b"", job["prompt"], job["duration"],
+                             job["aspect"], job["resolution"], job["audio"])
+            data = self.ctx.render_cache.get_or_render(key, lambda: self._render_bytes(job))
             videos = []
             if op.storage_uri:
                 bucket, _, prefix = op.storage_uri[5:].partition("/")
@@ -295,6 +291,16 @@ class VeoService:
             self.ctx.log(f"veo render failed for {op.name}: {exc}")
             self._finish(op, {"error": {"code": 13, "message": f"Internal error while generating the video: "
                                                                f"{str(exc)[:300]}", "details": []}})
+
+    def _render_bytes(self, job: dict) -> bytes:
+        with tempfile.TemporaryDirectory(prefix="sbx-op-") as t:
+            out = Path(t) / "sample.mp4"
+            if job["video"] is not None:
+                render_extension(out, input_bytes=job["video"], prompt=job["prompt"])
+            else:
+                render_clip(out, prompt=job["prompt"], image_bytes=job["image"], duration=job["duration"],
+                            aspect_ratio=job["aspect"], resolution=job["resolution"], audio=job["audio"])
+            return out.read_bytes()
 
     def _finish(self, op: Operation, result: dict | None) -> None:
         if result is None and "safety" in op.faults:

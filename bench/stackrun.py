@@ -123,8 +123,10 @@ def _flush_redis(url: str) -> None:
 # tests' tiny videos. A compose of a 20-24 s 720x1280 video needs ~14 CPU-seconds of ffmpeg, so under those limits
 # it is killed and retried until the job fails (and a lease shorter than the step lets the sweeper start a second
 # copy). The bench raises them; the provider latencies and poll timing stay as devstack sets them.
-SANDBOX_ARGS: tuple[str, ...] = ()  # no flag for cheap renders exists yet; see the concurrency docstring
-TIME_LIMITS = {"CELERY_TASK_SOFT_TIME_LIMIT": "300", "CELERY_TASK_TIME_LIMIT": "330", "STEP_LEASE_SECONDS": "360"}
+SANDBOX_ARGS: tuple[str, ...] = ()
+# The sandbox renders each distinct request once; identical jobs then cost it no CPU (concurrency scenario).
+REUSE_RENDERS: tuple[str, ...] = ("--reuse-renders",)
+TIME_LIMITS = {"CELERY_TASK_SOFT_TIME_LIMIT": "300", "CELERY_TASK_TIME_LIMIT": "330"}
 
 
 # --- reading rows ------------------------------------------------------------------------------------------

@@ -111,9 +111,11 @@ def pipeline_env(*, veo_seconds: float, heygen_seconds: float) -> dict[str, str]
         "POLL_MIN_SECONDS": str(min(1.0, max(0.2, veo_seconds / 10))),
         "POLL_INTERVAL_SECONDS": str(max(1.0, veo_seconds / 5)),
         "SWEEP_INTERVAL_SECONDS": "2",
-        "REDRIVE_AFTER_SECONDS": "5",
+        "REDRIVE_AFTER_SECONDS": "15",
         "STEP_LEASE_SECONDS": "15",  # renewed while a step runs; a killed worker's step is retaken quickly
-        "AMBIGUOUS_RECONCILE_SECONDS": str(max(10.0, veo_seconds * 4)),
+        # Longer than the slowest sandbox render on a busy machine: a lost answer is adopted when its output
+        # appears, and only re-sent once the whole window has passed without it.
+        "AMBIGUOUS_RECONCILE_SECONDS": str(max(60.0, veo_seconds * 20)),
         "VEO_TIMEOUT_SECONDS": "5",
         "HEYGEN_TIMEOUT_SECONDS": "5",
     }

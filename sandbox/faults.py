@@ -104,7 +104,7 @@ class FaultBook:
     def submit_fault(self, provider: str, kind: str, body) -> str | None:
         """The submit-time fault to apply to this request now, if any (each fires once per fingerprint)."""
         active = self.active(provider, body)
-        key = kind + ":" + fingerprint_without_markers(body)
+        key = kind + ":" + fingerprint_without_markers(without_output_location(body))
         for fault in SUBMIT_FAULTS:
             if fault in active and self.fire_once(fault, key):
                 return fault
@@ -113,3 +113,11 @@ class FaultBook:
     def reset(self) -> None:
         with self._lock:
             self._fired.clear()
+
+
+def without_output_location(body):
+    """The request minus where its output goes: a client's retry writes to a new storageUri but is the same
+    request, so a transient fault must not fire on it again."""
+    if isinstance(body, dict) and isinstance(body.get("parameters"), dict) and "storageUri" in body["parameters"]:
+        return {**body, "parameters": {k: v for k, v in body["parameters"].items() if k != "storageUri"}}
+    return body

@@ -610,10 +610,12 @@ def render_presenter(out: Path, *, script: str, speed: float, canvas: tuple[int,
         fw = _even(0.75 * fh)
         fx, fy = _even((W - fw) / 2), H - fh
     else:
-        fh = _even(max(64, min(4096, 0.9 * H * scale)))
+        # HeyGen does not document `offset`; read as the avatar centre's shift from the canvas centre in canvas
+        # fractions, and `scale` as the avatar's share of the canvas height.
+        fh = _even(max(64, min(4096, H * scale)))
         fw = _even(0.75 * fh)
         fx = _even(W / 2 - fw / 2 + offset[0] * W)
-        fy = _even(H - fh + offset[1] * H)
+        fy = _even(H / 2 - fh / 2 + offset[1] * H)
     fig, (mx, my, mw, mh) = draw_figure(fw, fh, look)
     sprites = mouth_sprites(mw, mh, look)
     stream = b"".join(sprites[lv] for lv in levels)

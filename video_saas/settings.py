@@ -131,6 +131,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-video-jobs": {
         "task": "video_generation.tasks.sweep",
         "schedule": env.float("SWEEP_INTERVAL_SECONDS", default=15.0),
+        # A sweep that waited longer than one interval in a busy queue is dropped: the next one covers it.
+        "options": {"expires": env.float("SWEEP_INTERVAL_SECONDS", default=15.0)},
     },
 }
 # Publishing to a dead broker must fail fast in the API (the job is saved; the sweeper starts it later).

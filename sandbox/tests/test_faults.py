@@ -55,3 +55,13 @@ def test_ledger_reset(http):
     assert http.post("/_sandbox/reset").status_code == 200
     assert ledger(http) == []
     assert http.get("/_sandbox/health").status_code == 200
+
+
+def test_a_transient_fault_does_not_fire_again_when_the_retry_writes_elsewhere():
+    from sandbox.faults import FaultBook
+
+    book = FaultBook({}, transient_count=1)
+    body = {"instances": [{"prompt": "desk [[fault:500]]"}], "parameters": {"storageUri": "gs://b/attempt-1/"}}
+    retry = {**body, "parameters": {"storageUri": "gs://b/attempt-2/"}}
+    assert book.submit_fault("veo", "generate", body) == "500"
+    assert book.submit_fault("veo", "generate", retry) is None

@@ -221,9 +221,10 @@ class HeyGenRender:
     def submit_v2(self, step: JobStep, job: VideoJob) -> Submitted:
         width, height = compose.FRAME_SIZES[job.aspect_ratio]
         asset_id = steps_by_key(job)[plan.HEYGEN_UPLOAD_KEY].result["asset_id"]
+        offset_x, offset_y = heygen_offset(job, width, height)
         video_id = providers.heygen().generate_avatar_video(
             avatar_id=job.avatar_id, voice_id=job.voice_id, script=job.avatar_script, video_asset_id=asset_id,
-            avatar_scale=job.avatar_scale, avatar_x=job.avatar_x, avatar_y=job.avatar_y,
+            avatar_scale=job.avatar_scale, avatar_x=offset_x, avatar_y=offset_y,
             width=width, height=height, title=f"video_saas {job.id}", callback_id=str(job.id))
         VideoJob.objects.filter(id=job.id).update(heygen_video_id=video_id)
         return Submitted(video_id, result={"keying": "none"})
@@ -247,6 +248,17 @@ class HeyGenRender:
             local = Path(tmp) / f"presenter.{extension}"
             providers.heygen().download(url, local)
             return get_storage().upload_file(local, job_path(job, f"presenter.{extension}"), f"video/{extension}")
+
+def heygen_offset(job: VideoJob, frame_w: int, frame_h: int) -> tuple[float, float]:
+    """Our placement (README: "Presenter placement") as HeyGen v2's `offset`, which HeyGen does not define. We
+    read it as the shift of the avatar's centre from the canvas centre, in fractions of the canvas size (x to
+    the right, y down), and aim it at the centre of the box our own compositor would use for a 9:16 presenter.
+    """
+    placement = compose.Placement(scale=job.avatar_scale, x=job.avatar_x, y=job.avatar_y)
+    box = compose.presenter_box(frame_w, frame_h, 9, 16, placement)
+    return (round((box.left + box.width / 2 - frame_w / 2) / frame_w, 4),
+            round((box.top + box.height / 2 - frame_h / 2) / frame_h, 4))
+
 
 class HeyGenUpload:
     resend_is_safe = True  # an upload is free; a duplicate asset costs nothing

@@ -111,6 +111,7 @@ def enqueue_run(step_id, countdown: float | None = None) -> None:
 
 
 def enqueue_poll(step_id, countdown: float) -> None:
+    JobStep.objects.filter(id=step_id).update(last_enqueued_at=timezone.now())
     dispatch.enqueue(POLL_STEP, str(step_id), countdown=min(countdown, cfg("MAX_COUNTDOWN_SECONDS")))
 
 
@@ -436,9 +437,14 @@ def sweep() -> dict[str, int]:
         lease_expired(step)
         counts["leases_expired"] += 1
 
-    due_polls = JobStep.objects.filter(state__in=[StepState.SUBMITTED, StepState.UNKNOWN],
-                                       next_check_at__lt=now - timedelta(seconds=cfg("POLL_MIN_SECONDS")))
+    # A poll is overdue when its time has passed and no message for it went out recently (the latest one may
+    # just be waiting in a busy queue: re-publishing it on every sweep would only flood the broker).
+    due_polls = JobStep.objects.filter(
+        state__in=[StepState.SUBMITTED, StepState.UNKNOWN],
+        next_check_at__lt=now - timedelta(seconds=cfg("POLL_MIN_SECONDS")),
+    ).filter(Q(last_enqueued_at__isnull=True) | Q(last_enqueued_at__lt=redrive_before))
     for step_id in due_polls.values_list("id", flat=True):
+        JobStep.objects.filter(id=step_id).update(last_enqueued_at=now)
         dispatch.publish(POLL_STEP, str(step_id))
         counts["polls"] += 1
 

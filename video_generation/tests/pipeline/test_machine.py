@@ -390,3 +390,17 @@ class TestLease:
         assert renewed > first_lease + timedelta(seconds=0.5)
         time.sleep(0.5)
         assert JobStep.objects.get(id=step.id).lease_expires_at == renewed  # no renewal after the work ended
+
+
+class TestSweeperDoesNotFlood:
+    def test_an_overdue_poll_is_re_published_once_per_redrive_period(self, driver, submit_job):
+        driver.drop.add("video_generation.tasks.poll_step")
+        job = submit_job(brief(1))
+        driver.run()
+        driver.advance(120)  # every poll is overdue; its messages were lost
+        assert driver.sweep()["polls"] == 2  # the Veo scene and the presenter
+        driver.advance(5)
+        assert driver.sweep()["polls"] == 0  # their messages may still be queued: not again yet
+        driver.advance(31)
+        assert driver.sweep()["polls"] == 2
+        assert job.steps.exists()

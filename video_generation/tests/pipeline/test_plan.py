@@ -55,3 +55,15 @@ def test_the_prompt_carries_title_scene_camera_mood_and_overlay():
     prompt = plan.scene_prompt("Headphones", {"visual_description": "on a desk", "camera_movement": "zoom in",
                                               "mood": "premium", "text_overlay": "40 h battery"})
     assert prompt == 'Headphones | on a desk | zoom in | premium | on-screen text: "40 h battery"'
+
+
+def test_legacy_v2_gets_the_centre_of_our_placement_box_as_heygens_offset():
+    from video_generation.models import VideoJob
+    from video_generation.pipeline.handlers import heygen_offset
+
+    centred = heygen_offset(VideoJob(avatar_scale=0.5, avatar_x=0, avatar_y=0), 1280, 720)
+    assert centred == (0.0, 0.0)
+    top_left = heygen_offset(VideoJob(avatar_scale=0.8, avatar_x=-0.7, avatar_y=-0.8), 1280, 720)
+    assert top_left == (-0.2617, -0.0806)  # box (143, 29, 324, 576) in 1280x720: centre up and to the left
+    bottom_right = heygen_offset(VideoJob(avatar_scale=0.8, avatar_x=0.7, avatar_y=0.8), 720, 1280)
+    assert bottom_right[0] > 0 and bottom_right[1] > 0

@@ -1,0 +1,77 @@
+"""Probing and pixel helpers for the end-to-end tests (PyAV + numpy; no ffprobe)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from video_generation.services.compose import Box, MediaInfo, Placement, presenter_box, probe
+
+# The sandbox presenter: a figure with skin ~(224,180,150) and a blue shirt ~(40,70,130).
+SKIN = (224, 180, 150)
+SHIRT = (40, 70, 130)
+KEY_GREEN = (0, 255, 0)
+PRESENTER_CANVAS = (9, 16)  # the v3 presenter is rendered 9:16
+
+__all__ = ["probe", "MediaInfo", "frames_at", "colour_mask", "Region", "expected_box", "presenter_pixels",
+           "SKIN", "SHIRT", "KEY_GREEN"]
+
+
+@dataclass(frozen=True)
+class Region:
+    left: int
+    top: int
+    width: int
+    height: int
+
+    @classmethod
+    def of(cls, box: Box) -> Region:
+        return cls(box.left, box.top, box.width, box.height)
+
+    def crop(self, frame: np.ndarray) -> np.ndarray:
+        return frame[self.top:self.top + self.height, self.left:self.left + self.width]
+
+
+def frames_at(path: Path, seconds: list[float]) -> list[np.ndarray]:
+    """RGB frames (H x W x 3, uint8) at or just after each requested time, decoded in one pass."""
+    wanted = sorted(seconds)
+    out: list[np.ndarray] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            if not wanted:
+                break
+            t = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+            while wanted and t >= wanted[0]:
+                out.append(frame.to_ndarray(format="rgb24"))
+                wanted.pop(0)
+    assert not wanted, f"{path.name} ended before {wanted}"
+    return out
+
+
+def colour_mask(pixels: np.ndarray, colour: tuple[int, int, int], tolerance: int = 30) -> np.ndarray:
+    """True where every channel is within `tolerance` of `colour`."""
+    diff = np.abs(pixels.astype(np.int16) - np.array(colour, dtype=np.int16))
+    return (diff <= tolerance).all(axis=-1)
+
+
+def presenter_pixels(frame: np.ndarray, region: Region | None = None) -> int:
+    """How many pixels look like the sandbox presenter (skin or shirt) in the region (default: whole frame)."""
+    pixels = region.crop(frame) if region else frame
+    return int(colour_mask(pixels, SKIN).sum() + colour_mask(pixels, SHIRT).sum())
+
+
+def expected_box(frame_w: int, frame_h: int, scale: float, x: float, y: float) -> Region:
+    """Where the product's placement rule puts a 9:16 presenter."""
+    pw, ph = PRESENTER_CANVAS
+    return Region.of(presenter_box(frame_w, frame_h, pw * 120, ph * 120, Placement(scale, x, y)))
+
+
+def key_green_fraction(frame: np.ndarray, tolerance: int = 60) -> float:
+    """Share of the frame that is (close to) pure #00FF00."""
+    g = frame.astype(np.int16)
+    mask = (g[..., 1] >= 255 - tolerance) & (g[..., 0] <= tolerance) & (g[..., 2] <= tolerance)
+    return float(mask.mean())

@@ -8,9 +8,12 @@ import video_saas.celery  # noqa: F401  (registers the transport alias)
 from video_saas import broker
 
 
+def options(folder):
+    return {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(folder / "control")}
+
+
 def test_filesystem_urls_use_the_atomic_transport(tmp_path):
-    with Connection("filesystem://", transport_options={"data_folder_in": str(tmp_path),
-                                                         "data_folder_out": str(tmp_path)}) as connection:
+    with Connection("filesystem://", transport_options=options(tmp_path)) as connection:
         assert isinstance(connection.default_channel, broker.Channel)
 
 
@@ -23,8 +26,7 @@ def test_a_message_is_written_under_a_hidden_name_then_renamed(tmp_path, monkeyp
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", spy)
-    with Connection("filesystem://", transport_options={"data_folder_in": str(tmp_path),
-                                                         "data_folder_out": str(tmp_path)}) as connection:
+    with Connection("filesystem://", transport_options=options(tmp_path)) as connection:
         queue = connection.SimpleQueue("jobs")
         queue.put({"job": 1})
         (source, listing), = seen

@@ -37,6 +37,23 @@ class JobStepInline(admin.TabularInline):
         return False
 
 
+
+def apply_to_jobs(queryset, action, *, eligible, label: str) -> tuple[int, int, int]:
+    """Run a pipeline action on each eligible job: (done, skipped, failed) counts for the admin message."""
+    done = skipped = failed = 0
+    for job in queryset:
+        if not eligible(job):
+            skipped += 1
+            continue
+        try:
+            action(job)
+        except Exception:
+            logger.exception("Admin: could not %s job %s", label, job.id)
+            failed += 1
+        else:
+            done += 1
+    return done, skipped, failed
+
 @admin.register(VideoJob)
 class VideoJobAdmin(admin.ModelAdmin):
     list_display = [
@@ -81,34 +98,14 @@ class VideoJobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected jobs")
     def cancel_selected_jobs(self, request, queryset):
-        cancelled = skipped = failed = 0
-        for job in queryset:
-            if job.is_terminal:
-                skipped += 1
-                continue
-            try:
-                cancel_job(job)
-            except Exception:
-                logger.exception("Admin: could not cancel job %s", job.id)
-                failed += 1
-            else:
-                cancelled += 1
+        cancelled, skipped, failed = apply_to_jobs(queryset, cancel_job, eligible=lambda job: not job.is_terminal,
+                                                   label="cancel")
         self._report(request, f"Cancelled {cancelled} job(s)", skipped, "already finished", failed)
 
     @admin.action(description="Retry failed jobs from the last good step")
     def retry_failed_jobs(self, request, queryset):
-        retried = skipped = failed = 0
-        for job in queryset:
-            if job.status != JobStatus.FAILED:
-                skipped += 1
-                continue
-            try:
-                retry_job(job)
-            except Exception:
-                logger.exception("Admin: could not retry job %s", job.id)
-                failed += 1
-            else:
-                retried += 1
+        retried, skipped, failed = apply_to_jobs(queryset, retry_job, label="retry",
+                                                 eligible=lambda job: job.status == JobStatus.FAILED)
         self._report(request, f"Retried {retried} job(s)", skipped, "not failed", failed)
 
     def _report(self, request, done: str, skipped: int, skipped_reason: str, failed: int) -> None:

@@ -315,14 +315,17 @@ class HeyGenService:
         logger.info("heygen v3 render started video_id=%s output=%s", video_id, payload["output_format"])
         return video_id
 
-    def get_video(self, video_id: str) -> HeyGenVideo:
-        """Poll a v3 render: `GET /v3/videos/{video_id}`."""
-        _require("video_id", video_id)
-        request = self._request("GET", self._url(f"/v3/videos/{quote(video_id, safe='')}"))
+    def _status_data(self, request: httpx.Request) -> dict:
+        """The `data` object of a status answer (v3 or legacy); an error envelope instead is raised."""
         body = json_body(self._send(request, creates_work=False), provider=PROVIDER)
         if not isinstance(body.get("data"), dict):
             self._raise_for_error_envelope(body, default=RetryableError)
-        data = _data(body)
+        return _data(body)
+
+    def get_video(self, video_id: str) -> HeyGenVideo:
+        """Poll a v3 render: `GET /v3/videos/{video_id}`."""
+        _require("video_id", video_id)
+        data = self._status_data(self._request("GET", self._url(f"/v3/videos/{quote(video_id, safe='')}")))
         state = _state(data.get("status"))
         failure_code = failure_message = ""
         if state == "failed":
@@ -438,11 +441,8 @@ class HeyGenService:
         A failed render's `data.error` may be an object {code, message, detail}, a string, or absent.
         """
         _require("video_id", video_id)
-        request = self._request("GET", self._url("/v1/video_status.get"), params={"video_id": video_id})
-        body = json_body(self._send(request, creates_work=False), provider=PROVIDER)
-        if not isinstance(body.get("data"), dict):
-            self._raise_for_error_envelope(body, default=RetryableError)
-        data = _data(body)
+        data = self._status_data(
+            self._request("GET", self._url("/v1/video_status.get"), params={"video_id": video_id}))
         state = _state(data.get("status"))
         failure_code = failure_message = ""
         if state == "failed":

@@ -70,7 +70,7 @@ def download(uri: str, directory: Path, name: str) -> Path:
     return get_storage().download_to(uri, directory / name)
 
 
-def broll_inputs(job: VideoJob, step: JobStep) -> JobStep:
+def broll_step(job: VideoJob, step: JobStep) -> JobStep:
     """The step whose output is the whole B-roll (the join, or the end of the only chain)."""
     steps = steps_by_key(job)
     return steps[next(key for key in step.depends_on if key != plan.HEYGEN_RENDER_KEY)]
@@ -121,7 +121,7 @@ class Compose:
                 rendered = download(presenter_step.output_uri, directory, "heygen.mp4")
                 info = compose.normalize(rendered, output, aspect_ratio=job.aspect_ratio)
             else:
-                broll = download(broll_inputs(job, step).output_uri, directory, "broll.mp4")
+                broll = download(broll_step(job, step).output_uri, directory, "broll.mp4")
                 keying = presenter_step.result.get("keying", "alpha")
                 presenter = download(presenter_step.output_uri, directory,
                                      "presenter.webm" if keying == "alpha" else "presenter.mp4")

@@ -22,7 +22,6 @@ import random
 import threading
 from datetime import timedelta
 
-from billiard.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q
@@ -196,7 +195,7 @@ def submit(step: JobStep, job: VideoJob) -> None:
         answer_lost(step, job, str(exc))
     except PermanentError as exc:
         fail_step(step, exc.code or "rejected", str(exc))
-    except (SoftTimeLimitExceeded, Exception) as exc:
+    except Exception as exc:  # including Celery's soft time limit
         logger.exception("step %s of job %s raised", step.key, step.job_id)
         message = f"unexpected {type(exc).__name__}"
         if step.provider == Provider.LOCAL:
@@ -361,7 +360,7 @@ def check(step: JobStep) -> None:
     except PermanentError as exc:
         fail_step(step, exc.code or "rejected", str(exc), billed=True)
         return
-    except (SoftTimeLimitExceeded, Exception) as exc:
+    except Exception as exc:  # including Celery's soft time limit
         logger.exception("poll of step %s raised", step.key)
         poll_again(step, None, error=exc)
         return

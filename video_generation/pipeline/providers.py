@@ -16,8 +16,3 @@ def veo() -> VeoService:
 @cache
 def heygen() -> HeyGenService:
     return HeyGenService()
-
-
-def reset() -> None:
-    veo.cache_clear()
-    heygen.cache_clear()

@@ -28,7 +28,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/gunicorn video_saas.wsgi:application --bind 127.0.0.1:8000 --workers 2
 
-worker: install
+worker: install  # takes both queues; at scale run `-Q celery` and `-Q media` workers apart (README)
 	$(BIN)/celery -A video_saas worker --loglevel=INFO --concurrency=4
 
 beat: install

@@ -44,10 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--repeats", type=int, default=3, help="compose and v3v2: runs per mode (at least 3)")
     ap.add_argument("--jobs", type=parse_jobs, default=None, help="concurrency: N values, e.g. 1,50,200")
     ap.add_argument("--scale", type=float, default=None,
-                    help="latency scale for Veo 75 s / HeyGen 150 s (concurrency default 0.02, v3v2 default 0.1)")
+                    help="latency scale for Veo 75 s / HeyGen 150 s (concurrency: by profile; v3v2 default 0.1)")
     ap.add_argument("--pool", default="prefork", choices=("prefork", "threads", "gevent", "eventlet", "solo"),
                     help="concurrency: the one worker process's Celery pool")
     ap.add_argument("--concurrency", type=int, default=4, help="concurrency: the worker's pool size")
+    ap.add_argument("--layout", default="split", choices=("split", "shared"),
+                    help="concurrency: split = the worker process takes the orchestration queue and a media worker "
+                         "the compose queue; shared = one worker process takes both")
+    ap.add_argument("--media-concurrency", type=int, default=2, help="concurrency (split): media worker pool size")
+    ap.add_argument("--profile", default="sustained", choices=("sustained", "burst"),
+                    help="concurrency: sustained = real latencies, N arrivals within one critical path; burst = "
+                         "latencies x 0.02, all N at once")
+    ap.add_argument("--spread", type=float, default=None,
+                    help="concurrency: submit the N jobs evenly over this many seconds (default: by profile)")
+    ap.add_argument("--media-nice", type=int, default=0,
+                    help="concurrency (split): the whole media worker's nice value (its ffmpeg runs at nice "
+                         "COMPOSE_FFMPEG_NICE, 10 by default, in any case)")
     ap.add_argument("--scenes", type=int, default=None, help="concurrency: scenes per job (default 1)")
     ap.add_argument("--scene-seconds", type=int, default=4, choices=(4, 6, 8),
                     help="concurrency: duration of each scene's base clip (a cheap render)")

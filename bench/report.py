@@ -77,42 +77,67 @@ def v3v2_section(data: dict) -> list[str]:
     return lines
 
 
+def _pair(summary: dict, digits: int = 2) -> str:
+    return f"{_f(summary.get('p50'), digits)} / {_f(summary.get('p95'), digits)}"
+
+
+def _workers_line(data: dict) -> str:
+    w = data["worker"]
+    line = (f"Orchestration: one Celery worker process (queues `{w['queues']}`), pool `{w['pool']}` × "
+            f"{w['concurrency']}, beat embedded.")
+    if data.get("media"):
+        m = data["media"]
+        line += (f" Media: a second worker (queue `{m['queues']}`, prefork × {m['concurrency']}, ffmpeg at nice "
+                 f"{m.get('ffmpeg_nice', '10')}) on the same machine.")
+    return line
+
+
 def concurrency_section(data: dict) -> list[str]:
+    profile = data.get("profile", "burst")
+    spread = data.get("arrival_spread_seconds", 0)
+    arrivals = f"submitted evenly over {spread:.0f} s" if spread else "submitted all at once"
     lines = [
-        "## concurrency — N jobs on one worker process", "", _machine(data), "",
-        f"Worker: one Celery process, pool `{data['worker']['pool']}`, concurrency {data['worker']['concurrency']}, "
-        f"beat embedded. Broker {data['broker']}, database {data['database']}. Jobs: {data['scenes']} scene(s) of "
-        f"{data['scene_seconds']} s, v3; Veo {data['veo_seconds']:.2f} s, HeyGen {data['heygen_seconds']:.2f} s "
-        f"(75 s / 150 s × {data['scale']}).", "",
-        "| N | completed | makespan p50 / p95 (s) | ideal p50 (s) | overhead p50 / p95 (s) | target p95 ≤ 2 s "
-        "| polls/op median (p95) | worker CPU s/job | peak worker RSS (tree / largest, MB) | batch wall (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"## concurrency ({profile}) — N concurrent jobs, one orchestration worker process", "", _machine(data), "",
+        f"{_workers_line(data)} Broker {data['broker']}, database {data['database']}. Jobs: {data['scenes']} "
+        f"scene(s) of {data['scene_seconds']} s, v3, {arrivals}; Veo {data['veo_seconds']:.2f} s, HeyGen "
+        f"{data['heygen_seconds']:.2f} s (75 s / 150 s × {data['scale']}).", "",
+        "| N | completed | peak in flight | makespan p50 / p95 (s) | ideal p50 (s) | overhead p50 / p95 (s) "
+        "| media-slot wait p50 / p95 (s) | **pipeline overhead** p50 / p95 (s) | target p95 ≤ 2 s "
+        "| polls/op median (p95) | CPU s/job orchestration / media "
+        "| peak RSS orchestration worker (tree / largest, MB) | batch wall (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in data["runs"]:
-        o, mk = run["overhead_seconds"], run["makespan_seconds"]
+        workers = run.get("workers") or {"worker": run["worker"]}
+        orchestration, media = workers["worker"], workers.get("media")
         p = run["polls_per_operation"]
         lines.append(
-            f"| {run['n']} | {run['completed']}/{run['n']} | {_f(mk.get('p50'))} / {_f(mk.get('p95'))} | "
-            f"{_f(run['ideal_seconds'].get('p50'))} | {_f(o.get('p50'))} / {_f(o.get('p95'))} | "
+            f"| {run['n']} | {run['completed']}/{run['n']} | {run.get('peak_jobs_in_flight', '—')} | "
+            f"{_pair(run['makespan_seconds'])} | {_f(run['ideal_seconds'].get('p50'))} | "
+            f"{_pair(run['overhead_seconds'])} | {_pair(run.get('media_slot_wait_seconds', {}))} | "
+            f"**{_pair(run.get('pipeline_overhead_seconds', {}))}** | "
             f"{_ok(None if data['quick'] or run['n'] < 200 else run['meets_overhead_target'])} | "
-            f"{_f(p.get('p50'), 1)} ({_f(p.get('p95'), 1)}) | {_f(run['worker']['cpu_seconds_per_job'])} | "
-            f"{_f(run['worker']['peak_rss_tree_mb'], 0)} / {_f(run['worker']['peak_rss_single_mb'], 0)} | "
+            f"{_f(p.get('p50'), 1)} ({_f(p.get('p95'), 1)}) | {_f(orchestration['cpu_seconds_per_job'])} / "
+            f"{_f(media['cpu_seconds_per_job']) if media else '—'} | "
+            f"{_f(orchestration['peak_rss_tree_mb'], 0)} / {_f(orchestration['peak_rss_single_mb'], 0)} | "
             f"{_f(run['batch_wall_seconds'], 1)} |")
     lines += ["", "Provider time as observed (submit → seen done) against the configured latency, which the ideal "
                   "assumes; a gap here is sandbox render time on a busy CPU, not pipeline overhead:", "",
               "| N | Veo observed p50 / p95 (s) | HeyGen observed p50 / p95 (s) | compose step p50 / p95 (s) |",
               "|---|---|---|---|"]
     for run in data["runs"]:
-        v, h, c = run["veo_observed_seconds"], run["heygen_observed_seconds"], run["compose_step_seconds"]
-        lines.append(f"| {run['n']} | {_f(v.get('p50'))} / {_f(v.get('p95'))} | {_f(h.get('p50'))} / "
-                     f"{_f(h.get('p95'))} | {_f(c.get('p50'))} / {_f(c.get('p95'))} |")
+        lines.append(f"| {run['n']} | {_pair(run['veo_observed_seconds'])} | {_pair(run['heygen_observed_seconds'])} "
+                     f"| {_pair(run['compose_step_seconds'])} |")
     lines.append("")
     if data.get("notes"):
         lines += [f"- {n}" for n in data["notes"]] + [""]
     return lines
 
 
-SECTIONS = (("compose", compose_section), ("v3v2", v3v2_section), ("concurrency", concurrency_section))
+SECTIONS = (("compose", compose_section), ("v3v2", v3v2_section),
+            ("concurrency-sustained", concurrency_section), ("concurrency-burst", concurrency_section),
+            ("concurrency-sustained-shared", concurrency_section), ("concurrency-burst-shared", concurrency_section))
+OPTIONAL = {"concurrency-sustained-shared", "concurrency-burst-shared"}  # other layouts, shown only when run
 
 
 def write_readme() -> None:
@@ -123,7 +148,8 @@ def write_readme() -> None:
     for name, section in SECTIONS:
         data = _load(name) or _load(f"{name}-quick")
         if data is None:
-            lines += [f"## {name}", "", "_not run yet_", ""]
+            if name not in OPTIONAL:
+                lines += [f"## {name}", "", "_not run yet_", ""]
             continue
         if data.get("quick"):
             lines += ["> quick run (tiny sizes, for development only; not a measurement against the targets)", ""]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import heapq
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -25,6 +27,7 @@ from .common import has_exited, log
 VEO_BASE = 75.0
 HEYGEN_BASE = 150.0
 PROVIDER_KINDS = ("veo_generate", "veo_extend", "heygen_render")
+MEDIA_KINDS = ("join_broll", "compose")  # the steps routed to the media queue
 TERMINAL = ("completed", "failed", "cancelled")
 
 
@@ -232,14 +235,62 @@ def critical_path(job: dict, *, veo_seconds: float, heygen_seconds: float) -> fl
         return None
 
 
-def analyse(job: dict, *, veo_seconds: float, heygen_seconds: float) -> dict:
+def media_slot_waits(jobs: list[dict], slots: int, *, per_task_extra: float = 0.0) -> dict[tuple[str, str], float]:
+    """How long each media step (join, compose) of the batch would have waited for a free media slot under an
+    ideal dispatcher: `slots` slots, steps taken first come first served from the moment their last input
+    finished, each holding its slot for the time the step took plus `per_task_extra` (the media worker's own
+    per-task time outside the step: claiming it, then completing the job). That wait is capacity (CPUs), not
+    pipeline overhead."""
+    ready_steps = []
+    for job in jobs:
+        finished = {s["key"]: s["finished"] for s in job["steps"]}
+        for s in job["steps"]:
+            inputs = [finished.get(d) for d in s["depends_on"]]
+            if s["kind"] in MEDIA_KINDS and step_seconds(s) is not None and None not in inputs:
+                ready_steps.append((max(inputs, default=job["created"]), step_seconds(s), job["id"], s["key"]))
+    free_at = [float("-inf")] * max(1, slots)
+    waits = {}
+    for ready, duration, job_id, key in sorted(ready_steps):
+        start = max(ready, heapq.heappop(free_at))
+        waits[(job_id, key)] = start - ready
+        heapq.heappush(free_at, start + duration + per_task_extra)
+    return waits
+
+
+TASK_DONE = re.compile(r"Task video_generation\.tasks\.run_step\[[^\]]+\] succeeded in ([0-9.]+)s")
+
+
+def media_task_seconds(log: Path) -> list[float]:
+    """Durations of every run_step task a worker finished, from its Celery log."""
+    if not log.exists():
+        return []
+    return [float(m.group(1)) for m in TASK_DONE.finditer(log.read_text(errors="replace"))]
+
+
+def per_task_extra_seconds(task_seconds: list[float], all_jobs: dict[str, dict]) -> float:
+    """The media worker's mean time per task outside the media steps themselves: (Σ task durations − Σ media step
+    durations) / tasks, over every job it served (the warm-up's included)."""
+    steps = [step_seconds(s) for j in all_jobs.values() for s in j["steps"] if s["kind"] in MEDIA_KINDS]
+    steps = [d for d in steps if d is not None]
+    if not task_seconds or not steps:
+        return 0.0
+    return max(0.0, (sum(task_seconds) - sum(steps)) / len(task_seconds))
+
+
+def analyse(job: dict, *, veo_seconds: float, heygen_seconds: float,
+            slot_waits: dict[tuple[str, str], float] | None = None) -> dict:
+    """`overhead` is makespan − the job's own critical path; `pipeline_overhead` is that minus the time its media
+    steps had to wait for a free media slot (from media_slot_waits): what the orchestration itself added."""
     makespan = (job["completed"] - job["created"]) if job["completed"] and job["status"] == "completed" else None
     ideal = critical_path(job, veo_seconds=veo_seconds, heygen_seconds=heygen_seconds) if makespan else None
+    overhead = (makespan - ideal) if makespan is not None and ideal is not None else None
+    slot_wait = sum((slot_waits or {}).get((job["id"], s["key"]), 0.0) for s in job["steps"])
     by_kind = lambda *kinds: [s for s in job["steps"] if s["kind"] in kinds]  # noqa: E731
     observed = lambda s: (s["finished"] - s["submitted"]) if s["finished"] and s["submitted"] else None  # noqa: E731
     return {
         "id": job["id"], "status": job["status"], "error": job["error"], "makespan": makespan, "ideal": ideal,
-        "overhead": (makespan - ideal) if makespan is not None and ideal is not None else None,
+        "overhead": overhead, "media_slot_wait": slot_wait if overhead is not None else None,
+        "pipeline_overhead": (overhead - slot_wait) if overhead is not None else None,
         "polls": [s["poll_count"] for s in by_kind(*PROVIDER_KINDS) if s["state"] == "succeeded"],
         "veo_observed": [observed(s) for s in by_kind("veo_generate", "veo_extend")],
         "heygen_observed": [observed(s) for s in by_kind("heygen_render")],
@@ -251,12 +302,32 @@ def analyse(job: dict, *, veo_seconds: float, heygen_seconds: float) -> dict:
 
 # --- submitting and waiting --------------------------------------------------------------------------------
 
-def submit_all(api, briefs: list[dict], threads: int = 8) -> list[str]:
-    def one(brief):
+def submit_all(api, briefs: list[dict], threads: int = 8, *, spread_seconds: float = 0.0) -> list[str]:
+    """Submit every brief through the API: all at once, or the i-th at i × spread_seconds / N."""
+    start = time.monotonic()
+    gap = spread_seconds / len(briefs) if briefs else 0.0
+
+    def one(indexed):
+        index, brief = indexed
+        time.sleep(max(0.0, start + index * gap - time.monotonic()))
         return api.submit(brief)["job_id"]
 
     with ThreadPoolExecutor(max_workers=min(threads, len(briefs))) as pool:
-        return [Rows._id(j) for j in pool.map(one, briefs)]
+        return [Rows._id(j) for j in pool.map(one, enumerate(briefs))]
+
+
+def peak_in_flight(jobs: list[dict]) -> int:
+    """The most jobs that were created and not yet finished at one moment."""
+    events = []
+    for job in jobs:
+        events.append((job["created"], 1))
+        if job["completed"] is not None:
+            events.append((job["completed"], -1))
+    peak = current = 0
+    for _, change in sorted(events, key=lambda e: (e[0], e[1])):  # a finish before a start at the same instant
+        current += change
+        peak = max(peak, current)
+    return peak
 
 
 def wait_for(rows: Rows, job_ids: list[str], timeout: float, *, every: float = 1.0, label: str = "",

@@ -66,12 +66,17 @@ class Stack:
         return result.stdout
 
     def start_worker(self, name: str = "worker", *, concurrency: int = 2, beat: bool = True,
-                     pool: str = "prefork") -> subprocess.Popen:
+                     pool: str = "prefork", queues: tuple[str, ...] = (), nice: int = 0) -> subprocess.Popen:
+        """A Celery worker consuming `queues` (all of them when empty), at CPU priority `nice`."""
         argv = [sys.executable, "-m", "celery", "-A", "video_saas", "worker", "--loglevel=INFO",
                 f"--concurrency={concurrency}", f"--pool={pool}", "-n", f"{name}@%h", "--without-gossip",
                 "--without-mingle"]
+        if queues:
+            argv += ["-Q", ",".join(queues)]
         if beat:
             argv += ["-B", "-s", str(self.workdir / f"beat-{name}")]
+        if nice:
+            argv = ["nice", "-n", str(nice), *argv]
         return self.spawn(name, argv)
 
     def start_api(self, *, workers: int = 2) -> str:

@@ -152,6 +152,8 @@ class JobStep(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True,
                                          help_text="When to poll (submitted) or retry (pending) next.")
     last_enqueued_at = models.DateTimeField(null=True, blank=True)
+    redrives = models.IntegerField(default=0, help_text="Times the sweeper re-sent this step's message since it was "
+                                                        "last queued; each doubles the wait before the next.")
     poll_count = models.IntegerField(default=0)
     error_count = models.IntegerField(default=0, help_text="Consecutive transient errors.")
     cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))

@@ -6,6 +6,7 @@ With nothing set, the project runs locally: SQLite, an in-process Celery broker,
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -65,7 +66,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+# Persistent connections: a worker runs thousands of short tasks, and a new PostgreSQL connection for each costs
+# both sides more CPU than the task's own queries. Health checks drop a connection the server has closed.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Worker, API server and sweeper share one file in local runs: wait for the write lock, don't fail.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
@@ -127,6 +131,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILIT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
+# Two queues: "celery" carries the orchestration (submits, polls, the sweeper, webhooks: short, mostly waiting on
+# the network), "media" the CPU-bound local steps (B-roll join, compose: seconds of ffmpeg each). A worker started
+# without -Q consumes both; at scale, run `-Q celery` workers for orchestration and `-Q media` workers sized to
+# the CPUs, so a burst of composes never delays a provider poll.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+MEDIA_QUEUE = env("MEDIA_QUEUE", default="media")
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(MEDIA_QUEUE))
 CELERY_BEAT_SCHEDULE = {
     "sweep-video-jobs": {
         "task": "video_generation.tasks.sweep",
@@ -157,7 +168,7 @@ PIPELINE = {
     "HEYGEN_EXPECTED_SECONDS": env.float("HEYGEN_EXPECTED_SECONDS", default=150.0),
     "POLL_INTERVAL_SECONDS": env.float("POLL_INTERVAL_SECONDS", default=10.0),
     "POLL_MIN_SECONDS": env.float("POLL_MIN_SECONDS", default=1.0),
-    "MAX_COUNTDOWN_SECONDS": env.float("MAX_COUNTDOWN_SECONDS", default=60.0),
+    "MAX_COUNTDOWN_SECONDS": env.float("MAX_COUNTDOWN_SECONDS", default=300.0),
     # A claimed step's lease, renewed every third of it while the step runs: a dead worker is noticed this fast.
     "LEASE_SECONDS": env.float("STEP_LEASE_SECONDS", default=60.0),
     "MAX_ATTEMPTS": env.int("STEP_MAX_ATTEMPTS", default=5),

@@ -27,15 +27,20 @@ def database_url_of_test_db() -> str:
 
 
 @pytest.fixture
-def worker_stack(tmp_path, settings):
+def services_stack(tmp_path, settings):
     with local_stack(tmp_path / "stack", veo_seconds=1.0, heygen_seconds=2.0,
                      database_url=database_url_of_test_db(), redis_url=os.environ["REDIS_URL"]) as stack:
         from video_saas.celery import app
 
-        app.control.purge()  # nothing left over from other tests reaches this worker
+        app.control.purge()  # nothing left over from other tests reaches these workers
         settings.HEYGEN_API_VERSION = "v3"
-        stack.start_worker("worker", concurrency=2)
         yield stack
+
+
+@pytest.fixture
+def worker_stack(services_stack):
+    services_stack.start_worker("worker", concurrency=2)
+    return services_stack
 
 
 def wait_for(job: VideoJob, timeout: float) -> list[tuple[str, int]]:
@@ -67,3 +72,25 @@ def test_a_job_runs_to_completion_through_a_real_worker_on_postgres_and_redis(wo
     assert sorted(entry["kind"] for entry in ledger) == ["heygen.v3.create", "veo.extend", "veo.generate"]
     assert len({entry["id"] for entry in ledger}) == 3
     assert job.final_video_uri.startswith("gs://sandbox-videos/")
+
+
+def steps_done_by(stack, worker: str, job: VideoJob) -> set[str]:
+    marker = f"job {job.id}: step "
+    return {line.split(marker, 1)[1].split()[0] for line in stack.log(worker).read_text().splitlines()
+            if marker in line}
+
+
+def test_composes_run_on_the_media_worker_and_everything_else_on_the_orchestration_worker(services_stack, user):
+    services_stack.start_worker("orchestration", concurrency=2, queues=("celery",))
+    services_stack.start_worker("media", concurrency=1, beat=False, queues=("media",))
+    brief = headphones_brief(f"{services_stack.sandbox_url}/assets/headphones.png", scenes=2)
+    brief["avatar_position"] = {"scale": 0.8, "x": 0.7, "y": 0.8}  # what the API's serializer makes of a preset
+    job = jobs.create_job(user=user, data=brief)
+
+    wait_for(job, timeout=240)
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED, job.error_message
+    assert steps_done_by(services_stack, "media", job) == {"compose"}  # one chain: nothing to join
+    assert steps_done_by(services_stack, "orchestration", job) == {"image", "veo:c0:s0", "veo:c0:s1",
+                                                                    "heygen:render"}

@@ -13,15 +13,17 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 
-def enqueue(task_name: str, *args: str, countdown: float | None = None) -> None:
-    transaction.on_commit(lambda: publish(task_name, *args, countdown=countdown))
+def enqueue(task_name: str, *args: str, countdown: float | None = None, queue: str | None = None) -> None:
+    transaction.on_commit(lambda: publish(task_name, *args, countdown=countdown, queue=queue))
 
 
-def publish(task_name: str, *args: str, countdown: float | None = None) -> bool:
+def publish(task_name: str, *args: str, countdown: float | None = None, queue: str | None = None) -> bool:
+    """Send the task to `queue`, or to the default queue when None."""
     from video_saas.celery import app
 
+    options = {"queue": queue} if queue else {}
     try:
-        app.send_task(task_name, args=list(args), countdown=countdown)
+        app.send_task(task_name, args=list(args), countdown=countdown, **options)
     except Exception as exc:  # the broker being unreachable must never fail the caller
         logger.warning("could not publish %s%s (%s); the sweeper will re-drive it", task_name, args,
                        type(exc).__name__)

@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -49,6 +49,7 @@ RUN_STEP = "video_generation.tasks.run_step"
 POLL_STEP = "video_generation.tasks.poll_step"
 PROCESS_JOB = "video_generation.tasks.process_video_job"
 CLOCK_SLACK = timedelta(seconds=1)
+MAX_REDRIVE_DOUBLINGS = 5  # a queued step is re-sent at most every 32 × REDRIVE_AFTER_SECONDS
 UNCONFIRMED_MESSAGE = ("the provider never confirmed the request; it was not re-sent so that it cannot be paid "
                        "twice (retry the job to send it again)")
 
@@ -100,13 +101,21 @@ def enqueue_ready_steps(job_id) -> int:
     now = timezone.now()
     ready = [s for s in steps if is_ready(s, succeeded, now)]
     for step in ready:
-        enqueue_run(step.id)
+        enqueue_run(step)
     return len(ready)
 
 
-def enqueue_run(step_id, countdown: float | None = None) -> None:
-    JobStep.objects.filter(id=step_id).update(last_enqueued_at=timezone.now())
-    dispatch.enqueue(RUN_STEP, str(step_id), countdown=countdown)
+# CPU-bound local steps go to their own queue, so a burst of them never holds up a provider poll.
+MEDIA_KINDS = frozenset({StepKind.JOIN_BROLL, StepKind.COMPOSE})
+
+
+def queue_for(step: JobStep) -> str | None:
+    return settings.MEDIA_QUEUE if step.kind in MEDIA_KINDS else None
+
+
+def enqueue_run(step: JobStep, countdown: float | None = None) -> None:
+    JobStep.objects.filter(id=step.id).update(last_enqueued_at=timezone.now(), redrives=0)
+    dispatch.enqueue(RUN_STEP, str(step.id), countdown=countdown, queue=queue_for(step))
 
 
 def enqueue_poll(step_id, countdown: float) -> None:
@@ -242,13 +251,14 @@ def retry_later(step: JobStep, exc: BaseException, *, delay: float | None = None
         return
     delay = backoff(step.attempts) if delay is None else delay + random.uniform(0, 1)
     now = timezone.now()
-    updates = {"state": StepState.PENDING, "lease_expires_at": None, "last_enqueued_at": now,
+    updates = {"state": StepState.PENDING, "lease_expires_at": None, "last_enqueued_at": now, "redrives": 0,
                "next_check_at": now + timedelta(seconds=delay), "error_message": message[:1000],
                "error_code": getattr(exc, "code", "")[:100]}
     if not counts_as_attempt:
         updates["attempts"] = F("attempts") - 1
     if JobStep.objects.filter(id=step.id, state=StepState.SUBMITTING, attempts=step.attempts).update(**updates):
-        dispatch.enqueue(RUN_STEP, str(step.id), countdown=min(delay, cfg("MAX_COUNTDOWN_SECONDS")))
+        dispatch.enqueue(RUN_STEP, str(step.id), countdown=min(delay, cfg("MAX_COUNTDOWN_SECONDS")),
+                         queue=queue_for(step))
 
 
 def answer_lost(step: JobStep, job: VideoJob, message: str) -> None:
@@ -276,6 +286,7 @@ def succeed(step: JobStep, outcome: Done) -> None:
         )
         if not done:
             return
+        logger.info("job %s: step %s succeeded", step.job_id, step.key)
         step.refresh_from_db()
         after_success(step)
         refresh_job(step.job_id)
@@ -413,7 +424,7 @@ def reconcile(step: JobStep) -> None:
         # Nothing was written in the whole window: Veo did not run it (and blocked runs are not billed).
         JobStep.objects.filter(id=step.id, state=StepState.UNKNOWN).update(
             state=StepState.PENDING, next_check_at=None, submitted_at=None)
-        enqueue_run(step.id)
+        enqueue_run(step)
     else:
         fail_step(step, "outcome_unknown", UNCONFIRMED_MESSAGE)
 
@@ -459,7 +470,7 @@ def lease_expired(step: JobStep) -> None:
     elif step.provider == Provider.LOCAL or resend_is_safe(step, job):
         if JobStep.objects.filter(id=step.id, state=StepState.SUBMITTING, attempts=step.attempts).update(
                 state=StepState.PENDING, lease_expires_at=None, next_check_at=None):
-            enqueue_run(step.id)
+            enqueue_run(step)
     else:
         now = timezone.now()
         if JobStep.objects.filter(id=step.id, state=StepState.SUBMITTING, attempts=step.attempts).update(
@@ -480,8 +491,39 @@ def redrive_pending_steps(now, redrive_before) -> int:
     for job_id, key in JobStep.objects.filter(job_id__in={s.job_id for s in candidates},
                                               state=StepState.SUCCEEDED).values_list("job_id", "key"):
         succeeded.setdefault(job_id, set()).add(key)
-    ready = [s for s in candidates if is_ready(s, succeeded.get(s.job_id, set()), now)]
+    waiting = waiting_their_turn(candidates, now)
+    ready = [s for s in candidates if is_ready(s, succeeded.get(s.job_id, set()), now) and redrive_due(s, now)
+             and s.id not in waiting]
     for step in ready:
-        JobStep.objects.filter(id=step.id).update(last_enqueued_at=now)
-        dispatch.publish(RUN_STEP, str(step.id))
+        JobStep.objects.filter(id=step.id).update(last_enqueued_at=now, redrives=F("redrives") + 1)
+        dispatch.publish(RUN_STEP, str(step.id), queue=queue_for(step))
     return len(ready)
+
+
+def waiting_their_turn(candidates: list[JobStep], now) -> set[int]:
+    """Ids of candidates whose message is most likely still in its queue behind others: the queue is being worked
+    (a step on it was taken within REDRIVE_AFTER_SECONDS) and nothing queued after them has been taken yet.
+    Queues are first in, first out, so once a later message has been taken, an earlier one was lost; a queue
+    that nobody is taking from tells nothing, and its steps are re-sent as usual."""
+    recent = now - timedelta(seconds=cfg("REDRIVE_AFTER_SECONDS"))
+    waiting: set[int] = set()
+    for on_media_queue in (True, False):
+        group = [s for s in candidates if (s.kind in MEDIA_KINDS) == on_media_queue and s.last_enqueued_at]
+        if not group:
+            continue
+        same_queue = Q(kind__in=MEDIA_KINDS) if on_media_queue else ~Q(kind__in=MEDIA_KINDS)
+        newest_taken = (JobStep.objects.filter(same_queue, started_at__gte=recent)
+                        .filter(started_at__gte=F("last_enqueued_at"))
+                        .aggregate(newest=Max("last_enqueued_at"))["newest"])
+        if newest_taken is not None:
+            waiting |= {s.id for s in group if s.last_enqueued_at >= newest_taken - CLOCK_SLACK}
+    return waiting
+
+
+def redrive_due(step: JobStep, now) -> bool:
+    """The sweeper cannot tell a lost message from one still waiting in a long queue (a backlog of composes):
+    each re-send doubles the wait before the next, so a queued step gets a handful of duplicates, not hundreds."""
+    if step.last_enqueued_at is None:
+        return True
+    window = cfg("REDRIVE_AFTER_SECONDS") * 2 ** min(step.redrives, MAX_REDRIVE_DOUBLINGS)
+    return (now - step.last_enqueued_at).total_seconds() >= window

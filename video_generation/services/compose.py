@@ -41,6 +41,10 @@ Keying
 Threads
     ffmpeg uses the CPUs this process may run on (``os.sched_getaffinity``), capped at ``MAX_THREADS``; set
     ``COMPOSE_FFMPEG_THREADS`` to force a number (e.g. 1 per Celery prefork child on a shared box).
+
+Priority
+    ffmpeg runs at nice ``COMPOSE_FFMPEG_NICE`` (default 10; 0 turns it off): on a box that also runs the
+    orchestration, a burst of composes then takes the CPU only when provider polls and submits do not need it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -66,6 +71,7 @@ BROLL_DUCK_VOLUME = 0.25
 CHROMA_SIMILARITY = 0.3
 CHROMA_BLEND = 0.1
 MAX_THREADS = 4
+DEFAULT_NICE = 10  # below the orchestration sharing the box; see "Priority" above
 FFMPEG_TIMEOUT = 900  # seconds; a render that takes longer is stuck
 _STDERR_TAIL_LINES = 8
 
@@ -126,6 +132,16 @@ def _threads() -> int:
     except (AttributeError, OSError):  # pragma: no cover - non-Linux
         cpus = os.cpu_count() or 1
     return max(1, min(cpus, MAX_THREADS))
+
+
+def niced(cmd: list[str]) -> list[str]:
+    """`cmd` run through coreutils' `nice` at COMPOSE_FFMPEG_NICE (unchanged when 0 or `nice` is missing)."""
+    try:
+        level = int(os.environ.get("COMPOSE_FFMPEG_NICE", "").strip() or DEFAULT_NICE)
+    except ValueError:
+        level = DEFAULT_NICE
+    nice = shutil.which("nice") if level > 0 else None
+    return [nice, "-n", str(min(level, 19)), *cmd] if nice else cmd
 
 
 def _frame_size(aspect_ratio: str) -> tuple[int, int]:
@@ -266,7 +282,7 @@ def _run(args: list[str], output: Path, *, inputs: Sequence[Path]) -> None:
     try:
         try:
             result = subprocess.run(
-                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                niced(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 timeout=FFMPEG_TIMEOUT,
             )  # fmt: skip
         except subprocess.TimeoutExpired:

@@ -42,3 +42,8 @@ def test_tasks_take_only_ids():
     for task in (tasks.process_video_job, tasks.run_step, tasks.poll_step):
         params = list(inspect.signature(task.run).parameters.values())
         assert [p.annotation for p in params] in ([str], ["str"]), task.name
+
+
+def test_a_worker_started_without_a_queue_list_consumes_both_orchestration_and_media():
+    assert set(app.amqp.queues) == {"celery", settings.MEDIA_QUEUE}
+    assert app.conf.task_default_queue == "celery"

@@ -202,6 +202,7 @@ class Driver:
     history: list = field(default_factory=list)
     snapshots: list = field(default_factory=list)
     drop: set = field(default_factory=set)  # task names whose messages get lost
+    routed: list = field(default_factory=list)  # (task name, args, queue) of every message published
     broker_down: bool = False
 
     TASKS = {
@@ -211,9 +212,10 @@ class Driver:
         "video_generation.tasks.deliver_webhook": lambda arg: webhooks.deliver(arg),
     }
 
-    def publish(self, task_name, *args, countdown=None):
+    def publish(self, task_name, *args, countdown=None, queue=None):
         if self.broker_down:
             return False
+        self.routed.append((task_name, args, queue))
         if task_name in self.drop:
             return True
         due = timezone.now() + timedelta(seconds=countdown or 0)

@@ -51,6 +51,15 @@ class TestHappyPath:
         statuses = {status for jid, status, _ in driver.snapshots if jid == job.id}
         assert {JobStatus.PROCESSING_VEO, JobStatus.COMPLETED} <= statuses
 
+    def test_it_first_polls_a_render_at_its_expected_finish_even_when_that_is_minutes_away(self, driver,
+                                                                                             submit_job):
+        job = submit_job(brief(1))
+        step = driver.run_until_submitted(job, "heygen:render")
+        due = [when for when, _, task_name, args in driver.queue
+               if task_name == machine.POLL_STEP and args == (str(step.id),)]
+        assert len(due) == 1
+        assert (due[0] - step.submitted_at).total_seconds() == pytest.approx(120, abs=1)  # HEYGEN_EXPECTED_SECONDS
+
     def test_it_renders_the_presenter_while_the_broll_renders(self, driver, submit_job, fake_veo, fake_heygen):
         job = submit_job()
         driver.run_until_submitted(job, "veo:c0:s0")
@@ -397,10 +406,83 @@ class TestSweeperDoesNotFlood:
         driver.drop.add("video_generation.tasks.poll_step")
         job = submit_job(brief(1))
         driver.run()
-        driver.advance(120)  # every poll is overdue; its messages were lost
+        driver.advance(150)  # every poll is overdue (Veo expected in 60 s, HeyGen in 120 s); its messages were lost
         assert driver.sweep()["polls"] == 2  # the Veo scene and the presenter
         driver.advance(5)
         assert driver.sweep()["polls"] == 0  # their messages may still be queued: not again yet
         driver.advance(31)
         assert driver.sweep()["polls"] == 2
         assert job.steps.exists()
+
+
+class TestQueues:
+    @staticmethod
+    def queues_by_kind(driver, job) -> dict[str, set]:
+        kinds = {str(s.id): s.kind for s in JobStep.objects.filter(job=job)}
+        found: dict[str, set] = {}
+        for task_name, args, queue in driver.routed:
+            if task_name == machine.RUN_STEP:
+                found.setdefault(kinds[args[0]], set()).add(queue)
+        return found
+
+    def test_joins_and_composes_run_on_the_media_queue_and_every_other_step_on_the_default_one(
+            self, driver, submit_job, settings):
+        job = submit_job(brief(6))
+        driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        found = self.queues_by_kind(driver, job)
+        assert found.pop("join_broll") == {settings.MEDIA_QUEUE}
+        assert found.pop("compose") == {settings.MEDIA_QUEUE}
+        assert set(found) == {"fetch_image", "veo_generate", "veo_extend", "heygen_render"}
+        assert all(queues == {None} for queues in found.values())
+        polls = {queue for task_name, _, queue in driver.routed if task_name == machine.POLL_STEP}
+        assert polls == {None}
+
+    def test_a_compose_whose_message_was_lost_is_re_driven_onto_the_media_queue(self, driver, submit_job, settings):
+        job = submit_job(brief(1))
+        driver.run(until=lambda: JobStep.objects.filter(job=job, key="compose", last_enqueued_at__isnull=False)
+                   .exists())
+        driver.queue.clear()  # the broker lost the compose message
+        driver.routed.clear()
+        driver.advance(31)
+        assert driver.sweep()["steps"] == 1
+        assert self.queues_by_kind(driver, job) == {"compose": {settings.MEDIA_QUEUE}}
+        driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+
+    def test_a_step_waiting_in_a_long_queue_is_re_published_at_doubling_intervals(self, driver, submit_job):
+        job = submit_job(brief(1))
+        driver.run(until=lambda: JobStep.objects.filter(job=job, key="compose", last_enqueued_at__isnull=False)
+                   .exists())
+        driver.queue.clear()  # the compose's message sits behind a backlog (or is lost): the sweeper can't tell
+        compose = JobStep.objects.get(job=job, key="compose")
+        re_sent_at = []
+        for second in range(5, 400, 5):
+            driver.advance(5)
+            driver.routed.clear()
+            driver.sweep()
+            if any(args == (str(compose.id),) for _, args, _ in driver.routed):
+                re_sent_at.append(second)
+        # sweeps every 5 s: re-sent at the first sweep past REDRIVE_AFTER_SECONDS (30), then 60 s and 120 s later
+        assert re_sent_at == [35, 95, 215]
+        driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+
+    def test_a_step_behind_others_in_a_moving_queue_is_left_alone_until_the_queue_passes_it(
+            self, driver, submit_job):
+        first, second = submit_job(brief(1)), submit_job(brief(1))
+        driver.run(until=lambda: JobStep.objects.filter(key="compose", last_enqueued_at__isnull=False).count() == 2)
+        driver.queue.clear()
+        waiting = JobStep.objects.get(job=second, key="compose")
+        taken = JobStep.objects.filter(job=first, key="compose")
+        queued_at = waiting.last_enqueued_at
+
+        driver.advance(40)  # the media workers are busy with a compose queued before ours
+        taken.update(last_enqueued_at=queued_at - timedelta(seconds=10), started_at=timezone.now())
+        assert driver.sweep()["steps"] == 0
+
+        driver.advance(5)  # now one queued after ours has been taken: ours was lost
+        taken.update(last_enqueued_at=queued_at + timedelta(seconds=5), started_at=timezone.now())
+        driver.routed.clear()
+        assert driver.sweep()["steps"] == 1
+        assert [args for _, args, _ in driver.routed] == [(str(waiting.id),)]

@@ -14,6 +14,7 @@ from video_generation.services.compose import (
     Placement,
     compose_final,
     join_chains,
+    niced,
     normalize,
     presenter_box,
     probe,
@@ -273,3 +274,28 @@ def test_it_raises_compose_error_when_probing_a_corrupt_or_missing_file(tmp_path
         probe(make_corrupt(tmp_path / "x.mp4"))
     with pytest.raises(ComposeError):
         probe(tmp_path / "missing.mp4")
+
+
+class TestPriority:
+    @staticmethod
+    def child_niceness() -> int:
+        """The niceness a command run through niced() sees."""
+        import subprocess
+        import sys
+
+        probe = niced([sys.executable, "-c", "import os; print(os.nice(0))"])
+        return int(subprocess.run(probe, capture_output=True, text=True, check=True).stdout)
+
+    def test_ffmpeg_runs_ten_nice_levels_below_the_worker_by_default(self, monkeypatch):
+        import os
+
+        monkeypatch.delenv("COMPOSE_FFMPEG_NICE", raising=False)
+        assert self.child_niceness() == min(19, os.nice(0) + 10)
+
+    def test_the_level_comes_from_the_environment_and_zero_turns_it_off(self, monkeypatch):
+        import os
+
+        monkeypatch.setenv("COMPOSE_FFMPEG_NICE", "3")
+        assert self.child_niceness() == min(19, os.nice(0) + 3)
+        monkeypatch.setenv("COMPOSE_FFMPEG_NICE", "0")
+        assert niced(["ffmpeg", "-version"]) == ["ffmpeg", "-version"]

@@ -173,6 +173,7 @@ class JobStep(models.Model):
         ]
         indexes = [
             models.Index(fields=["state", "next_check_at"], name="step_due_idx"),
+            models.Index(fields=["started_at"], name="step_started_idx"),  # the sweeper: what was taken lately
         ]
 
     def __str__(self) -> str:

@@ -66,3 +66,9 @@ def test_terminal_statuses_rank_above_every_running_one():
     assert [JobStatus.rank(s) for s in running] == [0, 1, 2, 3]
     assert all(JobStatus.rank(t) > 3 for t in JobStatus.terminal())
     assert StepState.SUCCEEDED in StepState.finished()
+
+
+def test_the_migrations_describe_the_models_exactly():
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # exits non-zero on a missing migration

@@ -16,7 +16,8 @@ Per job:
 - overhead = makespan − ideal;
 - media-slot wait = how long the job's join/compose would have waited for a free media slot under an ideal
   first-come-first-served dispatcher with the same number of slots, fed at the moments the steps' inputs
-  finished, each step taking the time it actually took (stackrun.media_slot_waits): CPU capacity, which more
+  finished, each holding its slot for the time the step took plus the media worker's mean per-task time outside
+  the steps, read from its log (stackrun.media_slot_waits, per_task_extra_seconds): CPU capacity, which more
   media workers remove, not something the orchestration adds;
 - pipeline overhead = overhead − media-slot wait (target p95 ≤ 2 s at N = 200);
 - polls per provider operation = JobStep.poll_count of each succeeded Veo/HeyGen render step (target median ≤ 3).
@@ -251,7 +252,8 @@ NOTES = {
         "of N composes still takes at least N x (media CPU s/job) / cores: the media-slot wait below.",
         "overhead = makespan - the job's own critical path (providers at their configured latency, local steps at "
         "the time they took). media-slot wait = how long its compose would have waited for a free media slot even "
-        "under an ideal first-come-first-served dispatcher with the same slots and step times (CPU capacity). "
+        "under an ideal first-come-first-served dispatcher with the same slots, each compose holding its slot for the "
+        "time it took plus the media worker's mean per-task time outside the step (CPU capacity). "
         "pipeline overhead = overhead - media-slot wait: what the orchestration itself added; the target applies "
         "to it.",
     ],

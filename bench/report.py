@@ -129,8 +129,15 @@ def concurrency_section(data: dict) -> list[str]:
         lines.append(f"| {run['n']} | {_pair(run['veo_observed_seconds'])} | {_pair(run['heygen_observed_seconds'])} "
                      f"| {_pair(run['compose_step_seconds'])} |")
     lines.append("")
-    if data.get("notes"):
-        lines += [f"- {n}" for n in data["notes"]] + [""]
+    notes = list(data.get("notes") or [])
+    if profile == "burst":
+        notes.append("A burst puts every job's orchestration (plan, image fetch, two submits, polls) into the same few "
+                     "seconds on one worker process and 2 cores shared with PostgreSQL, the API, the sandbox and the "
+                     "composes, so the later jobs queue behind the earlier ones: this profile measures how fast the "
+                     "backlog clears. The 2 s target is judged on the sustained profile, where all N jobs are in "
+                     "flight together as they are in service.")
+    if notes:
+        lines += [f"- {n}" for n in notes] + [""]
     return lines
 
 

@@ -1,8 +1,10 @@
 """Scenario `concurrency`: N concurrent v3 jobs with ONE Celery worker process doing the orchestration, for N in
 --jobs (default 1,50,200).
 
-For each N: a fresh local stack (sandbox, API server, workers), N briefs submitted at once through the API
-(8 client threads), then the job and step rows are read back. Worker layouts (--layout):
+For each N: a fresh local stack (sandbox, API server, workers), N briefs submitted through the API (8 client
+threads), then the job and step rows are read back. Profiles (--profile): `sustained` (default) submits them evenly
+over 0.8 x the shortest critical path at unscaled latencies, so all N are in flight together; `burst` submits
+them all at once at latencies x 0.02, after one unmeasured warm-up job. Worker layouts (--layout):
 - split (default): the one orchestration worker (`-Q celery -B`, prefork × 4 by default; --pool threads|gevent to
   try one process serving many in threads/greenlets) and a media worker (`-Q media`, --media-concurrency slots,
   its ffmpeg at the product's default COMPOSE_FFMPEG_NICE of 10, as on a box that runs both);
@@ -51,9 +53,9 @@ from .common import (
     write_result,
 )
 from .stackrun import (
+    BENCH_ENV,
     HEYGEN_BASE,
     REUSE_RENDERS,
-    TIME_LIMITS,
     VEO_BASE,
     Rows,
     analyse,
@@ -113,7 +115,7 @@ def warm_up(api, rows, stack, scenes: int, args) -> None:
     """One unmeasured job first: the sandbox renders the batch's (identical) requests once and the workers load
     their code and connections, so the batch measures the orchestration, not a first render or a cold start."""
     job_id = submit_all(api, [brief(stack, scenes, args.scene_seconds)])[0]
-    if not wait_for(rows, [job_id], 180.0, label="warm-up: ") or rows.jobs()[job_id]["status"] != "completed":
+    if not wait_for(rows, [job_id], 180.0, label="warm-up: ") or rows.statuses()[job_id] != "completed":
         raise RuntimeError("the warm-up job did not complete; see the workdir's logs")
     time.sleep(2)
 
@@ -131,7 +133,7 @@ def run_n(n: int, args, *, scale: float, scenes: int) -> dict:
         with services(folder) as (database_url, redis_url, desc), \
                 local_stack(folder, veo_seconds=veo, heygen_seconds=heygen, heygen_api_version="v3",
                             database_url=database_url, redis_url=redis_url,
-                            extra_env=TIME_LIMITS, sandbox_args=REUSE_RENDERS) as stack:
+                            extra_env=BENCH_ENV, sandbox_args=REUSE_RENDERS) as stack:
           try:
             workers = start_workers(stack, args)
             api = VideoApi(stack.start_api(), stack.create_token("bench"))
@@ -162,7 +164,6 @@ def run_n(n: int, args, *, scale: float, scenes: int) -> dict:
             mine = [jobs[j] for j in job_ids if j in jobs]  # the warm-up job is not among them
             media_tasks = media_task_seconds(stack.log("media"))
             extra = per_task_extra_seconds(media_tasks, jobs)
-            desc_out = desc
           finally:
             hard_stop(stack)
         ok = finished
@@ -178,6 +179,7 @@ def run_n(n: int, args, *, scale: float, scenes: int) -> dict:
     per_job = [analyse(j, veo_seconds=veo, heygen_seconds=heygen, slot_waits=waits) for j in mine]
     completed = [a for a in per_job if a["status"] == "completed"]
     polls = [p for a in completed for p in a["polls"]]
+    polls_summary = summary(polls)
     errors: dict[str, int] = {}
     for a in per_job:
         if a["status"] != "completed":
@@ -195,7 +197,7 @@ def run_n(n: int, args, *, scale: float, scenes: int) -> dict:
         "media_slot_wait_seconds": summary(a["media_slot_wait"] for a in completed),
         "media_worker_tasks": len(media_tasks), "media_worker_seconds_per_task_outside_steps": round(extra, 4),
         "pipeline_overhead_seconds": pipeline_overhead,
-        "polls_per_operation": summary(polls),
+        "polls_per_operation": polls_summary,
         "veo_observed_seconds": summary(x for a in completed for x in a["veo_observed"]),
         "heygen_observed_seconds": summary(x for a in completed for x in a["heygen_observed"]),
         "compose_step_seconds": summary(x for a in completed for x in a["compose"]),
@@ -203,10 +205,10 @@ def run_n(n: int, args, *, scale: float, scenes: int) -> dict:
         "workers": {name: worker_usage(usage[name], baseline[name], samplers[name], n) for name in workers},
         "meets_overhead_target": bool(pipeline_overhead.get("p95") is not None
                                       and pipeline_overhead["p95"] <= TARGET_OVERHEAD_P95 and len(completed) == n),
-        "meets_polls_target": bool(polls and summary(polls)["p50"] <= TARGET_POLLS_MEDIAN),
+        "meets_polls_target": bool(polls and polls_summary["p50"] <= TARGET_POLLS_MEDIAN),
         "jobs": [{k: a[k] for k in ("id", "status", "makespan", "ideal", "overhead", "media_slot_wait",
                                     "pipeline_overhead", "polls")} for a in per_job],
-        **desc_out,
+        **desc,
     }
     orchestration = result["workers"]["worker"]
     log(f"N={n}: {len(completed)}/{n} completed; pipeline overhead p50 {pipeline_overhead.get('p50')} p95 "

@@ -17,10 +17,10 @@ def _load(name: str) -> dict | None:
         return None
 
 
-def _f(value, digits: int = 2, unit: str = "") -> str:
+def _f(value, digits: int = 2) -> str:
     if value is None:
         return "—"
-    return f"{value:.{digits}f}{unit}"
+    return f"{value:.{digits}f}"
 
 
 def _ok(flag) -> str:
@@ -93,7 +93,7 @@ def _workers_line(data: dict) -> str:
 
 
 def concurrency_section(data: dict) -> list[str]:
-    profile = data.get("profile", "burst")
+    profile = data["profile"]
     spread = data.get("arrival_spread_seconds", 0)
     arrivals = f"submitted evenly over {spread:.0f} s" if spread else "submitted all at once"
     lines = [
@@ -108,8 +108,7 @@ def concurrency_section(data: dict) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in data["runs"]:
-        workers = run.get("workers") or {"worker": run["worker"]}
-        orchestration, media = workers["worker"], workers.get("media")
+        orchestration, media = run["workers"]["worker"], run["workers"].get("media")
         p = run["polls_per_operation"]
         lines.append(
             f"| {run['n']} | {run['completed']}/{run['n']} | {run.get('peak_jobs_in_flight', '—')} | "

@@ -22,13 +22,14 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from video_generation.client import TERMINAL
+
 from .common import has_exited, log
 
 VEO_BASE = 75.0
 HEYGEN_BASE = 150.0
 PROVIDER_KINDS = ("veo_generate", "veo_extend", "heygen_render")
 MEDIA_KINDS = ("join_broll", "compose")  # the steps routed to the media queue
-TERMINAL = ("completed", "failed", "cancelled")
 
 
 # --- services: our own Postgres database and Redis DB number, or SQLite + the filesystem broker ------------
@@ -59,8 +60,7 @@ def services(workdir: Path):
             database_url = f"sqlite:///{workdir / 'db.sqlite3'}"
             desc["database"] = "SQLite (limits concurrency: one writer at a time)"
         if not redis_url and shutil.which("redis-server") and os.environ.get("BENCH_BROKER") != "filesystem":
-            # kombu's filesystem transport crashes the worker under load (a half-written message file is read
-            # as empty JSON), so start a private, throw-away Redis when one is installed.
+            # Measure on the broker production uses: a private, throw-away Redis when one is installed.
             from devstack.stack import free_port
 
             port = free_port()
@@ -122,15 +122,9 @@ def _flush_redis(url: str) -> None:
     client.close()
 
 
-# devstack.stack.pipeline_env sets a 12 s soft / 15 s hard task limit and a 20 s step lease, meant for the e2e
-# tests' tiny videos. A compose of a 20-24 s 720x1280 video needs ~14 CPU-seconds of ffmpeg, so under those limits
-# it is killed and retried until the job fails (and a lease shorter than the step lets the sweeper start a second
-# copy). The bench raises them; the provider latencies and poll timing stay as devstack sets them.
-SANDBOX_ARGS: tuple[str, ...] = ()
 # The sandbox renders each distinct request once; identical jobs then cost it no CPU (concurrency scenario).
 REUSE_RENDERS: tuple[str, ...] = ("--reuse-renders",)
-TIME_LIMITS = {"CELERY_TASK_SOFT_TIME_LIMIT": "300", "CELERY_TASK_TIME_LIMIT": "330",
-               "GENERATE_RATE_LIMIT": "100000/hour"}  # one benchmark user submits hundreds of jobs at once
+BENCH_ENV = {"GENERATE_RATE_LIMIT": "100000/hour"}  # one benchmark user submits hundreds of jobs at once
 
 
 # --- reading rows ------------------------------------------------------------------------------------------
@@ -173,11 +167,9 @@ class Rows:
     def _id(value) -> str:
         return str(value).replace("-", "")
 
-    def status_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for row in self._query("SELECT status, COUNT(*) FROM video_generation_videojob GROUP BY status"):
-            counts[row[0]] = row[1]
-        return counts
+    def statuses(self) -> dict[str, str]:
+        rows = self._query("SELECT id, status FROM video_generation_videojob")
+        return {self._id(jid): status for jid, status in rows}
 
     def jobs(self) -> dict[str, dict]:
         import json
@@ -336,12 +328,8 @@ def wait_for(rows: Rows, job_ids: list[str], timeout: float, *, every: float = 1
     deadline = time.monotonic() + timeout
     last_note = 0.0
     while time.monotonic() < deadline:
-        jobs = rows.jobs() if len(wanted) <= 5 else None
-        if jobs is not None:
-            done = sum(1 for j in wanted if jobs.get(j, {}).get("status") in TERMINAL)
-        else:
-            counts = rows.status_counts()
-            done = sum(v for k, v in counts.items() if k in TERMINAL)
+        statuses = rows.statuses()
+        done = sum(1 for j in wanted if statuses.get(j) in TERMINAL)  # only these: not a warm-up job
         if done >= len(wanted):
             return True
         if worker is not None and has_exited(worker):
@@ -366,14 +354,12 @@ def workdir(name: str) -> Path:
 
 
 def discard(path: Path) -> None:
-    import shutil
-
     shutil.rmtree(path, ignore_errors=True)
 
 
 def hard_stop(stack) -> None:
-    """Stop every process the stack started: SIGTERM to each group, then SIGKILL whatever is left after 30 s
-    (Stack.kill waits 20 s and then leaves a slow-to-stop worker running)."""
+    """Stop every process the stack started at once: SIGTERM to every group, then SIGKILL whatever is left after
+    30 s in all (Stack.stop stops them one after another, up to 20 s each)."""
     import signal
 
     procs = list(stack.processes.values())

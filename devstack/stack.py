@@ -79,14 +79,16 @@ class Stack:
             argv = ["nice", "-n", str(nice), *argv]
         return self.spawn(name, argv)
 
-    def start_api(self, *, workers: int = 2) -> str:
-        port = free_port()
-        self.api_url = f"http://127.0.0.1:{port}"
-        process = self.spawn("api", [sys.executable, "-m", "gunicorn", "video_saas.wsgi:application",
-                                     "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4",
-                                     "--timeout", "60"], PUBLIC_BASE_URL=self.api_url)
-        wait_for_http(f"{self.api_url}/api/video/health/", process=process)
-        return self.api_url
+    def start_api(self, name: str = "api", *, workers: int = 2, **env: str) -> str:
+        """An API server with `env` on top of the stack's; the one named "api" is the stack's `api_url`."""
+        url = f"http://127.0.0.1:{free_port()}"
+        process = self.spawn(name, [sys.executable, "-m", "gunicorn", "video_saas.wsgi:application",
+                                    "--bind", url.removeprefix("http://"), "--workers", str(workers),
+                                    "--threads", "4", "--timeout", "60"], PUBLIC_BASE_URL=url, **env)
+        wait_for_http(f"{url}/api/video/health/", process=process)
+        if name == "api":
+            self.api_url = url
+        return url
 
     def kill(self, name: str, sig: int = signal.SIGKILL, *, grace: float = 20.0) -> None:
         """Signal the process group; whatever is still alive after `grace` seconds is killed outright."""

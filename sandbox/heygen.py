@@ -359,7 +359,8 @@ class HeyGenService:
             concat_mp4(parts, out)
             for part in parts:
                 part.unlink(missing_ok=True)
-        return out.read_bytes(), total
+        # The bytes are only needed to serve a later identical request from the render cache.
+        return (out.read_bytes() if self.ctx.render_cache.enabled else b""), total
 
     def _schedule_callback(self, video: Video) -> None:
         if not video.callback_url:

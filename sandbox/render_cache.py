@@ -41,5 +41,6 @@ class RenderCache:
             with self._lock:
                 self._items[key] = value
                 while len(self._items) > self.capacity:
-                    self._items.popitem(last=False)
+                    evicted, _ = self._items.popitem(last=False)
+                    self._key_locks.pop(evicted, None)
             return value

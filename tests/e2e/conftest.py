@@ -8,11 +8,8 @@ uses the next Redis DB number and flushes it. Otherwise: a SQLite file and kombu
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import signal
-import sys
 import threading
 import time
 from collections import Counter
@@ -130,6 +127,7 @@ class E2E:
         self._watchers: dict[str, threading.Thread] = {}
         self.observed: dict[str, Observed] = {}
         self.image_url = f"{stack.sandbox_url}/assets/headphones.png"
+        self._heygen_owners: dict[str, str] = {}  # ledger entry id -> job id; never changes once known
 
     # -- API -------------------------------------------------------------------------------------------
     def _headers(self) -> dict:
@@ -215,9 +213,17 @@ class E2E:
     def heygen_job_of(self, entry: dict) -> str:
         """Which of our jobs a HeyGen ledger entry belongs to: the product sends callback_id = the job id (and, in
         v3, the title 'video_saas <job id>')."""
-        mode = "v3" if entry["kind"] == "heygen.v3.create" else "v2"
-        data = self.heygen_video(entry["id"], mode)
-        return str(data.get("callback_id") or (data.get("title") or "").removeprefix("video_saas ")).strip()
+        if entry["id"] not in self._heygen_owners:
+            mode = "v3" if entry["kind"] == "heygen.v3.create" else "v2"
+            data = self.heygen_video(entry["id"], mode)
+            self._heygen_owners[entry["id"]] = str(
+                data.get("callback_id") or (data.get("title") or "").removeprefix("video_saas ")).strip()
+        return self._heygen_owners[entry["id"]]
+
+    def heygen_renders(self, job_id: str, entries: list[dict] | None = None) -> list[dict]:
+        """The HeyGen ledger entries (paid renders) made for one job, from `entries` or the whole ledger."""
+        return [e for e in (self.ledger() if entries is None else entries)
+                if e["kind"].startswith("heygen.") and self.heygen_job_of(e) == job_id]
 
     def storage_objects(self, prefix: str) -> list[str]:
         """Object names in the storage emulator's bucket under `prefix` (Veo writes its outputs there)."""
@@ -273,39 +279,18 @@ def e2e_stack(tmp_path_factory, e2e_database_url, e2e_redis_url):
                      database_url=e2e_database_url, redis_url=e2e_redis_url,
                      sandbox_args=("--hang-seconds", str(HANG_SECONDS), "--render-workers", "2"),
                      extra_env={"COMPOSE_FFMPEG_THREADS": "2"}) as stack:
-        spawned: list = []
-        original_spawn = stack.spawn
-
-        def spawn(name, argv, **env):  # remember every process group we start, to reap stragglers at the end
-            process = original_spawn(name, argv, **env)
-            spawned.append(process)
-            return process
-
-        stack.spawn = spawn
         stack.start_worker(concurrency=WORKER_CONCURRENCY)
         stack.start_api(workers=2)
         yield stack
-    for process in spawned:  # Stack.stop() sends SIGTERM and waits 20 s; a Celery warm shutdown can outlast that
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
 def e2e(e2e_stack):
     """The harness. Jobs made through api_urls['v2'] are created in HeyGen's legacy v2 mode (the API process
     records HEYGEN_API_VERSION on the job; the shared worker follows the job's mode)."""
-    from devstack.stack import free_port, wait_for_http
-
     stack = e2e_stack
     token = stack.create_token("e2e")
-    port = free_port()
-    v2_url = f"http://127.0.0.1:{port}"
-    process = stack.spawn("api-v2", [sys.executable, "-m", "gunicorn",
-                                     "video_saas.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                                     "--workers", "1", "--threads", "4", "--timeout", "60"],
-                          HEYGEN_API_VERSION="v2", PUBLIC_BASE_URL=v2_url)
-    wait_for_http(f"{v2_url}/api/video/health/", process=process)
+    v2_url = stack.start_api("api-v2", workers=1, HEYGEN_API_VERSION="v2")
     harness = E2E(stack, token, {"v3": stack.api_url, "v2": v2_url})
     yield harness
     harness.http.close()

@@ -75,7 +75,7 @@ def test_transient_fault_still_completes_and_pays_once(e2e, fault_jobs, name):
     assert_forward_only(e2e.observed[ids[name]])
     # Exactly one Veo operation rendered for the one scene, and exactly one HeyGen render for the job.
     assert dict(e2e.veo_outputs_by_step(ids[name])) == {"veo-c0-s0": 1}
-    renders = [e for e in e2e.ledger()[start:] if e["kind"].startswith("heygen.") and e2e.heygen_job_of(e) == ids[name]]
+    renders = e2e.heygen_renders(ids[name], e2e.ledger()[start:])
     assert len(renders) == 1, renders
 
 
@@ -103,7 +103,7 @@ def test_permanent_fault_fails_fast_and_names_the_stage(e2e, fault_jobs, name):
     assert not [s for s in after["steps"] if s["state"] in ("pending", "submitting", "submitted", "unknown")
                 and s["key"] != "heygen:render"], after["steps"]
     outputs = e2e.veo_outputs_by_step(ids[name])
-    renders = [e for e in e2e.ledger()[start:] if e["kind"].startswith("heygen.") and e2e.heygen_job_of(e) == ids[name]]
+    renders = e2e.heygen_renders(ids[name], e2e.ledger()[start:])
     if name.startswith("veo_"):
         assert not outputs, outputs  # the failed scene rendered nothing and its extension was never submitted
         assert len(renders) <= 1  # the presenter may already have been started in parallel, but only once

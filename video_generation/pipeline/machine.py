@@ -491,9 +491,9 @@ def redrive_pending_steps(now, redrive_before) -> int:
     for job_id, key in JobStep.objects.filter(job_id__in={s.job_id for s in candidates},
                                               state=StepState.SUCCEEDED).values_list("job_id", "key"):
         succeeded.setdefault(job_id, set()).add(key)
-    waiting = waiting_their_turn(candidates, now)
-    ready = [s for s in candidates if is_ready(s, succeeded.get(s.job_id, set()), now) and redrive_due(s, now)
-             and s.id not in waiting]
+    due = [s for s in candidates if is_ready(s, succeeded.get(s.job_id, set()), now) and redrive_due(s, now)]
+    waiting = waiting_their_turn(due, now)
+    ready = [s for s in due if s.id not in waiting]
     for step in ready:
         JobStep.objects.filter(id=step.id).update(last_enqueued_at=now, redrives=F("redrives") + 1)
         dispatch.publish(RUN_STEP, str(step.id), queue=queue_for(step))
@@ -506,12 +506,13 @@ def waiting_their_turn(candidates: list[JobStep], now) -> set[int]:
     Queues are first in, first out, so once a later message has been taken, an earlier one was lost; a queue
     that nobody is taking from tells nothing, and its steps are re-sent as usual."""
     recent = now - timedelta(seconds=cfg("REDRIVE_AFTER_SECONDS"))
+    by_queue: dict[str | None, list[JobStep]] = {}
+    for s in candidates:
+        if s.last_enqueued_at:
+            by_queue.setdefault(queue_for(s), []).append(s)
     waiting: set[int] = set()
-    for on_media_queue in (True, False):
-        group = [s for s in candidates if (s.kind in MEDIA_KINDS) == on_media_queue and s.last_enqueued_at]
-        if not group:
-            continue
-        same_queue = Q(kind__in=MEDIA_KINDS) if on_media_queue else ~Q(kind__in=MEDIA_KINDS)
+    for queue, group in by_queue.items():
+        same_queue = Q(kind__in=MEDIA_KINDS) if queue else ~Q(kind__in=MEDIA_KINDS)
         newest_taken = (JobStep.objects.filter(same_queue, started_at__gte=recent)
                         .filter(started_at__gte=F("last_enqueued_at"))
                         .aggregate(newest=Max("last_enqueued_at"))["newest"])

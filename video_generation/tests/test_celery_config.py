@@ -25,7 +25,7 @@ def test_the_longest_countdown_plus_the_time_limit_stays_far_below_the_visibilit
     assert longest_countdown + app.conf.task_time_limit < app.conf.broker_transport_options["visibility_timeout"] / 2
 
 
-def test_a_lease_is_long_enough_to_be_renewed_several_times_before_it_runs_out():
+def test_a_lease_outlasts_several_poll_intervals_and_fits_within_the_task_time_limit():
     assert settings.PIPELINE["LEASE_SECONDS"] >= 3 * settings.PIPELINE["POLL_MIN_SECONDS"]
     assert settings.PIPELINE["LEASE_SECONDS"] <= app.conf.task_time_limit
 

@@ -47,3 +47,9 @@ def test_tasks_take_only_ids():
 def test_a_worker_started_without_a_queue_list_consumes_both_orchestration_and_media():
     assert set(app.amqp.queues) == {"celery", settings.MEDIA_QUEUE}
     assert app.conf.task_default_queue == "celery"
+
+
+def test_workers_keep_their_database_connection_between_tasks_and_check_it_before_use():
+    database = settings.DATABASES["default"]
+    assert database["CONN_MAX_AGE"] >= 60  # not a new connection (and server process) for every short task
+    assert database["CONN_HEALTH_CHECKS"] is True

@@ -51,3 +51,11 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError("REQUIRE_SERVICES=1 but DATABASE_URL (postgres) / REDIS_URL are not set")
     for item in wanted:
         item.add_marker(pytest.mark.skip(reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters start at zero in every test."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -144,8 +144,14 @@ def local_stack(workdir: Path, *, veo_seconds: float = 2.0, heygen_seconds: floa
         env = {**os.environ, **sandbox.env, **pipeline_env(veo_seconds=veo_seconds, heygen_seconds=heygen_seconds)}
         env.update({
             "DJANGO_SETTINGS_MODULE": "video_saas.settings",
-            "SECRET_KEY": secrets.token_urlsafe(32),
+            "SECRET_KEY": secrets.token_urlsafe(64),
             "DEBUG": "false",
+            # Production settings over plain HTTP on loopback: no HTTPS redirect, HSTS or secure-only cookies.
+            "SECURE_SSL_REDIRECT": "false",
+            "SECURE_HSTS_SECONDS": "0",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "GENERATE_RATE_LIMIT": "100000/hour",  # the end-to-end tests and benchmarks start hundreds of jobs
             "ALLOW_PRIVATE_URLS": "true",  # the product image is served by the sandbox on loopback
             "HEYGEN_API_VERSION": heygen_api_version,
             "LOCAL_STORAGE_DIR": str(workdir / "media"),

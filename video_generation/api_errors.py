@@ -1,6 +1,8 @@
 """One error envelope for the API (the brief's "API Error Responses"), configured as DRF's EXCEPTION_HANDLER.
 
 * validation errors   -> 400 {"error": "Validation error", "details": {...}}
+* unreadable body     -> 400 {"error": "Invalid JSON", "details": {"body": [why]}}
+* body over the cap   -> 413 {"error": "Request body too large ...", "max_bytes": n}
 * authentication      -> 401/403 DRF's own {"detail": ...} (the brief's 401 body)
 * not found           -> 404 {"error": "Job not found"} on job endpoints, {"error": "Not found"} elsewhere
 * throttled           -> 429 {"error": "Rate limit exceeded", "retry_after": seconds}
@@ -14,11 +16,14 @@ import logging
 import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
+
+from video_saas.middleware import body_too_large_response
 
 logger = logging.getLogger("video_generation")
 
@@ -48,6 +53,8 @@ _KEEP_DRF_BODY = (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, 
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        return body_too_large_response()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -65,6 +72,8 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         response.data = {"error": "Validation error", "details": details}
+    elif isinstance(exc, exceptions.ParseError):
+        response.data = {"error": "Invalid JSON", "details": {"body": [str(exc.detail)]}}
     elif isinstance(exc, exceptions.Throttled):
         retry_after = math.ceil(exc.wait) if exc.wait is not None else None
         response.data = {"error": "Rate limit exceeded", "retry_after": retry_after}

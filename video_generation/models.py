@@ -8,6 +8,16 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+
+class TimestampedQuerySet(models.QuerySet):
+    """`update()` moves `updated_at` too: Django's auto_now only acts on save(), and the pipeline changes rows with
+    conditional UPDATEs."""
+
+    def update(self, **kwargs):
+        kwargs.setdefault("updated_at", timezone.now())
+        return super().update(**kwargs)
 
 
 class JobStatus(models.TextChoices):
@@ -80,6 +90,8 @@ class VideoJob(models.Model):
     credits_used = models.IntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
 
+    objects = TimestampedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
@@ -118,6 +130,7 @@ class Provider(models.TextChoices):
 
 class StepState(models.TextChoices):
     PENDING = "pending", "Pending"  # not started (may be waiting on the steps it depends on)
+    RUNNING = "running", "Running"  # claimed local work (image fetch, join, compose) in progress
     SUBMITTING = "submitting", "Submitting"  # claimed; the provider call may be in flight
     SUBMITTED = "submitted", "Submitted"  # the provider accepted it; external_id is saved
     UNKNOWN = "unknown", "Unknown"  # a submit whose answer was lost: reconciled, never blindly re-sent
@@ -128,6 +141,11 @@ class StepState(models.TextChoices):
     @classmethod
     def finished(cls) -> frozenset[str]:
         return frozenset({cls.SUCCEEDED, cls.FAILED, cls.CANCELLED})
+
+    @classmethod
+    def claimed(cls) -> frozenset[str]:
+        """States in which a worker holds the step under a lease."""
+        return frozenset({cls.RUNNING, cls.SUBMITTING})
 
 
 class JobStep(models.Model):
@@ -165,6 +183,8 @@ class JobStep(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TimestampedQuerySet.as_manager()
 
     class Meta:
         ordering = ["job", "id"]

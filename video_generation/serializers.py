@@ -201,6 +201,11 @@ class ValidationErrorSerializer(serializers.Serializer):
     details = serializers.DictField(help_text="Field name -> list of messages (nested for scenes/position).")
 
 
+class BodyTooLargeSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    max_bytes = serializers.IntegerField(help_text="The largest body accepted, in bytes (REQUEST_MAX_BODY_BYTES).")
+
+
 class RateLimitedSerializer(serializers.Serializer):
     error = serializers.CharField(default="Rate limit exceeded")
     retry_after = serializers.IntegerField(help_text="Seconds until the next request is allowed.")

@@ -5,28 +5,28 @@ from celery import shared_task
 from .pipeline import machine, webhooks
 
 
-@shared_task(name="video_generation.tasks.process_video_job", acks_late=True)
+@shared_task(acks_late=True)
 def process_video_job(job_id: str) -> None:
     """Start the job, or advance it from wherever it stands."""
     machine.advance_job(job_id)
 
 
-@shared_task(name="video_generation.tasks.run_step", acks_late=True)
+@shared_task(acks_late=True)
 def run_step(step_id: str) -> None:
     machine.run_step(int(step_id))
 
 
-@shared_task(name="video_generation.tasks.poll_step", acks_late=True)
+@shared_task(acks_late=True)
 def poll_step(step_id: str) -> None:
     machine.poll_step(int(step_id))
 
 
-@shared_task(name="video_generation.tasks.sweep", acks_late=True)
+@shared_task(acks_late=True)
 def sweep() -> dict:
     return machine.sweep()
 
 
-@shared_task(name="video_generation.tasks.deliver_webhook", bind=True, acks_late=True, max_retries=6)
+@shared_task(bind=True, acks_late=True, max_retries=None)
 def deliver_webhook(self, job_id: str) -> None:
     retry_in = webhooks.deliver(job_id, attempt=self.request.retries)
     if retry_in is not None:

@@ -16,16 +16,24 @@ from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from video_saas.celery import app as celery_app
 
 from .api_errors import Conflict, JobNotFound, UnprocessableRequest
 from .models import JobStatus, VideoJob
-from .pipeline import IdempotencyKeyReused, cancel_job, create_job, create_job_idempotently, estimate_seconds
+from .pipeline import (
+    IdempotencyKeyReused,
+    cancel_job,
+    create_job,
+    create_job_idempotently,
+    estimate_seconds,
+    find_replay,
+)
+from .rate_limits import reserve_generate
 from .serializers import (
     AuthErrorSerializer,
+    BodyTooLargeSerializer,
     ErrorSerializer,
     GenerateAcceptedSerializer,
     HealthSerializer,
@@ -44,6 +52,7 @@ BROKER_CHECK_TIMEOUT_SECONDS = 2.0
 _AUTH_ERROR = OpenApiResponse(AuthErrorSerializer, description="Missing or invalid token.")
 _JOB_NOT_FOUND = OpenApiResponse(ErrorSerializer, description='{"error": "Job not found"}')
 _SERVER_ERROR = OpenApiResponse(ServerErrorSerializer, description="Unexpected error (logged).")
+_BODY_TOO_LARGE = OpenApiResponse(BodyTooLargeSerializer, description="The body is over REQUEST_MAX_BODY_BYTES.")
 
 
 def get_user_job(*, user, job_id: str) -> VideoJob:
@@ -58,22 +67,61 @@ def get_user_job(*, user, job_id: str) -> VideoJob:
     return job
 
 
-class VideoGenerateApi(APIView):
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "generate"
+ACCEPTED_MESSAGES = {
+    JobStatus.PENDING: "Video generation started",
+    JobStatus.PROCESSING_VEO: "Video generation in progress",
+    JobStatus.PROCESSING_HEYGEN: "Video generation in progress",
+    JobStatus.COMPOSING: "Video generation in progress",
+    JobStatus.COMPLETED: "Video already completed",
+    JobStatus.FAILED: "Video generation failed",
+    JobStatus.CANCELLED: "Video generation was cancelled",
+}
 
+
+def idempotency_key(request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 255 or not key.isprintable():
+        raise serializers.ValidationError({"Idempotency-Key": ["At most 255 printable characters."]})
+    return key
+
+
+def start_video(*, user, data: dict, key: str) -> tuple[VideoJob, bool]:
+    """(job, created): a replay of `key` returns its job without counting against the rate limit."""
+    if key and (earlier := find_replay(user=user, data=data, idempotency_key=key)):
+        return earlier, False
+    reservation = reserve_generate(user)
+    try:
+        if key:
+            job, created = create_job_idempotently(user=user, data=data, idempotency_key=key)
+        else:
+            job, created = create_job(user=user, data=data), True
+    except BaseException:
+        reservation.release()
+        raise
+    if not created:
+        reservation.release()
+    return job, created
+
+
+class VideoGenerateApi(APIView):
     @extend_schema(
         operation_id="video_generate",
         summary="Start generating a product video",
+        description="Starts a video, or with a repeated Idempotency-Key returns the job it started before "
+                    "(header Idempotent-Replayed: true; `status` and `message` then tell the job's state now). "
+                    "At most GENERATE_RATE_LIMIT videos are started per user (10 an hour by default); requests "
+                    "that fail validation or replay an earlier one do not count.",
         request=VideoGenerationRequestSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
                                      description="Send the same key again to get the original job back instead "
-                                                 "of starting a second one (e.g. when retrying after a timeout).")],
+                                                 "of starting a second one (e.g. when retrying after a timeout). "
+                                                 "At most 255 printable characters.")],
         responses={
             202: GenerateAcceptedSerializer,
-            422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused with another request."),
             400: ValidationErrorSerializer,
             401: _AUTH_ERROR,
+            413: _BODY_TOO_LARGE,
+            422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused with another request."),
             429: RateLimitedSerializer,
             500: _SERVER_ERROR,
         },
@@ -82,29 +130,20 @@ class VideoGenerateApi(APIView):
         serializer = VideoGenerationRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 255:
-            raise serializers.ValidationError({"Idempotency-Key": ["At most 255 characters."]})
-        replayed = False
-        if key:
-            try:
-                job, created = create_job_idempotently(user=request.user, data=data, idempotency_key=key)
-            except IdempotencyKeyReused:
-                raise UnprocessableRequest("This Idempotency-Key was already used with a different request.") from None
-            replayed = not created
-        else:
-            job = create_job(user=request.user, data=data)
+        try:
+            job, created = start_video(user=request.user, data=data, key=idempotency_key(request))
+        except IdempotencyKeyReused:
+            raise UnprocessableRequest("This Idempotency-Key was already used with a different request.") from None
 
         body = {
             "job_id": str(job.id),
             "status": job.status,
-            "message": "Video generation started",
+            "message": ACCEPTED_MESSAGES[job.status],
             "estimated_time_seconds": estimate_seconds(
                 scene_count=len(data["scenes"]), heygen_mode=job.heygen_mode
             ),
         }
-        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        headers = {} if created else {"Idempotent-Replayed": "true"}
         return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
@@ -167,10 +206,8 @@ class JobCancelApi(APIView):
     )
     def post(self, request, job_id: str):
         job = get_user_job(user=request.user, job_id=job_id)
-        if job.is_terminal:
+        if not cancel_job(job):  # the conditional UPDATE decides: a job that finished first stays finished
             raise Conflict(f"Job is already {job.status}")
-
-        job = cancel_job(job)
         job = get_user_job(user=request.user, job_id=job.id)  # fresh steps after the cancel
         return Response(VideoJobSerializer(job).data)
 

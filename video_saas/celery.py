@@ -11,3 +11,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "video_saas.settings")
 app = Celery("video_saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def schedule_the_sweeper(sender: Celery, **kwargs) -> None:
+    """Beat runs the sweeper every SWEEP_INTERVAL_SECONDS. A sweep that waited longer than one interval in a busy
+    queue is dropped: the next one covers it."""
+    from django.conf import settings
+
+    from video_generation.tasks import sweep
+
+    interval = settings.SWEEP_INTERVAL_SECONDS
+    sender.add_periodic_task(interval, sweep.s(), name="sweep-video-jobs", expires=interval)

@@ -3,10 +3,14 @@
 With nothing set, the project runs locally: SQLite, an in-process Celery broker, files on local disk.
 """
 
+import warnings
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from .security import secret_keys_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -15,9 +19,11 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="")
-if not SECRET_KEY:
-    # Only good enough for a local run; production must set SECRET_KEY (checked at start-up below).
-    SECRET_KEY = "insecure-local-development-key-" + "x" * 32
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])  # old keys: links they signed still work
+if DEBUG and not SECRET_KEY:
+    SECRET_KEY = "django-insecure-local-development-only"  # `check --deploy` flags it; refused below without DEBUG
+elif not DEBUG and (_key_problem := secret_keys_problem(SECRET_KEY, SECRET_KEY_FALLBACKS)):
+    raise ImproperlyConfigured(_key_problem)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -31,14 +37,17 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our own static files: no CDN, works offline
     "corsheaders",
     "video_generation",
     "devstack",  # local stack: the sandbox-backed demo; no product code depends on it
 ]
 
 MIDDLEWARE = [
+    "video_saas.middleware.RequestBodyLimitMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -87,6 +96,14 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# WhiteNoise serves static files from the app directories when they were not collected (local runs, tests);
+# a container image collects them at build time (`manage.py collectstatic`).
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+warnings.filterwarnings("ignore", message=r"No directory at: .*")  # WhiteNoise: not collected; finders serve
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
@@ -95,21 +112,41 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["video_generation.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "video_generation.api_errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"generate": env("GENERATE_RATE_LIMIT", default="60/hour")},
 }
+# New videos a user may start: "N/second|minute|hour|day", counted in the shared cache (see CACHES).
+GENERATE_RATE_LIMIT = env("GENERATE_RATE_LIMIT", default="10/hour")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "video_saas API",
     "DESCRIPTION": "Turn a product brief into a finished product video: Veo B-roll with a HeyGen presenter.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+
+# --- Cache --------------------------------------------------------------------------------------------
+# Shared by every process whenever Redis is configured (rate limits must hold across API workers); process memory
+# only for single-process local runs. A cache that does not answer within a second is treated as unavailable.
+CACHE_URL = env("CACHE_URL", default="")
+if CACHE_URL or env("REDIS_URL", default=""):
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL or env("REDIS_URL"),
+        "KEY_PREFIX": "video_saas",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery -------------------------------------------------------------------------------------------
 # See reference/reliability.md B1: every task is one short step, acked late, never waiting on a provider.
@@ -138,14 +175,7 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 MEDIA_QUEUE = env("MEDIA_QUEUE", default="media")
 CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(MEDIA_QUEUE))
-CELERY_BEAT_SCHEDULE = {
-    "sweep-video-jobs": {
-        "task": "video_generation.tasks.sweep",
-        "schedule": env.float("SWEEP_INTERVAL_SECONDS", default=15.0),
-        # A sweep that waited longer than one interval in a busy queue is dropped: the next one covers it.
-        "options": {"expires": env.float("SWEEP_INTERVAL_SECONDS", default=15.0)},
-    },
-}
+SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=15.0)  # beat's schedule: video_saas/celery.py
 # Publishing to a dead broker must fail fast in the API (the job is saved; the sweeper starts it later).
 CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
                                         "socket_connect_timeout": 2, "socket_timeout": 5})
@@ -219,11 +249,26 @@ IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 WEBHOOK_SECRET = env("WEBHOOK_SECRET", default="")
 
 # --- Security -----------------------------------------------------------------------------------------
-if not DEBUG:
+# Production defaults whenever DEBUG is false; each can be turned off from the environment (a plain-HTTP loopback
+# stack sets SECURE_SSL_REDIRECT, SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE to false and SECURE_HSTS_SECONDS=0).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^api/video/health/$"]  # load balancers and probes check health over plain HTTP
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+if env.bool("TRUST_X_FORWARDED_PROTO", default=True):  # behind a TLS-terminating proxy that sets the header
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# Asking browsers to hard-code HTTPS for the whole domain (HSTS preload) is the operator's decision, not a default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# --- Request limits -----------------------------------------------------------------------------------
+# A generate body is a few kB (20 scenes and a 5000-character script are about 40 kB); anything over the cap is
+# answered 413 before it is read, and JSON nested deeper than the depth is answered 400.
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=1024 * 1024)
+REQUEST_MAX_JSON_DEPTH = env.int("REQUEST_MAX_JSON_DEPTH", default=16)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 
 LOGGING = {
     "version": 1,

@@ -6,8 +6,9 @@ from .jobs import (
     create_job,
     create_job_idempotently,
     estimate_seconds,
+    find_replay,
     retry_job,
 )
 
 __all__ = ["IdempotencyKeyReused", "cancel_job", "create_job", "create_job_idempotently", "estimate_seconds",
-           "retry_job"]
+           "find_replay", "retry_job"]

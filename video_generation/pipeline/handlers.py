@@ -1,10 +1,15 @@
 """What each kind of step does. The state machine (machine.py) decides *when*; these decide *what*.
 
-Every handler has the same shape:
+Every handler is a StepHandler and says what it can do:
+- `local`: our own work (fetch, join, compose), run in the `running` state; otherwise a provider call, claimed as
+  `submitting` and, once the provider accepted it, polled while `submitted`;
+- `cpu_bound`: ffmpeg work, run on the media queue (settings.MEDIA_QUEUE) so that it never holds up the
+  orchestration's polls;
 - submit(step, job) -> Submitted (the provider accepted work; we poll it) or Done (finished at once);
 - check(step, job) -> Running, Done or Failed, for a submitted step;
-- reconcile(step, job) -> Done or None, for a submit whose answer was lost (state `unknown`);
-- resend_is_safe: whether a submit with an unknown outcome may simply be sent again.
+- `reconciles` / reconcile(step, job) -> Done or None: for a submit whose answer was lost (state `unknown`), look
+  for its output; a handler that cannot look fails the step instead of paying twice;
+- resend_is_safe(step, job): whether a submit with an unknown outcome may simply be sent again.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
 
 from django.conf import settings
 
@@ -71,16 +77,43 @@ def download(uri: str, directory: Path, name: str) -> Path:
 
 
 def broll_step(job: VideoJob, step: JobStep) -> JobStep:
-    """The step whose output is the whole B-roll (the join, or the end of the only chain)."""
-    steps = steps_by_key(job)
-    return steps[next(key for key in step.depends_on if key != plan.HEYGEN_RENDER_KEY)]
+    """The step whose output is the whole B-roll, as the plan recorded it for `step`."""
+    return steps_by_key(job)[step.params[plan.BROLL_KEY_PARAM]]
+
+
+class StepHandler:
+    local: ClassVar[bool]
+    cpu_bound: ClassVar[bool] = False
+    reconciles: ClassVar[bool] = False
+
+    def resend_is_safe(self, step: JobStep, job: VideoJob) -> bool:
+        return self.local  # our own work can always start over
+
+    def prepare_attempt(self, step: JobStep, job: VideoJob) -> str:
+        """Where this attempt's output will land, saved before the call ("" when it does not matter)."""
+        return ""
+
+    def submit(self, step: JobStep, job: VideoJob) -> Submitted | Done:
+        raise NotImplementedError
+
+    def check(self, step: JobStep, job: VideoJob) -> Running | Done | Failed:
+        raise NotImplementedError(f"{type(self).__name__} finishes in submit(); it is never polled")
+
+    def reconcile(self, step: JobStep, job: VideoJob) -> Done | None:
+        raise NotImplementedError(f"{type(self).__name__} cannot look for the output of a lost submit")
+
+
+class LocalStep(StepHandler):
+    local = True
+
+
+class ProviderStep(StepHandler):
+    local = False
 
 
 # --- Local steps ------------------------------------------------------------------------------------------
 
-class FetchImage:
-    resend_is_safe = True
-
+class FetchImage(LocalStep):
     def submit(self, step: JobStep, job: VideoJob) -> Done:
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / "product"
@@ -92,8 +125,8 @@ class FetchImage:
         return Done(uri, {"content_type": fetched.content_type, "bytes": fetched.size})
 
 
-class JoinBroll:
-    resend_is_safe = True
+class JoinBroll(LocalStep):
+    cpu_bound = True
 
     def submit(self, step: JobStep, job: VideoJob) -> Done:
         steps = steps_by_key(job)
@@ -107,8 +140,8 @@ class JoinBroll:
         return Done(uri, {"duration": info.duration})
 
 
-class Compose:
-    resend_is_safe = True
+class Compose(LocalStep):
+    cpu_bound = True
 
     def submit(self, step: JobStep, job: VideoJob) -> Done:
         steps = steps_by_key(job)
@@ -136,11 +169,17 @@ class Compose:
 
 # --- Google Veo -----------------------------------------------------------------------------------------
 
-class VeoStep:
-    resend_is_safe = False  # Vertex has no idempotency key: a lost answer is reconciled, never re-sent blindly
+class VeoStep(ProviderStep):
+    # Vertex has no idempotency key: a lost answer is reconciled from this attempt's own output prefix, never
+    # re-sent blindly.
+    reconciles = True
 
-    def attempt_prefix(self, step: JobStep, job: VideoJob, attempt: int) -> str | None:
-        return get_storage().veo_output_prefix(job_path(job, step_slug(step), f"attempt-{attempt}"))
+    def resend_is_safe(self, step: JobStep, job: VideoJob) -> bool:
+        return False
+
+    def prepare_attempt(self, step: JobStep, job: VideoJob) -> str:
+        path = job_path(job, step_slug(step), f"attempt-{step.attempts}")
+        return get_storage().veo_output_prefix(path) or ""
 
     def media(self, uri: str, mime_type: str) -> MediaRef:
         if uri.startswith("gs://"):
@@ -190,8 +229,10 @@ class VeoStep:
 
 # --- HeyGen ---------------------------------------------------------------------------------------------
 
-class HeyGenRender:
-    def resend_is_safe_for(self, job: VideoJob) -> bool:
+class HeyGenRender(ProviderStep):
+    # No reconcile(): HeyGen cannot be searched for a render we never got an id for.
+
+    def resend_is_safe(self, step: JobStep, job: VideoJob) -> bool:
         # v3 creates carry an Idempotency-Key that HeyGen replays for 24 h; v2 has no such key.
         return job.heygen_mode == HeyGenMode.V3
 
@@ -239,8 +280,6 @@ class HeyGenRender:
             return Failed(video.failure_code or "render_failed", video.failure_message or "the render failed")
         return Done(self.store(step, job, video.video_url), {**step.result, "duration": video.duration})
 
-    # No reconcile(): HeyGen cannot be searched for a render we never got an id for.
-
     def store(self, step: JobStep, job: VideoJob, url: str) -> str:
         """HeyGen's links expire: copy the render into our own storage before going on."""
         extension = "webm" if step.result.get("keying") == "alpha" else "mp4"
@@ -260,17 +299,18 @@ def heygen_offset(job: VideoJob, frame_w: int, frame_h: int) -> tuple[float, flo
             round((box.top + box.height / 2 - frame_h / 2) / frame_h, 4))
 
 
-class HeyGenUpload:
-    resend_is_safe = True  # an upload is free; a duplicate asset costs nothing
+class HeyGenUpload(ProviderStep):
+    def resend_is_safe(self, step: JobStep, job: VideoJob) -> bool:
+        return True  # an upload is free; a duplicate asset costs nothing
 
     def submit(self, step: JobStep, job: VideoJob) -> Done:
-        broll_uri = steps_by_key(job)[step.depends_on[0]].output_uri
+        broll_uri = broll_step(job, step).output_uri
         asset_id = providers.heygen().upload_video_asset(get_storage().read_bytes(broll_uri), "video/mp4")
         VideoJob.objects.filter(id=job.id).update(heygen_asset_id=asset_id)
         return Done("", {"asset_id": asset_id})
 
 
-HANDLERS = {
+HANDLERS: dict[str, StepHandler] = {
     StepKind.FETCH_IMAGE: FetchImage(),
     StepKind.VEO_GENERATE: VeoStep(),
     StepKind.VEO_EXTEND: VeoStep(),
@@ -281,13 +321,13 @@ HANDLERS = {
 }
 
 
-def handler_for(step: JobStep):
+def handler_for(step: JobStep) -> StepHandler:
     return HANDLERS[step.kind]
 
 
-def resend_is_safe(step: JobStep, job: VideoJob) -> bool:
-    handler = handler_for(step)
-    if hasattr(handler, "resend_is_safe_for"):
-        return handler.resend_is_safe_for(job)
-    return handler.resend_is_safe
+def queue_for(step: JobStep) -> str | None:
+    """The step's Celery queue; None is the default (orchestration) queue."""
+    return settings.MEDIA_QUEUE if handler_for(step).cpu_bound else None
 
+
+MEDIA_KINDS = frozenset(kind for kind, handler in HANDLERS.items() if handler.cpu_bound)

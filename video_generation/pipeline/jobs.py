@@ -8,9 +8,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
 from . import dispatch, plan
+from .states import move_job, move_steps
 from .transitions import cancel_job_row, refresh_job
 
 COMPOSE_SECONDS = 20
@@ -35,27 +37,27 @@ def fingerprint(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def find_replay(*, user, data: dict[str, Any], idempotency_key: str) -> VideoJob | None:
+    """The job an earlier request with this key started, or None; IdempotencyKeyReused if its body differed."""
+    job = VideoJob.objects.filter(user=user, idempotency_key=idempotency_key).first()
+    if job is not None and job.request_fingerprint != fingerprint(data):
+        raise IdempotencyKeyReused()
+    return job
+
+
 def create_job_idempotently(*, user, data: dict[str, Any], idempotency_key: str) -> tuple[VideoJob, bool]:
     """Like create_job, but a repeat of the same key and body returns the original job (created=False).
 
     A client that retries a POST after a lost answer therefore never starts (and pays for) a second video.
     """
-    request_fingerprint = fingerprint(data)
-
-    def replay(job: VideoJob) -> tuple[VideoJob, bool]:
-        if job.request_fingerprint != request_fingerprint:
-            raise IdempotencyKeyReused()
-        return job, False
-
-    existing = VideoJob.objects.filter(user=user, idempotency_key=idempotency_key).first()
-    if existing:
-        return replay(existing)
+    if earlier := find_replay(user=user, data=data, idempotency_key=idempotency_key):
+        return earlier, False
     try:
         with transaction.atomic():
             return create_job(user=user, data=data, idempotency_key=idempotency_key,
-                              request_fingerprint=request_fingerprint), True
+                              request_fingerprint=fingerprint(data)), True
     except IntegrityError:  # a concurrent request with the same key won the insert
-        return replay(VideoJob.objects.get(user=user, idempotency_key=idempotency_key))
+        return find_replay(user=user, data=data, idempotency_key=idempotency_key), False
 
 
 def create_job(*, user, data: dict[str, Any], idempotency_key: str | None = None,
@@ -84,33 +86,40 @@ def create_job(*, user, data: dict[str, Any], idempotency_key: str | None = None
         request_fingerprint=request_fingerprint,
         status=JobStatus.PENDING,
     )
-    dispatch.enqueue("video_generation.tasks.process_video_job", str(job.id))
+    dispatch.start_job(job.id)
     return job
 
 
-def cancel_job(job: VideoJob) -> VideoJob:
-    """Stop a job: steps not yet started are cancelled, so no further paid call is made for it."""
-    cancel_job_row(job.id)
+def cancel_job(job: VideoJob) -> bool:
+    """Stop a job: steps not yet started are cancelled, so no further paid call is made for it.
+
+    False if the job had already reached a final state (it is left as it is). `job` is refreshed either way.
+    """
+    cancelled = cancel_job_row(job.id)
     job.refresh_from_db()
-    return job
+    return cancelled
 
 
 def retry_job(job: VideoJob) -> VideoJob:
-    """Resume a failed job from its last good step: succeeded steps are kept, the rest start again."""
+    """Resume a failed job from its last good step. Succeeded steps are kept; a provider operation that was still
+    running when the job failed is polled again rather than paid for twice; everything else starts again."""
     with transaction.atomic():
-        if not VideoJob.objects.filter(id=job.id, status=JobStatus.FAILED).update(
-                status=JobStatus.PENDING, error_message=None, completed_at=None):
+        if not move_job(job.id, JobStatus.PENDING, expect=[JobStatus.FAILED], error_message=None):
             job.refresh_from_db()
             return job
-        unfinished = JobStep.objects.filter(job_id=job.id).exclude(state=StepState.SUCCEEDED)
+        steps = JobStep.objects.filter(job_id=job.id)
+        interrupted = steps.filter(state=StepState.CANCELLED).exclude(external_id="")
+        move_steps(interrupted, StepState.SUBMITTED, expect=[StepState.CANCELLED], next_check_at=timezone.now(),
+                   error_count=0, last_enqueued_at=None)
+        redo = steps.filter(state__in=[StepState.FAILED, StepState.CANCELLED])
         # A new generation gives the presenter render a new idempotency key, so HeyGen renders it afresh.
-        for step in unfinished.filter(kind=StepKind.HEYGEN_RENDER):
-            step.params = {**step.params, "generation": step.params.get("generation", 0) + 1}
-            step.save(update_fields=["params"])
-        unfinished.update(state=StepState.PENDING, attempts=0, external_id="", error_code="", error_message="",
-                          next_check_at=None, lease_expires_at=None, error_count=0, submitted_at=None,
-                          finished_at=None, last_enqueued_at=None)
+        for step in redo.filter(kind=StepKind.HEYGEN_RENDER):
+            JobStep.objects.filter(id=step.id).update(
+                params={**step.params, "generation": step.params.get("generation", 0) + 1})
+        move_steps(redo, StepState.PENDING, expect=[StepState.FAILED, StepState.CANCELLED],
+                   attempts=0, external_id="", error_code="", error_message="", next_check_at=None, error_count=0,
+                   submitted_at=None, last_enqueued_at=None)
         refresh_job(job.id)
-        dispatch.enqueue("video_generation.tasks.process_video_job", str(job.id))
+        dispatch.start_job(job.id)
     job.refresh_from_db()
     return job

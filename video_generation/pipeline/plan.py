@@ -24,6 +24,10 @@ JOIN_KEY = "join"
 HEYGEN_UPLOAD_KEY = "heygen:upload"
 HEYGEN_RENDER_KEY = "heygen:render"
 COMPOSE_KEY = "compose"
+# The plan names the step whose output is the whole B-roll: that step carries YIELDS_BROLL, and every step that
+# uses the B-roll finds it under BROLL_KEY in its params.
+YIELDS_BROLL_PARAM = "yields_broll"
+BROLL_KEY_PARAM = "broll_key"
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ def scene_durations(scenes: list[dict]) -> list[int]:
 def build_plan(*, product_title: str, scenes: list[dict], aspect_ratio: str, heygen_mode: str) -> list[StepSpec]:
     durations = scene_durations(scenes)
     chains = group_into_chains(durations)
+    broll_key = JOIN_KEY if len(chains) > 1 else veo_key(0, chains[0][-1])
     specs = [StepSpec(IMAGE_KEY, StepKind.FETCH_IMAGE, Provider.LOCAL)]
 
     chain_ends = []
@@ -95,20 +100,24 @@ def build_plan(*, product_title: str, scenes: list[dict], aspect_ratio: str, hey
             else:
                 params["expected_seconds"] = chain_seconds(durations, chain[: position + 1])
                 kind = StepKind.VEO_EXTEND
+            if key == broll_key:
+                params[YIELDS_BROLL_PARAM] = True
             specs.append(StepSpec(key, kind, Provider.VEO, [previous], chain_index, scene_index, params))
             previous = key
         chain_ends.append(previous)
 
-    broll_key = chain_ends[0]
     if len(chain_ends) > 1:
-        specs.append(StepSpec(JOIN_KEY, StepKind.JOIN_BROLL, Provider.LOCAL, list(chain_ends)))
-        broll_key = JOIN_KEY
+        specs.append(StepSpec(JOIN_KEY, StepKind.JOIN_BROLL, Provider.LOCAL, list(chain_ends),
+                              params={YIELDS_BROLL_PARAM: True}))
 
+    uses_broll = {BROLL_KEY_PARAM: broll_key}
     if heygen_mode == HeyGenMode.V2:
-        specs.append(StepSpec(HEYGEN_UPLOAD_KEY, StepKind.HEYGEN_UPLOAD, Provider.HEYGEN, [broll_key]))
+        specs.append(StepSpec(HEYGEN_UPLOAD_KEY, StepKind.HEYGEN_UPLOAD, Provider.HEYGEN, [broll_key],
+                              params=uses_broll))
         specs.append(StepSpec(HEYGEN_RENDER_KEY, StepKind.HEYGEN_RENDER, Provider.HEYGEN, [HEYGEN_UPLOAD_KEY]))
     else:
         specs.append(StepSpec(HEYGEN_RENDER_KEY, StepKind.HEYGEN_RENDER, Provider.HEYGEN, []))
 
-    specs.append(StepSpec(COMPOSE_KEY, StepKind.COMPOSE, Provider.LOCAL, [broll_key, HEYGEN_RENDER_KEY]))
+    specs.append(StepSpec(COMPOSE_KEY, StepKind.COMPOSE, Provider.LOCAL, [broll_key, HEYGEN_RENDER_KEY],
+                          params=uses_broll))
     return specs

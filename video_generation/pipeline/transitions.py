@@ -1,5 +1,6 @@
-"""Job status and progress. Both only move forward, enforced in the UPDATE itself so that racing workers,
-redelivered messages and late polls can never move a job backwards."""
+"""Job status and progress, and the job-level events (completed, failed, cancelled). Status and progress only move
+forward, enforced in the UPDATE itself (states.py) so that racing workers, redelivered messages and late polls can
+never move a job backwards."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from ..models import JobStatus, JobStep, Provider, StepKind, StepState, VideoJob
 from . import dispatch
+from .states import ACTIVE_STATUSES, move_job, move_steps, statuses_before
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,6 @@ STEP_WEIGHTS = {
     StepKind.HEYGEN_RENDER: 90,
     StepKind.COMPOSE: 15,
 }
-ACTIVE_STATUSES = [JobStatus.PENDING, JobStatus.PROCESSING_VEO, JobStatus.PROCESSING_HEYGEN, JobStatus.COMPOSING]
 STAGE_NAMES = {
     StepKind.FETCH_IMAGE: "Fetching the product image",
     StepKind.VEO_GENERATE: "B-roll generation",
@@ -76,9 +77,9 @@ def expected_seconds(step: JobStep) -> float:
     return 10.0
 
 
-def refresh_job(job_id) -> None:
+def refresh_job(job_id, steps: list[JobStep] | None = None) -> None:
     """Move the job's status and progress forward to match its steps (never backwards)."""
-    steps = list(JobStep.objects.filter(job_id=job_id))
+    steps = list(JobStep.objects.filter(job_id=job_id)) if steps is None else steps
     if not steps:
         return
     advance_status(job_id, status_for(steps))
@@ -86,8 +87,8 @@ def refresh_job(job_id) -> None:
 
 
 def advance_status(job_id, status: str) -> bool:
-    earlier = [s for s in ACTIVE_STATUSES if JobStatus.rank(s) < JobStatus.rank(status)]
-    return VideoJob.objects.filter(id=job_id, status__in=earlier).update(status=status) == 1
+    earlier = [s for s in statuses_before(status) if JobStatus.rank(s) < JobStatus.rank(status)]
+    return bool(earlier) and move_job(job_id, status, expect=earlier)
 
 
 def raise_progress(job_id, progress: int) -> None:
@@ -102,47 +103,42 @@ def describe_failure(step: JobStep, message: str) -> str:
 
 def fail_job(job_id, message: str) -> bool:
     """Mark the job failed and cancel every step that has not started, so nothing more is paid for it."""
-    failed = VideoJob.objects.filter(id=job_id, status__in=ACTIVE_STATUSES).update(
-        status=JobStatus.FAILED, error_message=message[:2000], completed_at=timezone.now())
+    failed = move_job(job_id, JobStatus.FAILED, expect=ACTIVE_STATUSES, error_message=message[:2000])
     if failed:
         stop_unstarted_steps(job_id)
         logger.info("job %s failed: %s", job_id, message)
-        dispatch.enqueue("video_generation.tasks.deliver_webhook", str(job_id))
-    return bool(failed)
+        dispatch.deliver_webhook(job_id)
+    return failed
 
 
 def cancel_job_row(job_id) -> bool:
-    cancelled = VideoJob.objects.filter(id=job_id, status__in=ACTIVE_STATUSES).update(
-        status=JobStatus.CANCELLED, completed_at=timezone.now())
+    cancelled = move_job(job_id, JobStatus.CANCELLED, expect=ACTIVE_STATUSES)
     if cancelled:
         stop_unstarted_steps(job_id)
-        dispatch.enqueue("video_generation.tasks.deliver_webhook", str(job_id))
-    return bool(cancelled)
+        dispatch.deliver_webhook(job_id)
+    return cancelled
 
 
 def stop_unstarted_steps(job_id) -> None:
-    JobStep.objects.filter(job_id=job_id, state=StepState.PENDING).update(
-        state=StepState.CANCELLED, finished_at=timezone.now())
+    move_steps(JobStep.objects.filter(job_id=job_id), StepState.CANCELLED, expect=[StepState.PENDING])
 
 
 def complete_job(job_id, *, final_uri: str, final_url: str, duration_seconds: float) -> bool:
     job = VideoJob.objects.get(id=job_id)
-    now = timezone.now()
     cost = JobStep.objects.filter(job_id=job_id).aggregate(total=Sum("cost_usd"))["total"] or Decimal("0")
-    completed = VideoJob.objects.filter(id=job_id, status__in=ACTIVE_STATUSES).update(
-        status=JobStatus.COMPLETED,
+    completed = move_job(
+        job_id, JobStatus.COMPLETED, expect=ACTIVE_STATUSES,
         progress=100,
         final_video_uri=final_uri,
         final_video_url=final_url,
-        completed_at=now,
-        processing_time_seconds=int((now - job.created_at).total_seconds()),
+        processing_time_seconds=int((timezone.now() - job.created_at).total_seconds()),
         credits_used=credits_for(duration_seconds),
         cost_usd=cost,
         error_message=None,
     )
     if completed:
-        dispatch.enqueue("video_generation.tasks.deliver_webhook", str(job_id))
-    return bool(completed)
+        dispatch.deliver_webhook(job_id)
+    return completed
 
 
 def credits_for(duration_seconds: float) -> int:

@@ -26,8 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from django.conf import settings
 
-from .errors import PermanentError, RateLimitedError, RetryableError
-from .http import parse_retry_after
+from .errors import PermanentError, RateLimitedError, RetryableError, parse_retry_after
 
 PROVIDER = "image"
 USER_AGENT = "video_saas-fetch/1.0"

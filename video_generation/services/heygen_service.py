@@ -29,8 +29,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 from django.conf import settings
 
-from .errors import AmbiguousError, PermanentError, ProviderError, RateLimitedError, RetryableError
-from .http import RETRYABLE_STATUSES, json_body, parse_retry_after, send
+from .errors import AmbiguousError, PermanentError, ProviderError, RetryableError, error_for_response
+from .http import json_body, send
 
 logger = logging.getLogger(__name__)
 
@@ -290,14 +290,6 @@ class HeyGenService:
         try:
             response = self._send(request, creates_work=True, parse=parse)
         except PermanentError as exc:
-            if exc.status_code == 409 and exc.code == "request_in_progress":
-                raise RetryableError(
-                    "HeyGen is still processing an earlier request with this idempotency key",
-                    provider=PROVIDER,
-                    code=exc.code,
-                    status_code=409,
-                    request_id=exc.request_id,
-                ) from None
             if (
                 transparent
                 and exc.status_code in (400, 422)
@@ -541,20 +533,6 @@ class HeyGenService:
         logger.info("heygen download done host=%s bytes=%d", host, written)
         return written
 
-    @staticmethod
-    def gcs_to_public_url(gcs_uri: str) -> str:
-        """gs://bucket/path -> https://storage.googleapis.com/bucket/path.
-
-        Kept for the brief's API only. The pipeline does not use it: our bucket is private (correction 15),
-        and in v2 mode the B-roll reaches HeyGen as uploaded bytes, not as a public URL.
-        """
-        if not isinstance(gcs_uri, str) or not gcs_uri.startswith("gs://"):
-            raise ValueError("expected a gs://bucket/path URI")
-        bucket, _, path = gcs_uri[len("gs://") :].partition("/")
-        if not bucket or not path:
-            raise ValueError("expected a gs://bucket/path URI")
-        return f"https://storage.googleapis.com/{bucket}/{quote(path, safe='/~')}"
-
     # --- internals -------------------------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
@@ -656,15 +634,8 @@ class HeyGenService:
     def _check_download_response(self, response: httpx.Response, host: str, max_bytes: int) -> None:
         status = response.status_code
         if not response.is_success:
-            message = f"download from {host} failed"
-            kwargs = {"provider": PROVIDER, "code": "download_failed", "status_code": status}
-            if status == 429:
-                raise RateLimitedError(
-                    message, retry_after=parse_retry_after(response.headers.get("retry-after")), **kwargs
-                )
-            if status in RETRYABLE_STATUSES or status >= 500:
-                raise RetryableError(message, **kwargs)
-            raise PermanentError(message, **kwargs)
+            raise error_for_response(response, provider=PROVIDER, code="download_failed",
+                                     message=f"download from {host} failed")
         length = response.headers.get("content-length")
         if length and length.isdigit() and int(length) > max_bytes:
             raise PermanentError(

@@ -32,7 +32,9 @@ logger = logging.getLogger(__name__)
 PROVIDER = "veo"
 ALLOWED_DURATIONS = frozenset({4, 6, 8})
 ALLOWED_ASPECT_RATIOS = frozenset({"16:9", "9:16"})
-ALLOWED_RESOLUTIONS = frozenset({"720p", "1080p", "4k"})
+# The GA `-001` model pages list 720p and 1080p output only; "4k" exists for the retired preview ids alone.
+GA_RESOLUTIONS = frozenset({"720p", "1080p"})
+PREVIEW_RESOLUTIONS = GA_RESOLUTIONS | {"4k"}
 ALLOWED_RESIZE_MODES = frozenset({"pad", "crop"})
 EXTEND_MIME_TYPE = "video/mp4"
 MAX_SEED = 4_294_967_295
@@ -43,6 +45,10 @@ _SEGMENT = r"[A-Za-z0-9._~-]+"
 _OPERATION_NAME = re.compile(
     rf"^projects/{_SEGMENT}/locations/{_SEGMENT}(?:/{_SEGMENT})*/operations/{_SEGMENT}$"
 )
+
+
+def supported_resolutions(model_id: str) -> frozenset[str]:
+    return PREVIEW_RESOLUTIONS if model_id.endswith("-preview") else GA_RESOLUTIONS
 
 
 @dataclass(frozen=True)
@@ -242,10 +248,11 @@ class VeoService:
         storage_uri: str | None,
         aspect_ratio: str,
         resolution: str | None = None,
-        generate_audio: bool | None = None,
         seed: int | None = None,
     ) -> str:
-        """Start a 7-second extension of an MP4 (video only, never an image); returns the operation name."""
+        """Start a 7-second extension of an MP4 (video only, never an image); returns the operation name.
+
+        `generateAudio` is not sent: Vertex documents it for generation only, not for extension."""
         if not isinstance(video, MediaRef):
             raise TypeError("video must be a MediaRef")
         if video.mime_type != EXTEND_MIME_TYPE:
@@ -257,7 +264,6 @@ class VeoService:
             "sampleCount": 1,
             "aspectRatio": self._aspect_ratio(aspect_ratio),
             "resolution": self._resolution(resolution),
-            "generateAudio": self._generate_audio(generate_audio),
         }
         self._add_optional(parameters, storage_uri=storage_uri, seed=seed)
         return self._submit({"instances": [instance], "parameters": parameters}, kind="extend")
@@ -311,11 +317,12 @@ class VeoService:
             raise ValueError(f"aspect_ratio must be '16:9' or '9:16' (got {aspect_ratio!r})")
         return aspect_ratio
 
-    @staticmethod
-    def _resolution(resolution: str | None) -> str:
+    def _resolution(self, resolution: str | None) -> str:
         value = resolution if resolution is not None else settings.VEO_RESOLUTION
-        if value not in ALLOWED_RESOLUTIONS:
-            raise ValueError(f"resolution must be one of 720p, 1080p, 4k (got {value!r})")
+        allowed = supported_resolutions(self.model_id)
+        if value not in allowed:
+            names = ", ".join(name for name in ("720p", "1080p", "4k") if name in allowed)
+            raise ValueError(f"{self.model_id} renders {names} only (got {value!r})")
         return value
 
     @staticmethod

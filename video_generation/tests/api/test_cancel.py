@@ -18,12 +18,10 @@ def url(job_id):
 
 @pytest.fixture
 def cancel_job():
-    def fake_cancel(job):
-        job.status = JobStatus.CANCELLED
-        job.save(update_fields=["status", "updated_at"])
-        return job
+    """The real cancel, watched: the tests see whether the view called it."""
+    from video_generation.pipeline import cancel_job as real_cancel
 
-    with mock.patch("video_generation.views.cancel_job", side_effect=fake_cancel) as patched:
+    with mock.patch("video_generation.views.cancel_job", side_effect=real_cancel) as patched:
         yield patched
 
 
@@ -57,7 +55,20 @@ def test_it_refuses_to_cancel_a_finished_job(api_client, user, cancel_job, termi
 
     assert r.status_code == 409
     assert r.json() == {"error": f"Job is already {terminal.value}"}
-    cancel_job.assert_not_called()
+    assert VideoJob.objects.get(id=job.id).status == terminal
+
+
+def test_it_answers_409_when_the_job_finished_while_the_request_was_on_its_way(api_client, user, monkeypatch):
+    job = make_job(user, status=JobStatus.COMPOSING)
+    stale = VideoJob.objects.get(id=job.id)  # what the view read, a moment before the job completed
+    VideoJob.objects.filter(id=job.id).update(status=JobStatus.COMPLETED)
+    monkeypatch.setattr("video_generation.views.get_user_job", lambda **kwargs: stale)
+
+    r = api_client.post(url(job.id))
+
+    assert r.status_code == 409
+    assert r.json() == {"error": "Job is already completed"}
+    assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
 
 
 def test_it_hides_other_users_jobs(api_client, other_user, cancel_job):

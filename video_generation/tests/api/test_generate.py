@@ -5,7 +5,6 @@ from unittest import mock
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle
 
 from video_generation.models import VideoJob
 
@@ -220,8 +219,8 @@ def test_it_accepts_boundary_values(api_client, pipeline, settings, overrides):
     assert r.status_code == 202, r.json()
 
 
-def test_it_throttles_job_creation(api_client, pipeline, monkeypatch):
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"generate": "2/min"})
+def test_it_limits_how_many_videos_a_user_starts(api_client, pipeline, settings):
+    settings.GENERATE_RATE_LIMIT = "2/min"
 
     assert api_client.post(URL, payload(), format="json").status_code == 202
     assert api_client.post(URL, payload(), format="json").status_code == 202
@@ -231,8 +230,28 @@ def test_it_throttles_job_creation(api_client, pipeline, monkeypatch):
     body = r.json()
     assert body["error"] == "Rate limit exceeded"
     assert isinstance(body["retry_after"], int) and 0 < body["retry_after"] <= 60
-    assert r.headers["Retry-After"]
+    assert r.headers["Retry-After"] == str(body["retry_after"])
     assert pipeline.create_job.call_count == 2
+
+
+def test_the_default_limit_is_ten_videos_an_hour(api_client, pipeline):
+    answers = [api_client.post(URL, payload(), format="json").status_code for _ in range(11)]
+    assert answers == [202] * 10 + [429]
+
+
+def test_a_request_that_fails_validation_does_not_use_up_the_limit(api_client, pipeline, settings):
+    settings.GENERATE_RATE_LIMIT = "1/min"
+    assert api_client.post(URL, payload(scenes=[]), format="json").status_code == 400
+    assert api_client.post(URL, payload(), format="json").status_code == 202
+
+
+def test_the_limit_is_per_user(api_client, pipeline, settings, other_user):
+    settings.GENERATE_RATE_LIMIT = "1/min"
+    other = APIClient()
+    other.force_authenticate(other_user)
+    assert api_client.post(URL, payload(), format="json").status_code == 202
+    assert other.post(URL, payload(), format="json").status_code == 202
+    assert api_client.post(URL, payload(), format="json").status_code == 429
 
 
 def test_it_hides_unexpected_errors(api_client, pipeline, caplog, monkeypatch):

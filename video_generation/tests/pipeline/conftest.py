@@ -15,6 +15,7 @@ import time_machine
 from django.utils import timezone
 
 from devstack.briefs import headphones_brief
+from video_generation import tasks
 from video_generation.models import JobStep, VideoJob
 from video_generation.pipeline import dispatch, handlers, jobs, machine, providers, webhooks
 from video_generation.services import compose
@@ -206,13 +207,14 @@ class Driver:
     broker_down: bool = False
 
     TASKS = {
-        "video_generation.tasks.process_video_job": lambda arg: machine.advance_job(arg),
-        "video_generation.tasks.run_step": lambda arg: machine.run_step(int(arg)),
-        "video_generation.tasks.poll_step": lambda arg: machine.poll_step(int(arg)),
-        "video_generation.tasks.deliver_webhook": lambda arg: webhooks.deliver(arg),
+        tasks.process_video_job.name: lambda arg: machine.advance_job(arg),
+        tasks.run_step.name: lambda arg: machine.run_step(int(arg)),
+        tasks.poll_step.name: lambda arg: machine.poll_step(int(arg)),
+        tasks.deliver_webhook.name: lambda arg: webhooks.deliver(arg),
     }
 
-    def publish(self, task_name, *args, countdown=None, queue=None):
+    def publish(self, task, *args, countdown=None, queue=None):
+        task_name = task.name
         if self.broker_down:
             return False
         self.routed.append((task_name, args, queue))

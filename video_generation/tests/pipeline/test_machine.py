@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from video_generation import tasks
 from video_generation.models import JobStatus, JobStep, StepState, VideoJob
 from video_generation.pipeline import jobs, machine
 from video_generation.services.errors import PermanentError, RateLimitedError, RetryableError
@@ -56,7 +57,7 @@ class TestHappyPath:
         job = submit_job(brief(1))
         step = driver.run_until_submitted(job, "heygen:render")
         due = [when for when, _, task_name, args in driver.queue
-               if task_name == machine.POLL_STEP and args == (str(step.id),)]
+               if task_name == tasks.poll_step.name and args == (str(step.id),)]
         assert len(due) == 1
         expected = settings.PIPELINE["HEYGEN_EXPECTED_SECONDS"]  # 120 s here
         assert (due[0] - step.submitted_at).total_seconds() == pytest.approx(expected, abs=1)
@@ -421,7 +422,7 @@ class TestQueues:
         kinds = {str(s.id): s.kind for s in JobStep.objects.filter(job=job)}
         found: dict[str, set] = {}
         for task_name, args, queue in driver.routed:
-            if task_name == machine.RUN_STEP:
+            if task_name == tasks.run_step.name:
                 found.setdefault(kinds[args[0]], set()).add(queue)
         return found
 
@@ -434,8 +435,8 @@ class TestQueues:
         assert found.pop("join_broll") == {settings.MEDIA_QUEUE}
         assert found.pop("compose") == {settings.MEDIA_QUEUE}
         assert set(found) == {"fetch_image", "veo_generate", "veo_extend", "heygen_render"}
-        assert all(queues == {None} for queues in found.values())
-        polls = {queue for task_name, _, queue in driver.routed if task_name == machine.POLL_STEP}
+        assert all(queues == {None} for queues in found.values()), found
+        polls = {queue for task_name, _, queue in driver.routed if task_name == tasks.poll_step.name}
         assert polls == {None}
 
     def test_a_compose_whose_message_was_lost_is_re_driven_onto_the_media_queue(self, driver, submit_job, settings):

@@ -926,19 +926,3 @@ def test_it_replaces_an_existing_file_only_when_the_download_is_complete(mock, s
     mock.get(SIGNED).respond(200, content=b"new video", headers={"Content-Type": "video/mp4"})
     assert service.download(SIGNED, dest) == 9
     assert dest.read_bytes() == b"new video"
-
-
-# --- gcs_to_public_url ---------------------------------------------------------------------------------
-
-
-def test_it_turns_a_gcs_uri_into_a_public_url():
-    assert (
-        HeyGenService.gcs_to_public_url("gs://my-bucket/veo/job 7/final.mp4")
-        == "https://storage.googleapis.com/my-bucket/veo/job%207/final.mp4"
-    )
-
-
-@pytest.mark.parametrize("uri", ["https://x/y", "gs://bucket-only", "gs:///path", ""])
-def test_it_rejects_something_that_is_not_a_gcs_uri(uri):
-    with pytest.raises(ValueError):
-        HeyGenService.gcs_to_public_url(uri)

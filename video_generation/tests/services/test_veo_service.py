@@ -240,7 +240,6 @@ def test_it_extends_a_gcs_video_without_an_image_or_a_duration(service, google):
             "sampleCount": 1,
             "aspectRatio": "16:9",
             "resolution": "720p",
-            "generateAudio": True,
             "storageUri": "gs://bucket/veo-ext/",
             "seed": 7,
         },
@@ -253,7 +252,7 @@ def test_it_extends_an_inline_video_as_base64(service, google):
     route = google.post(SUBMIT_URL).respond(200, json={"name": OPERATION})
     mp4 = b"\x00\x00\x00\x18ftypmp42fake"
 
-    _extend(service, video=MediaRef(mime_type="video/mp4", data=mp4), storage_uri=None, generate_audio=False)
+    _extend(service, video=MediaRef(mime_type="video/mp4", data=mp4), storage_uri=None)
 
     body = _body(route.calls.last)
     assert body["instances"][0]["video"] == {
@@ -265,8 +264,18 @@ def test_it_extends_an_inline_video_as_base64(service, google):
         "sampleCount": 1,
         "aspectRatio": "16:9",
         "resolution": "720p",
-        "generateAudio": False,
     }
+    assert "generateAudio" not in body["parameters"]  # documented for generation only
+
+
+@pytest.mark.parametrize("model", ["veo-3.1-generate-001", "veo-3.1-fast-generate-001"])
+def test_it_refuses_4k_on_the_ga_models_before_sending_anything(google, model):
+    route = google.post(SUBMIT_URL.replace("veo-3.1-generate-001", model)).respond(200, json={"name": OPERATION})
+    service = VeoService(model_id=model, token_provider=lambda: TOKEN)
+
+    with pytest.raises(ValueError, match="720p, 1080p only"):
+        _extend(service, resolution="4k")
+    assert route.call_count == 0
 
 
 def test_it_refuses_to_extend_anything_but_an_mp4(service, google):

@@ -1,0 +1,92 @@
+"""How many new videos a user may start: a counter per user and clock-aligned window, in the shared cache.
+
+Every API process counts in the same place (Redis in production, see settings.CACHES), and the counter is moved
+only by atomic `add` and `incr`, so neither several processes nor two simultaneous requests can exceed the limit.
+What counts is a started video: a request that fails validation or replays an earlier one (Idempotency-Key) gives
+its slot back. Windows are aligned to the clock ("10/hour" resets on the hour). If the cache cannot be reached the
+request is let through and the outage logged: a rate limit must not take the API down with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.exceptions import Throttled
+
+logger = logging.getLogger(__name__)
+
+PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    window_seconds: int
+
+
+def parse_rate(text: str | None) -> Rate | None:
+    """"10/hour" -> Rate(10, 3600); None or "" means unlimited. The period is read from its first letter."""
+    if not text:
+        return None
+    count, _, period = text.partition("/")
+    try:
+        return Rate(int(count), PERIOD_SECONDS[period.strip()[0].lower()])
+    except (ValueError, KeyError, IndexError):
+        raise ValueError(f"invalid rate {text!r}: expected N/second, N/minute, N/hour or N/day") from None
+
+
+class RateLimitExceeded(Throttled):
+    """429 {"error": "Rate limit exceeded", "retry_after": n} with a Retry-After header."""
+
+
+@dataclass
+class Reservation:
+    """One counted slot; `release()` gives it back (at most once)."""
+
+    key: str | None
+    released: bool = False
+
+    def release(self) -> None:
+        if self.key is None or self.released:
+            return
+        self.released = True
+        try:
+            cache.decr(self.key)
+        except ValueError:  # the window ended and its counter expired: nothing to give back
+            pass
+        except Exception as exc:
+            logger.warning("rate limit: could not release a slot (%s)", type(exc).__name__)
+
+
+def generate_rate(user) -> Rate | None:
+    """The rate that applies to `user` (one setting for everybody today; plans may override it later)."""
+    return parse_rate(settings.GENERATE_RATE_LIMIT)
+
+
+def reserve_generate(user, *, now: float | None = None) -> Reservation:
+    """Count one started video for `user`, or raise RateLimitExceeded if the window is full."""
+    rate = generate_rate(user)
+    if rate is None:
+        return Reservation(key=None)
+    now = time.time() if now is None else now
+    window = int(now // rate.window_seconds)
+    key = f"rate:generate:{user.pk}:{rate.window_seconds}:{window}"
+    try:
+        cache.add(key, 0, timeout=rate.window_seconds + 60)
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr: count from one
+        cache.add(key, 1, timeout=rate.window_seconds + 60)
+        count = 1
+    except Exception as exc:
+        logger.warning("rate limit: the cache is unavailable (%s); letting the request through", type(exc).__name__)
+        return Reservation(key=None)
+    if count > rate.limit:
+        Reservation(key=key).release()
+        window_end = (window + 1) * rate.window_seconds
+        raise RateLimitExceeded(wait=max(1, math.ceil(window_end - now)))
+    return Reservation(key=key)

@@ -1,11 +1,11 @@
-"""The brief's VideoJob admin, plus the job's steps (read-only) and cancel/retry actions."""
+"""The brief's VideoJob admin, plus the job's steps. Everything the pipeline owns is read-only here: a job changes
+only through its actions (cancel, retry), which go through the state machine like any other caller."""
 
 from __future__ import annotations
 
 import logging
 
 from django.contrib import admin, messages
-from django.db import models
 
 from .models import JobStatus, JobStep, VideoJob
 from .pipeline import cancel_job, retry_job
@@ -39,19 +39,23 @@ class JobStepInline(admin.TabularInline):
 
 
 def apply_to_jobs(queryset, action, *, eligible, label: str) -> tuple[int, int, int]:
-    """Run a pipeline action on each eligible job: (done, skipped, failed) counts for the admin message."""
+    """Run a pipeline action on each eligible job: (done, skipped, failed) counts for the admin message. An action
+    that answers False did nothing (the job moved on meanwhile) and counts as skipped."""
     done = skipped = failed = 0
     for job in queryset:
         if not eligible(job):
             skipped += 1
             continue
         try:
-            action(job)
+            changed = action(job)
         except Exception:
             logger.exception("Admin: could not %s job %s", label, job.id)
             failed += 1
         else:
-            done += 1
+            if changed is False:
+                skipped += 1
+            else:
+                done += 1
     return done, skipped, failed
 
 @admin.register(VideoJob)
@@ -63,12 +67,6 @@ class VideoJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "created_at", "user", "aspect_ratio", "heygen_mode"]
     search_fields = ["product_title", "product_id", "id"]
     list_select_related = ["user"]
-    readonly_fields = [
-        "id", "created_at", "updated_at", "completed_at",
-        "processing_time_seconds", "veo_video_gcs_uri",
-        "veo_video_url", "heygen_video_id", "heygen_asset_id",
-        "final_video_uri", "final_video_url", "cost_usd",
-    ]
     fieldsets = (
         ("Job Information", {
             "fields": ("id", "user", "product_id", "product_title", "status", "progress"),
@@ -90,19 +88,28 @@ class VideoJobAdmin(admin.ModelAdmin):
         }),
     )
     inlines = [JobStepInline]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["cancel_selected_jobs", "retry_failed_jobs"]
 
     def has_add_permission(self, request):
         return False  # Jobs should only be created via API
 
-    @admin.action(description="Cancel selected jobs")
+    def has_change_permission(self, request, obj=None):
+        return False  # a hand-edited status would bypass the state machine: the job page is for reading
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a job's files, costs and webhooks are not undone by deleting its row
+
+    def has_operate_permission(self, request) -> bool:
+        """Who may cancel and retry jobs: staff with the model's change permission."""
+        return request.user.has_perm("video_generation.change_videojob")
+
+    @admin.action(description="Cancel selected jobs", permissions=["operate"])
     def cancel_selected_jobs(self, request, queryset):
         cancelled, skipped, failed = apply_to_jobs(queryset, cancel_job, eligible=lambda job: not job.is_terminal,
                                                    label="cancel")
         self._report(request, f"Cancelled {cancelled} job(s)", skipped, "already finished", failed)
 
-    @admin.action(description="Retry failed jobs from the last good step")
+    @admin.action(description="Retry failed jobs from the last good step", permissions=["operate"])
     def retry_failed_jobs(self, request, queryset):
         retried, skipped, failed = apply_to_jobs(queryset, retry_job, label="retry",
                                                  eligible=lambda job: job.status == JobStatus.FAILED)

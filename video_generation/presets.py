@@ -1,6 +1,7 @@
 """Avatar positioning presets (the brief's values) and what the numbers mean.
 
-Our compositor, not HeyGen, places the presenter (corrections.md #14). The coordinates are defined as:
+Our compositor, not HeyGen, places the presenter (HeyGen does not document what its `offset` means). The
+coordinates are defined as:
 
 * ``x``: horizontal position of the presenter's centre, as a fraction of the frame's half-width measured
   from the frame centre. -1 is the left edge, 0 the centre, 1 the right edge.
@@ -28,11 +29,6 @@ AVATAR_PRESETS: dict[str, dict[str, float]] = {
     "top_left": {"scale": 0.8, "x": -0.7, "y": -0.8},
     "center": {"scale": 1.0, "x": 0.0, "y": 0.0},
 }
-
-
-def preset_position(name: str) -> dict[str, float]:
-    """A fresh {scale, x, y} dict for a preset name; KeyError if there is no such preset."""
-    return dict(AVATAR_PRESETS[name])
 
 
 def default_position() -> dict[str, float]:

@@ -12,10 +12,11 @@ from rest_framework import serializers
 
 from .models import AspectRatio, JobStatus, JobStep, VideoJob
 from .presets import AVATAR_PRESETS, POSITION_MAX, POSITION_MIN, SCALE_MAX, SCALE_MIN, default_position
+from .validators import plain_text, visible_text
 
 logger = logging.getLogger("video_generation")
 
-SCENE_DURATIONS = (4, 6, 8)  # Veo renders 4, 6 or 8 second clips (corrections.md #3)
+SCENE_DURATIONS = (4, 6, 8)  # Veo renders 4, 6 or 8 second clips (Vertex AI Veo reference)
 MIN_SCENES, MAX_SCENES = 1, 20
 ALLOWED_URL_SCHEMES = ("http", "https")
 
@@ -40,28 +41,69 @@ def _http_url_only(value: str) -> None:
         raise serializers.ValidationError("Only http and https URLs are accepted.")
 
 
+# --- Fields that take exactly the JSON types the schema names (DRF would turn 12 into "12" or "8" into 8) ----------
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IntegerChoiceField(serializers.ChoiceField):
+    """One of a few integers; 8.0 counts as 8 (JSON does not tell them apart), "8" does not."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+def text(*, max_length: int, **kwargs) -> serializers.CharField:
+    """A required text field with visible content, taken exactly as sent (validators.py says what passes)."""
+    return StrictCharField(max_length=max_length, min_length=1, trim_whitespace=False, validators=[visible_text],
+                           **kwargs)
+
+
+def optional_text(*, max_length: int, **kwargs) -> serializers.CharField:
+    return StrictCharField(max_length=max_length, required=False, allow_blank=True, trim_whitespace=False,
+                           validators=[plain_text], **kwargs)
+
+
 class SceneSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    visual_description = serializers.CharField(max_length=1000)
-    camera_movement = serializers.CharField(max_length=500)
-    mood = serializers.CharField(max_length=500)
-    duration = serializers.ChoiceField(
+    visual_description = text(max_length=1000)
+    camera_movement = text(max_length=500)
+    mood = text(max_length=500)
+    duration = IntegerChoiceField(
         choices=SCENE_DURATIONS, default=8,
         error_messages={"invalid_choice": "Duration must be 4, 6 or 8 seconds (got {input})."},
         help_text="Clip length in seconds: 4, 6 or 8 (the lengths Veo renders).",
     )
-    text_overlay = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    text_overlay = optional_text(max_length=500)
 
 
 class AvatarPositionSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    scale = serializers.FloatField(
+    scale = StrictFloatField(
         default=0.8, min_value=SCALE_MIN, max_value=SCALE_MAX,
         help_text="Presenter height as a fraction of the frame height.",
     )
-    x = serializers.FloatField(
+    x = StrictFloatField(
         default=0.7, min_value=POSITION_MIN, max_value=POSITION_MAX,
         help_text="Presenter centre, fraction of the half-width from the frame centre (-1 left, 1 right).",
     )
-    y = serializers.FloatField(
+    y = StrictFloatField(
         default=0.8, min_value=POSITION_MIN, max_value=POSITION_MAX,
         help_text="Presenter centre, fraction of the half-height from the frame centre (-1 top, 1 bottom).",
     )
@@ -109,15 +151,14 @@ class AvatarPositionField(serializers.Field):
 
 
 class VideoGenerationRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    product_id = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=True)
-    product_title = serializers.CharField(max_length=500)
+    product_id = optional_text(max_length=255, allow_null=True)
+    product_title = text(max_length=500)
     scenes = serializers.ListField(child=SceneSerializer(), min_length=MIN_SCENES, max_length=MAX_SCENES)
     image_url = serializers.URLField(max_length=2000, validators=[_http_url_only])
-    avatar_id = serializers.CharField(max_length=255)
-    voice_id = serializers.CharField(max_length=255)
-    avatar_script = serializers.CharField(
-        help_text="What the presenter says. Limited to HEYGEN_MAX_SCRIPT_CHARS characters."
-    )
+    avatar_id = text(max_length=255)
+    voice_id = text(max_length=255)
+    avatar_script = text(max_length=settings.HEYGEN_MAX_SCRIPT_CHARS,
+                         help_text="What the presenter says. Limited to HEYGEN_MAX_SCRIPT_CHARS characters.")
     avatar_position = AvatarPositionField(required=False, default=default_position)
     aspect_ratio = serializers.ChoiceField(choices=AspectRatio.choices, default=AspectRatio.PORTRAIT)
     webhook_url = serializers.URLField(
@@ -189,7 +230,7 @@ class GenerateAcceptedSerializer(serializers.Serializer):
 
 
 class JobListFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=JobStatus.choices, required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
 
 
 class ErrorSerializer(serializers.Serializer):

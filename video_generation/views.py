@@ -179,7 +179,7 @@ class JobListApi(APIView):
         },
     )
     def get(self, request):
-        filters = JobListFilterSerializer(data=request.query_params)
+        filters = JobListFilterSerializer(data=request.query_params.dict())  # "?status=" is a value, not absent
         filters.is_valid(raise_exception=True)
 
         jobs = VideoJob.objects.filter(user=request.user).prefetch_related("steps")

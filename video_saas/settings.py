@@ -116,7 +116,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "video_generation.schema.VideoSaasAutoSchema",
     "EXCEPTION_HANDLER": "video_generation.api_errors.exception_handler",
 }
 # New videos a user may start: "N/second|minute|hour|day", counted in the shared cache (see CACHES).
@@ -136,20 +136,22 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 
 # --- Cache --------------------------------------------------------------------------------------------
 # Shared by every process whenever Redis is configured (rate limits must hold across API workers); process memory
-# only for single-process local runs. A cache that does not answer within a second is treated as unavailable.
+# only for single-process local runs. A cache that does not answer within half a second is treated as
+# unavailable (rate limits then let requests through).
 CACHE_URL = env("CACHE_URL", default="")
 if CACHE_URL or env("REDIS_URL", default=""):
     CACHES = {"default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": CACHE_URL or env("REDIS_URL"),
-        "KEY_PREFIX": "video_saas",
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="video_saas"),
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery -------------------------------------------------------------------------------------------
-# See reference/reliability.md B1: every task is one short step, acked late, never waiting on a provider.
+# Every task is one short step, acked late, never waiting on a provider (README, "Never paying twice"); the
+# settings follow Celery's own advice on acks_late, prefetch and the Redis visibility timeout.
 REDIS_URL = env("REDIS_URL", default="")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
@@ -233,9 +235,9 @@ HEYGEN_UPLOAD_BASE_URL = env("HEYGEN_UPLOAD_BASE_URL", default="https://upload.h
 HEYGEN_TIMEOUT_SECONDS = env.float("HEYGEN_TIMEOUT_SECONDS", default=60.0)
 HEYGEN_RESOLUTION = env("HEYGEN_RESOLUTION", default="720p")
 HEYGEN_KEY_COLOR = env("HEYGEN_KEY_COLOR", default="#00FF00")
-HEYGEN_CREDITS_PER_MINUTE = env.float("HEYGEN_CREDITS_PER_MINUTE", default=6.0)
 HEYGEN_MAX_SCRIPT_CHARS = env.int("HEYGEN_MAX_SCRIPT_CHARS", default=5000)
-HEYGEN_CALLBACK_URL = env("HEYGEN_CALLBACK_URL", default="")
+# v2 asset upload (raw bytes): HeyGen's upload guidance is 10 MB; a larger B-roll is re-encoded to fit first.
+HEYGEN_UPLOAD_MAX_BYTES = env.int("HEYGEN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 
 # --- Storage ------------------------------------------------------------------------------------------
 LOCAL_STORAGE_DIR = Path(env("LOCAL_STORAGE_DIR", default=str(BASE_DIR / "var" / "media")))

@@ -25,6 +25,7 @@ from django.conf import settings
 
 from ..models import HeyGenMode, JobStep, StepKind, VideoJob
 from ..services import compose
+from ..services.errors import PermanentError
 from ..services.fetch import fetch_to_file
 from ..services.heygen_service import MattingUnsupportedError
 from ..services.storage import get_storage
@@ -304,10 +305,25 @@ class HeyGenUpload(ProviderStep):
         return True  # an upload is free; a duplicate asset costs nothing
 
     def submit(self, step: JobStep, job: VideoJob) -> Done:
-        broll_uri = broll_step(job, step).output_uri
-        asset_id = providers.heygen().upload_video_asset(get_storage().read_bytes(broll_uri), "video/mp4")
+        broll = get_storage().read_bytes(broll_step(job, step).output_uri)
+        if len(broll) > settings.HEYGEN_UPLOAD_MAX_BYTES:
+            broll = self.shrunk(broll)
+        asset_id = providers.heygen().upload_video_asset(broll, "video/mp4")
         VideoJob.objects.filter(id=job.id).update(heygen_asset_id=asset_id)
         return Done("", {"asset_id": asset_id})
+
+    @staticmethod
+    def shrunk(video: bytes) -> bytes:
+        """The B-roll re-encoded under HeyGen's upload limit (HeyGen re-encodes it anyway)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            source, fitted = Path(tmp) / "broll.mp4", Path(tmp) / "fitted.mp4"
+            source.write_bytes(video)
+            try:
+                compose.fit_to_size(source, fitted, max_bytes=settings.HEYGEN_UPLOAD_MAX_BYTES)
+            except compose.ComposeError as exc:
+                raise PermanentError(f"the B-roll is too large for HeyGen's asset upload: {exc}",
+                                     provider="heygen", code="asset_too_large") from None
+            return fitted.read_bytes()
 
 
 HANDLERS: dict[str, StepHandler] = {

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
 from . import dispatch, plan
+from .machine import enqueue_poll
 from .states import move_job, move_steps
 from .transitions import cancel_job_row, refresh_job
 
@@ -100,17 +101,21 @@ def cancel_job(job: VideoJob) -> bool:
     return cancelled
 
 
-def retry_job(job: VideoJob) -> VideoJob:
+def retry_job(job: VideoJob) -> bool:
     """Resume a failed job from its last good step. Succeeded steps are kept; a provider operation that was still
-    running when the job failed is polled again rather than paid for twice; everything else starts again."""
+    running when the job failed is polled again rather than paid for twice; everything else starts again.
+
+    False if the job was not failed (it is left as it is). `job` is refreshed either way."""
     with transaction.atomic():
         if not move_job(job.id, JobStatus.PENDING, expect=[JobStatus.FAILED], error_message=None):
             job.refresh_from_db()
-            return job
+            return False
         steps = JobStep.objects.filter(job_id=job.id)
-        interrupted = steps.filter(state=StepState.CANCELLED).exclude(external_id="")
-        move_steps(interrupted, StepState.SUBMITTED, expect=[StepState.CANCELLED], next_check_at=timezone.now(),
-                   error_count=0, last_enqueued_at=None)
+        interrupted = list(steps.filter(state=StepState.CANCELLED).exclude(external_id="").values_list("id", flat=True))
+        move_steps(JobStep.objects.filter(id__in=interrupted), StepState.SUBMITTED, expect=[StepState.CANCELLED],
+                   next_check_at=timezone.now(), error_count=0)
+        for step_id in interrupted:
+            enqueue_poll(step_id, 0)
         redo = steps.filter(state__in=[StepState.FAILED, StepState.CANCELLED])
         # A new generation gives the presenter render a new idempotency key, so HeyGen renders it afresh.
         for step in redo.filter(kind=StepKind.HEYGEN_RENDER):
@@ -122,4 +127,4 @@ def retry_job(job: VideoJob) -> VideoJob:
         refresh_job(job.id)
         dispatch.start_job(job.id)
     job.refresh_from_db()
-    return job
+    return True

@@ -1,8 +1,8 @@
 """The scene plan: which provider operations a job needs and in what order.
 
-Veo facts (reference/veo-vertex.md §2): a generated clip is 4, 6 or 8 s; an extension adds 7 s and only
-accepts an input of at most 30 s, so one chain ends at 37 s at most. Scenes are therefore grouped into chains
-of at most five (an 8 s base and four extensions = 36 s). Every chain starts from the product image; chains
+Veo facts (Vertex AI Veo reference, "Extend Veo videos"): a generated clip is 4, 6 or 8 s; an extension adds
+7 s and only accepts an input of at most 30 s, so one chain ends at 37 s at most. Scenes are therefore grouped
+into chains of at most five (an 8 s base and four extensions = 36 s). Every chain starts from the product image; chains
 render in parallel and are joined locally with a short crossfade.
 
 In v3 mode the presenter does not need the B-roll, so it renders in parallel; in the legacy v2 mode HeyGen

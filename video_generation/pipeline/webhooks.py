@@ -1,4 +1,4 @@
-"""Outbound webhooks to customers, signed the Standard Webhooks way (reference/reliability.md B4):
+"""Outbound webhooks to customers, signed the Standard Webhooks way (https://www.standardwebhooks.com):
 
     webhook-id: <event id>          webhook-timestamp: <unix seconds>
     webhook-signature: v1,<base64(HMAC-SHA256(secret, f"{id}.{timestamp}.{body}"))>

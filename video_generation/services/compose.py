@@ -67,6 +67,7 @@ AUDIO_RATE = 44100
 AUDIO_BITRATE = "128k"
 X264_PRESET = "veryfast"
 X264_CRF = 23
+MIN_FIT_VIDEO_BPS = 300_000  # below this a 720p B-roll is mush: refuse rather than upload it
 BROLL_DUCK_VOLUME = 0.25
 CHROMA_SIMILARITY = 0.3
 CHROMA_BLEND = 0.1
@@ -352,6 +353,34 @@ def normalize(video: Path, output: Path, *, aspect_ratio: str) -> MediaInfo:
             *_encode_args(threads)]  # fmt: skip
     _run(args, output, inputs=[video])
     return probe(output)
+
+
+def fit_to_size(video: Path, output: Path, *, max_bytes: int, passes: int = 3) -> MediaInfo:
+    """Re-encode ``video`` (same size, frame rate and audio) at the bit rate that keeps it under ``max_bytes``.
+
+    Rate control overshoots a little on busy footage, so a result that is still too large is encoded again at a
+    bit rate lowered in proportion, up to ``passes`` times."""
+    info = probe(video)
+    audio_bps = 128_000 if info.has_audio else 0
+    video_bps = int(max_bytes * 8 * 0.9 / max(info.duration, 0.1)) - audio_bps  # 10 %: container, overshoot
+    for _ in range(passes):
+        if video_bps < MIN_FIT_VIDEO_BPS:
+            break
+        _encode_at(video, output, video_bps)
+        size = Path(output).stat().st_size
+        if size <= max_bytes:
+            return probe(output)
+        video_bps = int(video_bps * max_bytes / size * 0.95)
+    raise ComposeError(f"a {info.duration:.1f} s video cannot be made smaller than {max_bytes} bytes")
+
+
+def _encode_at(video: Path, output: Path, video_bps: int) -> None:
+    threads = _threads()
+    args = ["-threads", str(threads), "-i", str(video), "-map", "0:v:0", "-map", "0:a?",
+            "-c:v", "libx264", "-preset", X264_PRESET, "-b:v", str(video_bps), "-maxrate", str(video_bps),
+            "-bufsize", str(video_bps), "-pix_fmt", "yuv420p", "-threads", str(threads),
+            "-c:a", "aac", "-b:a", AUDIO_BITRATE]  # fmt: skip
+    _run(args, output, inputs=[video])
 
 
 def _aspect_of(info: MediaInfo) -> str:

@@ -1,6 +1,7 @@
 """HeyGen client: the v3 presenter render (default) and the brief's legacy v2 flow.
 
-Wire contract: /work/shared/reference/heygen.md. Corrections 9-14 in spec/corrections.md.
+Wire contract: HeyGen's API reference (https://docs.heygen.com/reference); the v3 endpoints as HeyGen's own CLI
+generates them from its OpenAPI description (github.com/heygen-com/heygen-cli, gen/video.go).
 
 v3 (default): `create_presenter_video` renders the presenter alone, either as a transparent webm (needs an
 avatar that supports matting) or as an mp4 on a solid key colour; our compositor lays it over the B-roll.
@@ -337,12 +338,19 @@ class HeyGenService:
     def upload_video_asset(self, data: bytes, content_type: str = "video/mp4") -> str:
         """Upload a file to `POST {upload_base}/v1/asset` as the raw request body; return the asset id.
 
+        A file over HEYGEN_UPLOAD_MAX_BYTES is refused here with PermanentError("asset_too_large"), before a byte
+        is sent.
+
         Not paid work, and a repeat only leaves a duplicate asset, so a timeout is a RetryableError here
         (creates_work=False), not an AmbiguousError.
         """
         if not data:
             raise ValueError("asset data must not be empty")
         _require("content_type", content_type)
+        limit = settings.HEYGEN_UPLOAD_MAX_BYTES
+        if len(data) > limit:
+            raise PermanentError(f"the file is {len(data)} bytes; HeyGen's asset upload takes at most {limit}",
+                                 provider=PROVIDER, code="asset_too_large")
         request = self._request(
             "POST", self._upload_url("/v1/asset"), content=bytes(data), headers={"Content-Type": content_type}
         )

@@ -1,6 +1,7 @@
 """Client for Google Veo on Vertex AI, over the `v1` REST API.
 
-Wire contract: /work/shared/reference/veo-vertex.md (sections 1-3).
+Wire contract: Vertex AI's Veo model reference,
+https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/veo-video-generation
 
 - `generate_base_video` and `extend_video` POST `...:predictLongRunning` and return the operation name,
   exactly as Google sent it. Store it at once; it is the only handle on the paid work.

@@ -1,4 +1,5 @@
-"""The reliability settings of reference/reliability.md B1, asserted so that nobody loosens them by accident."""
+"""The reliability settings (acks late, one message at a time, JSON only, countdowns far below the visibility
+timeout), asserted so that nobody loosens them by accident."""
 
 from django.conf import settings
 
@@ -30,10 +31,12 @@ def test_a_lease_outlasts_several_poll_intervals_and_fits_within_the_task_time_l
     assert settings.PIPELINE["LEASE_SECONDS"] <= app.conf.task_time_limit
 
 
-def test_the_sweeper_runs_on_a_beat_schedule():
+def test_the_sweeper_runs_on_a_beat_schedule_and_a_late_sweep_expires():
+    app.finalize()  # as worker and beat do when they start
     entry = app.conf.beat_schedule["sweep-video-jobs"]
     assert entry["task"] == tasks.sweep.name
-    assert entry["schedule"] <= 30
+    assert entry["schedule"] == settings.SWEEP_INTERVAL_SECONDS <= 30
+    assert entry["options"]["expires"] == entry["schedule"]
 
 
 def test_tasks_take_only_ids():

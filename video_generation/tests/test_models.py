@@ -72,3 +72,13 @@ def test_the_migrations_describe_the_models_exactly():
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # exits non-zero on a missing migration
+
+
+def test_a_resolution_the_configured_veo_model_does_not_offer_is_a_configuration_error(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.VEO_MODEL_ID = "veo-3.1-generate-001"
+    settings.VEO_RESOLUTION = "4k"
+    with pytest.raises(SystemCheckError, match="VEO_RESOLUTION='4k' is not offered by"):
+        call_command("check")

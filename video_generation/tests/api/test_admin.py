@@ -98,3 +98,78 @@ def test_it_reports_jobs_it_could_not_retry(admin_client, user):
         r = run_action(admin_client, "retry_failed_jobs", [failed])
 
     assert any("1 could not be processed" in m for m in messages_of(r))
+
+
+PIPELINE_OWNED = ("status", "progress", "credits_used", "cost_usd", "scenes_data", "avatar_script", "error_message",
+                  "final_video_uri", "image_url", "webhook_url", "avatar_scale")
+
+
+def test_the_job_page_shows_pipeline_state_without_a_single_editable_field(admin_client, user):
+    job = make_job(user, status=JobStatus.PROCESSING_VEO, progress=40)
+
+    r = admin_client.get(f"{CHANGELIST}{job.id}/change/")
+
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "processing_veo" in html or "Generating B-roll" in html
+    for field in PIPELINE_OWNED:
+        assert f'name="{field}"' not in html, field
+    assert 'name="_save"' not in html
+
+
+def test_a_hand_made_edit_of_a_job_is_refused_and_changes_nothing(admin_client, user):
+    job = make_job(user, status=JobStatus.PROCESSING_VEO, progress=40)
+
+    r = admin_client.post(f"{CHANGELIST}{job.id}/change/", {
+        "user": user.id, "product_title": "Edited", "status": "completed", "progress": 100, "credits_used": 0,
+        "scenes_data": "[]", "avatar_script": "x", "avatar_id": "a", "voice_id": "v",
+        "image_url": "https://cdn.example.com/p.jpg", "aspect_ratio": "9:16", "heygen_mode": "v3",
+        "avatar_scale": 0.8, "avatar_x": 0.7, "avatar_y": 0.8, "cost_usd": 0, "_save": "Save",
+    })
+
+    assert r.status_code == 403
+    job.refresh_from_db()
+    assert (job.status, job.progress, job.product_title) == (JobStatus.PROCESSING_VEO, 40, "Headphones")
+
+
+def test_a_job_cannot_be_deleted_from_the_admin(admin_client, user):
+    job = make_job(user, status=JobStatus.COMPLETED)
+    assert admin_client.post(f"{CHANGELIST}{job.id}/delete/", {"post": "yes"}).status_code == 403
+    assert JobStatus.COMPLETED == type(job).objects.get(id=job.id).status
+
+
+def test_the_cancel_action_goes_through_the_state_machine(admin_client, user):
+    job = make_job(user, status=JobStatus.PROCESSING_VEO)
+    step = JobStep.objects.create(job=job, key="veo:c0:s1", kind="veo_extend", provider="veo")
+
+    r = run_action(admin_client, "cancel_selected_jobs", [job])
+
+    assert "Cancelled 1 job(s); skipped 0 (already finished)." in messages_of(r)
+    job.refresh_from_db()
+    step.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED and job.completed_at is not None
+    assert step.state == "cancelled" and step.finished_at is not None
+
+
+def test_a_job_that_finished_before_the_action_ran_is_counted_as_skipped(admin_client, user, monkeypatch):
+    job = make_job(user, status=JobStatus.PROCESSING_VEO)
+    monkeypatch.setattr("video_generation.admin.cancel_job", lambda job: False)  # the UPDATE found it finished
+
+    r = run_action(admin_client, "cancel_selected_jobs", [job])
+
+    assert "Cancelled 0 job(s); skipped 1 (already finished)." in messages_of(r)
+
+
+def test_staff_without_the_change_permission_see_jobs_but_get_no_actions(client, user, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user(username="viewer", password="pw-viewer-123", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_videojob"))
+    client.force_login(viewer)
+    job = make_job(user, status=JobStatus.PROCESSING_VEO)
+
+    r = client.get(CHANGELIST)
+    assert r.status_code == 200
+    assert b"Cancel selected jobs" not in r.content
+    run_action(client, "cancel_selected_jobs", [job])
+    assert type(job).objects.get(id=job.id).status == JobStatus.PROCESSING_VEO

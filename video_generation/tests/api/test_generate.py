@@ -148,7 +148,7 @@ def test_it_passes_the_full_request_through(api_client, pipeline):
         ({"avatar_position": {"x": -1.1}}, ("avatar_position", "x"), "greater than or equal to -1.0"),
         ({"avatar_position": "middle_left"}, ("avatar_position",), "Unknown preset"),
         ({"avatar_script": "x" * 5001}, ("avatar_script",), "no more than 5000"),
-        ({"avatar_script": "   "}, ("avatar_script",), "may not be blank"),
+        ({"avatar_script": "   "}, ("avatar_script",), "Must contain visible text"),
         ({"aspect_ratio": "4:3"}, ("aspect_ratio",), "not a valid choice"),
         ({"image_url": "not a url"}, ("image_url",), "valid URL"),
         ({"image_url": "ftp://cdn.example.com/a.jpg"}, ("image_url",), "http and https"),

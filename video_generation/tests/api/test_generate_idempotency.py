@@ -58,3 +58,39 @@ def test_an_overlong_key_is_a_validation_error(api_client, brief):
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["details"]
     assert VideoJob.objects.count() == 0
+
+
+@pytest.mark.parametrize(("status", "message"), [
+    ("cancelled", "Video generation was cancelled"), ("completed", "Video already completed"),
+    ("failed", "Video generation failed"), ("processing_veo", "Video generation in progress"),
+])
+def test_a_replay_tells_the_jobs_true_state(api_client, brief, status, message):
+    first = post(api_client, brief, key="order-7")
+    VideoJob.objects.filter(id=first.json()["job_id"]).update(status=status)
+
+    again = post(api_client, brief, key="order-7")
+
+    assert again.status_code == 202
+    assert (again.json()["status"], again.json()["message"]) == (status, message)
+
+
+def test_a_replay_is_answered_even_when_the_user_is_over_the_rate_limit(api_client, brief, settings):
+    settings.GENERATE_RATE_LIMIT = "1/hour"
+    first = post(api_client, brief, key="order-8")
+    assert post(api_client, brief).status_code == 429  # no new video
+    again = post(api_client, brief, key="order-8")
+    assert again.status_code == 202 and again.json()["job_id"] == first.json()["job_id"]
+
+
+def test_a_replay_does_not_use_up_the_rate_limit(api_client, brief, settings):
+    settings.GENERATE_RATE_LIMIT = "2/hour"
+    post(api_client, brief, key="order-9")
+    post(api_client, brief, key="order-9")
+    assert post(api_client, brief).status_code == 202  # the second slot is still free
+
+
+@pytest.mark.parametrize("key", ["k" * 256, "tab\there"])
+def test_an_unusable_key_is_refused(api_client, brief, key):
+    response = post(api_client, brief, key=key)
+    assert response.status_code == 400
+    assert response.json()["details"] == {"Idempotency-Key": ["At most 255 printable characters."]}

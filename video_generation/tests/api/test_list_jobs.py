@@ -86,11 +86,10 @@ def test_it_rejects_an_unknown_status(api_client, user):
     assert "status" in body["details"]
 
 
-def test_it_treats_an_empty_status_as_no_filter(api_client, user):
+def test_it_refuses_an_empty_status_instead_of_ignoring_it(api_client, user):
     make_job(user, status=JobStatus.COMPLETED)
-    make_job(user, status=JobStatus.FAILED)
 
     r = api_client.get(URL, {"status": ""})
 
-    assert r.status_code == 200
-    assert r.json()["count"] == 2
+    assert r.status_code == 400
+    assert r.json()["error"] == "Validation error" and "status" in r.json()["details"]

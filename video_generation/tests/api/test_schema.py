@@ -1,5 +1,7 @@
 """/api/schema/ and /api/docs/"""
 
+import re
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -56,9 +58,20 @@ def test_it_leaves_health_open(schema):
     assert {"200", "503"} <= set(operation["responses"])
 
 
-def test_it_serves_the_docs_page():
+def test_the_docs_page_loads_only_pinned_assets_we_serve_ourselves():
+    import re
+
     r = APIClient().get("/api/docs/")
     assert r.status_code == 200
+    html = r.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(asset.endswith("swagger-ui-bundle.js") for asset in assets)
+    assert all(asset.startswith("/static/") for asset in assets), assets
+    assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html and "://" not in "".join(assets)
+    for asset in assets:
+        served = APIClient().get(asset)
+        assert served.status_code == 200, asset
+        assert b"".join(served.streaming_content if served.streaming else [served.content])
 
 
 def test_it_generates_without_warnings(tmp_path):
@@ -66,3 +79,34 @@ def test_it_generates_without_warnings(tmp_path):
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     assert (tmp_path / "schema.yml").read_text().startswith("openapi: 3")
+
+
+def test_every_request_object_that_refuses_unknown_fields_says_so(schema):
+    components = schema["components"]["schemas"]
+    for name in ("VideoGenerationRequest", "Scene"):
+        assert components[name]["additionalProperties"] is False, name
+    position = components["VideoGenerationRequest"]["properties"]["avatar_position"]["oneOf"][1]
+    assert position["additionalProperties"] is False
+
+
+def test_required_strings_have_a_minimum_length_and_the_pattern_the_server_enforces(schema):
+    from video_generation.validators import VISIBLE_TEXT_PATTERN
+
+    request = schema["components"]["schemas"]["VideoGenerationRequest"]["properties"]
+    scene = schema["components"]["schemas"]["Scene"]["properties"]
+    for prop in (request["product_title"], request["avatar_id"], request["voice_id"], request["avatar_script"],
+                 scene["visual_description"], scene["camera_movement"], scene["mood"]):
+        assert prop["minLength"] == 1
+        assert re.search(prop["pattern"], "Visible text")
+        assert not re.search(prop["pattern"], "   ")
+        assert not re.search(prop["pattern"], "nul\x00byte")
+    assert request["avatar_script"]["maxLength"] == 5000
+    assert len(VISIBLE_TEXT_PATTERN) > 10
+
+
+def test_generate_documents_every_error_it_can_answer(schema):
+    responses = schema["paths"]["/api/video/generate/"]["post"]["responses"]
+    assert {"202", "400", "401", "413", "422", "429", "500"} <= set(responses)
+    too_large = responses["413"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(schema["components"]["schemas"][too_large]["properties"]) == {"error", "max_bytes"}
+

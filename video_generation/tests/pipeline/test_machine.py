@@ -8,6 +8,7 @@ from django.utils import timezone
 from video_generation import tasks
 from video_generation.models import JobStatus, JobStep, StepState, VideoJob
 from video_generation.pipeline import jobs, machine
+from video_generation.services import compose
 from video_generation.services.errors import PermanentError, RateLimitedError, RetryableError
 
 from .conftest import brief, steps_of
@@ -337,6 +338,84 @@ class TestCancelAndRetry:
         job.refresh_from_db()
         assert job.status == JobStatus.COMPLETED
         assert [kind for kind, _, _ in fake_veo.ledger] == ["generate", "extend", "extend", "extend"]
+
+    def test_retry_polls_a_render_that_was_still_running_when_the_job_failed_instead_of_paying_for_it_again(
+            self, driver, submit_job, fake_veo, fake_heygen):
+        fake_veo.outcomes["Wireless Headphones"] = "failed"  # the only scene fails while the presenter renders
+        job = submit_job(brief(1))
+        driver.run()
+        render = steps_of(job)["heygen:render"]
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.FAILED
+        assert render.state == StepState.CANCELLED and render.external_id
+
+        fake_veo.outcomes.clear()
+        assert jobs.retry_job(VideoJob.objects.get(id=job.id))
+        driver.run()
+
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        assert len(fake_heygen.ledger) == 1  # the running render was adopted, not bought twice
+        assert steps_of(job)["heygen:render"].external_id == render.external_id
+        assert [kind for kind, _, _ in fake_veo.ledger] == ["generate", "generate"]
+
+    def test_retry_does_nothing_to_a_job_that_is_not_failed(self, driver, submit_job):
+        job = submit_job(brief(1))
+        assert not jobs.retry_job(job)
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.PENDING
+
+
+class TestLocalWork:
+    def test_local_steps_run_in_the_running_state_and_provider_calls_in_submitting(self, driver, submit_job,
+                                                                                     monkeypatch):
+        seen = {}
+        original = machine.submit
+
+        def watching(step, job):
+            seen[step.key] = JobStep.objects.get(id=step.id).state
+            original(step, job)
+
+        monkeypatch.setattr(machine, "submit", watching)
+        job = submit_job(brief(6))
+        driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        assert {key: state for key, state in seen.items() if key in ("image", "join", "compose")} == {
+            "image": StepState.RUNNING, "join": StepState.RUNNING, "compose": StepState.RUNNING}
+        assert {state for key, state in seen.items() if key.startswith(("veo:", "heygen:"))} == {
+            StepState.SUBMITTING}
+
+
+class TestLegacyUpload:
+    def test_a_broll_over_heygens_upload_limit_is_re_encoded_to_fit_before_it_is_sent(
+            self, driver, submit_job, settings, fake_heygen, monkeypatch):
+        settings.HEYGEN_API_VERSION = "v2"
+        settings.HEYGEN_UPLOAD_MAX_BYTES = 10  # the fake B-roll is a few dozen bytes
+        fitted = []
+
+        def fit(video, output, *, max_bytes):
+            fitted.append(max_bytes)
+            output.write_bytes(b"small")
+
+        monkeypatch.setattr("video_generation.services.compose.fit_to_size", fit)
+        job = submit_job(brief(1))
+        driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        assert fitted == [10]
+        assert fake_heygen.assets == [b"small"]
+
+    def test_a_broll_that_cannot_be_made_small_enough_fails_the_job_with_a_clear_message(
+            self, driver, submit_job, settings, fake_heygen, monkeypatch):
+        settings.HEYGEN_API_VERSION = "v2"
+        settings.HEYGEN_UPLOAD_MAX_BYTES = 10
+
+        def cannot(video, output, *, max_bytes):
+            raise compose.ComposeError("a 22.0 s video cannot be made smaller than 10 bytes")
+
+        monkeypatch.setattr("video_generation.services.compose.fit_to_size", cannot)
+        job = submit_job(brief(1))
+        driver.run()
+        job.refresh_from_db()
+        assert job.status == JobStatus.FAILED
+        assert "B-roll upload failed at HeyGen: the B-roll is too large for HeyGen's asset upload" in job.error_message
+        assert fake_heygen.assets == [] and fake_heygen.ledger == []
 
 
 class TestBrokerOutage:

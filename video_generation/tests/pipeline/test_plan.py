@@ -67,3 +67,20 @@ def test_legacy_v2_gets_the_centre_of_our_placement_box_as_heygens_offset():
     assert top_left == (-0.2617, -0.0806)  # box (143, 29, 324, 576) in 1280x720: centre up and to the left
     bottom_right = heygen_offset(VideoJob(avatar_scale=0.8, avatar_x=0.7, avatar_y=0.8), 720, 1280)
     assert bottom_right[0] > 0 and bottom_right[1] > 0
+
+
+def keys_marked(specs, param):
+    return [s.key for s in specs if s.params.get(param)]
+
+
+def test_the_plan_names_the_step_that_yields_the_broll_and_every_step_that_uses_it():
+    scene = {"visual_description": "a", "camera_movement": "pan", "mood": "calm", "duration": 8}
+    one_chain = plan.build_plan(product_title="P", scenes=[scene] * 3, aspect_ratio="9:16", heygen_mode="v3")
+    assert keys_marked(one_chain, plan.YIELDS_BROLL_PARAM) == ["veo:c0:s2"]
+    assert {s.key: s.params[plan.BROLL_KEY_PARAM] for s in one_chain if plan.BROLL_KEY_PARAM in s.params} == {
+        "compose": "veo:c0:s2"}
+
+    two_chains = plan.build_plan(product_title="P", scenes=[scene] * 6, aspect_ratio="9:16", heygen_mode="v2")
+    assert keys_marked(two_chains, plan.YIELDS_BROLL_PARAM) == ["join"]
+    assert {s.key: s.params[plan.BROLL_KEY_PARAM] for s in two_chains if plan.BROLL_KEY_PARAM in s.params} == {
+        "heygen:upload": "join", "compose": "join"}

@@ -25,7 +25,7 @@ FRAME_SIZES = {"9:16": (720, 1280), "16:9": (1280, 720)}
 PRESENTER_BODY = (0.25, 0.25, 0.75, 0.75)
 
 
-def _ffmpeg(*args: str) -> None:
+def ffmpeg(*args: str) -> None:
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
@@ -56,7 +56,7 @@ def make_broll(
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-t", str(seconds)]
     if with_audio:
         args += ["-c:a", "aac", "-ac", "2"]
-    _ffmpeg(*args, "-f", "mp4", str(path))
+    ffmpeg(*args, "-f", "mp4", str(path))
     return path
 
 
@@ -106,7 +106,7 @@ def make_presenter(
         if with_audio:
             args += ["-c:a", "aac", "-ac", "2"]
         args += ["-t", str(seconds), "-f", "mp4"]
-    _ffmpeg(*args, str(path))
+    ffmpeg(*args, str(path))
     return path
 
 

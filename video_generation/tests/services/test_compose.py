@@ -13,6 +13,7 @@ from video_generation.services.compose import (
     ComposeError,
     Placement,
     compose_final,
+    fit_to_size,
     join_chains,
     niced,
     normalize,
@@ -21,6 +22,7 @@ from video_generation.services.compose import (
 )
 from video_generation.tests.services.media_factory import (
     PRESENTER_BODY,
+    ffmpeg,
     frame_at,
     make_broll,
     make_corrupt,
@@ -299,3 +301,24 @@ class TestPriority:
         assert self.child_niceness() == min(19, os.nice(0) + 3)
         monkeypatch.setenv("COMPOSE_FFMPEG_NICE", "0")
         assert niced(["ffmpeg", "-version"]) == ["ffmpeg", "-version"]
+
+
+def test_it_fits_an_oversized_broll_under_a_byte_limit_keeping_its_length_size_and_audio(tmp_path):
+    broll = make_broll(tmp_path / "broll.mp4", 4.0, size=(360, 640))
+    noisy = tmp_path / "noisy.mp4"  # pseudo-random pixels: a big file, like busy real footage
+    ffmpeg("-i", str(broll), "-vf", "noise=alls=60:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
+           "-crf", "12", "-c:a", "copy", "-f", "mp4", str(noisy))
+    limit = 500_000  # about 0.9 Mbit/s for 4 s
+    assert noisy.stat().st_size > 3 * limit
+
+    info = fit_to_size(noisy, tmp_path / "fitted.mp4", max_bytes=limit)
+
+    assert (tmp_path / "fitted.mp4").stat().st_size <= limit
+    assert info.duration == pytest.approx(4.0, abs=0.1)
+    assert (info.width, info.height) == (360, 640) and info.has_audio
+
+
+def test_it_refuses_to_squeeze_a_video_below_a_watchable_bit_rate(tmp_path):
+    broll = make_broll(tmp_path / "broll.mp4", 6.0)
+    with pytest.raises(ComposeError, match="cannot be made smaller than 1000 bytes"):
+        fit_to_size(broll, tmp_path / "fitted.mp4", max_bytes=1000)

@@ -392,6 +392,17 @@ def test_it_rejects_an_empty_upload_before_any_call(mock, service):
     assert not route.called
 
 
+def test_it_refuses_an_upload_over_the_documented_size_before_sending_a_byte(mock, service, settings):
+    settings.HEYGEN_UPLOAD_MAX_BYTES = 1000
+    route = mock.post(f"{UPLOAD}/v1/asset")
+
+    with pytest.raises(PermanentError, match="1001 bytes; HeyGen's asset upload takes at most 1000") as refused:
+        service.upload_video_asset(b"x" * 1001)
+
+    assert refused.value.code == "asset_too_large"
+    assert not route.called
+
+
 def test_it_retries_an_upload_that_timed_out(mock, service):
     mock.post(f"{UPLOAD}/v1/asset").mock(side_effect=httpx.WriteTimeout("slow"))
 

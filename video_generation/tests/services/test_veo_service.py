@@ -1,4 +1,4 @@
-"""VeoService against the wire contract in /work/shared/reference/veo-vertex.md; Google mocked by respx."""
+"""VeoService against Vertex AI's documented wire contract; Google mocked by respx."""
 
 from __future__ import annotations
 

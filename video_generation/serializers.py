@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
@@ -12,12 +11,12 @@ from rest_framework import serializers
 
 from .models import AspectRatio, JobStatus, JobStep, VideoJob
 from .presets import AVATAR_PRESETS, POSITION_MAX, POSITION_MIN, SCALE_MAX, SCALE_MIN, default_position
+from .services.safe_http import UnsafeUrl, check_submitted_url
 
 logger = logging.getLogger("video_generation")
 
 SCENE_DURATIONS = (4, 6, 8)  # Veo renders 4, 6 or 8 second clips (corrections.md #3)
 MIN_SCENES, MAX_SCENES = 1, 20
-ALLOWED_URL_SCHEMES = ("http", "https")
 
 
 class RejectUnknownFieldsMixin:
@@ -35,9 +34,12 @@ class RejectUnknownFieldsMixin:
         return super().to_internal_value(data)
 
 
-def _http_url_only(value: str) -> None:
-    if urlsplit(value).scheme.lower() not in ALLOWED_URL_SCHEMES:
-        raise serializers.ValidationError("Only http and https URLs are accepted.")
+def _safe_url(value: str) -> None:
+    """The URL rule we request user-supplied URLs under (services/safe_http.py), checked at submit."""
+    try:
+        check_submitted_url(value)
+    except UnsafeUrl as exc:
+        raise serializers.ValidationError(exc.message) from None
 
 
 class SceneSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -112,7 +114,7 @@ class VideoGenerationRequestSerializer(RejectUnknownFieldsMixin, serializers.Ser
     product_id = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=True)
     product_title = serializers.CharField(max_length=500)
     scenes = serializers.ListField(child=SceneSerializer(), min_length=MIN_SCENES, max_length=MAX_SCENES)
-    image_url = serializers.URLField(max_length=2000, validators=[_http_url_only])
+    image_url = serializers.URLField(max_length=2000, validators=[_safe_url])
     avatar_id = serializers.CharField(max_length=255)
     voice_id = serializers.CharField(max_length=255)
     avatar_script = serializers.CharField(
@@ -121,7 +123,7 @@ class VideoGenerationRequestSerializer(RejectUnknownFieldsMixin, serializers.Ser
     avatar_position = AvatarPositionField(required=False, default=default_position)
     aspect_ratio = serializers.ChoiceField(choices=AspectRatio.choices, default=AspectRatio.PORTRAIT)
     webhook_url = serializers.URLField(
-        max_length=2000, required=False, allow_null=True, validators=[_http_url_only]
+        max_length=2000, required=False, allow_null=True, validators=[_safe_url]
     )
 
     def validate_avatar_script(self, value: str) -> str:

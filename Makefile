@@ -2,7 +2,9 @@
 #   make demo   the whole pipeline end to end on the sandbox providers; prints the finished MP4's path last
 #   make test   the test suite (SQLite + in-process broker; PostgreSQL + Redis when DATABASE_URL/REDIS_URL are set)
 
-PYTHON ?= python3.11
+# The newest Python from 3.13 down to 3.11 that runs here (a pyenv shim for a version that is not active does not);
+# override with `make PYTHON=/path/to/python3.x`.
+PYTHON ?= $(shell for v in 3.13 3.12 3.11; do python$$v -c "" >/dev/null 2>&1 && { echo python$$v; exit; }; done; echo python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
@@ -21,23 +23,26 @@ $(STAMP): requirements.lock pyproject.toml
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Local runs default to DEBUG=true (no SECRET_KEY needed); production sets DEBUG=false and a real key.
+LOCAL := DEBUG=$${DEBUG:-true}
+
 demo: install
-	$(BIN)/python manage.py demo $(DEMO_ARGS)
+	$(LOCAL) $(BIN)/python manage.py demo $(DEMO_ARGS)
 
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/gunicorn video_saas.wsgi:application --bind 127.0.0.1:8000 --workers 2
+	$(LOCAL) $(BIN)/python manage.py migrate --noinput
+	$(LOCAL) $(BIN)/gunicorn video_saas.wsgi:application --bind 127.0.0.1:8000 --workers 2
 
 worker: install  # takes both queues; at scale run `-Q celery` and `-Q media` workers apart (README)
-	$(BIN)/celery -A video_saas worker --loglevel=INFO --concurrency=4
+	$(LOCAL) $(BIN)/celery -A video_saas worker --loglevel=INFO --concurrency=4
 
 beat: install
-	$(BIN)/celery -A video_saas beat --loglevel=INFO
+	$(LOCAL) $(BIN)/celery -A video_saas beat --loglevel=INFO
 
 sandbox: install
 	$(BIN)/python -m sandbox serve
 
-lock:
+lock: install
 	$(BIN)/pip-compile --quiet --all-extras --strip-extras -o requirements.lock pyproject.toml
 
 lint: install

@@ -32,6 +32,15 @@ def nesting_depth(value) -> int:
     return deepest
 
 
+def has_lone_surrogate(value) -> bool:
+    """True if a string anywhere in the parsed value holds half of a UTF-16 pair (only JSON escapes make one)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 class StrictJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         raw = stream.read() if stream is not None else b""  # bounded: RequestBodyLimitMiddleware checked the length
@@ -49,6 +58,8 @@ class StrictJSONParser(JSONParser):
             raise InvalidBody(f"The body is not valid JSON: {exc}") from None
         if nesting_depth(data) > settings.REQUEST_MAX_JSON_DEPTH:
             raise too_deep
+        if "\\u" in text and has_lone_surrogate(data):
+            raise InvalidBody("The body contains an unpaired UTF-16 surrogate (\\ud800-\\udfff), which is not text.")
         return data
 
 

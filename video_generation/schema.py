@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 
-from .serializers import RejectUnknownFieldsMixin
+from .serializers import HttpUrlField, RejectUnknownFieldsMixin
+from .validators import url_pattern
 
 
 class VideoSaasAutoSchema(AutoSchema):
@@ -12,4 +14,17 @@ class VideoSaasAutoSchema(AutoSchema):
         schema = super()._map_basic_serializer(serializer, direction)
         if isinstance(serializer, RejectUnknownFieldsMixin):
             schema["additionalProperties"] = False  # unknown fields are answered 400, not ignored
+        return schema
+
+
+class HttpUrlFieldExtension(OpenApiSerializerFieldExtension):
+    """A URL field is a string of at most MAX_URL_LENGTH matching the pattern the server enforces."""
+
+    target_class = HttpUrlField
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        schema = {"type": "string", "maxLength": field.max_length, "pattern": url_pattern()}
+        if field.allow_null:
+            schema["nullable"] = True
         return schema

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
@@ -12,13 +11,13 @@ from rest_framework import serializers
 
 from .models import AspectRatio, JobStatus, JobStep, VideoJob
 from .presets import AVATAR_PRESETS, POSITION_MAX, POSITION_MIN, SCALE_MAX, SCALE_MIN, default_position
-from .validators import plain_text, visible_text
+from .validators import plain_text, public_url, visible_text
 
 logger = logging.getLogger("video_generation")
 
 SCENE_DURATIONS = (4, 6, 8)  # Veo renders 4, 6 or 8 second clips (Vertex AI Veo reference)
 MIN_SCENES, MAX_SCENES = 1, 20
-ALLOWED_URL_SCHEMES = ("http", "https")
+MAX_URL_LENGTH = 2000
 
 
 class RejectUnknownFieldsMixin:
@@ -34,11 +33,6 @@ class RejectUnknownFieldsMixin:
                     {key: [f"Unknown field. Allowed fields: {allowed}."] for key in unknown}
                 )
         return super().to_internal_value(data)
-
-
-def _http_url_only(value: str) -> None:
-    if urlsplit(value).scheme.lower() not in ALLOWED_URL_SCHEMES:
-        raise serializers.ValidationError("Only http and https URLs are accepted.")
 
 
 # --- Fields that take exactly the JSON types the schema names (DRF would turn 12 into "12" or "8" into 8) ----------
@@ -69,6 +63,13 @@ class IntegerChoiceField(serializers.ChoiceField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid_choice", input=data)
         return super().to_internal_value(data)
+
+
+class HttpUrlField(StrictCharField):
+    """A URL we will request: the rule validators.public_url states (and the schema publishes)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MAX_URL_LENGTH, trim_whitespace=False, validators=[public_url], **kwargs)
 
 
 def text(*, max_length: int, **kwargs) -> serializers.CharField:
@@ -154,16 +155,15 @@ class VideoGenerationRequestSerializer(RejectUnknownFieldsMixin, serializers.Ser
     product_id = optional_text(max_length=255, allow_null=True)
     product_title = text(max_length=500)
     scenes = serializers.ListField(child=SceneSerializer(), min_length=MIN_SCENES, max_length=MAX_SCENES)
-    image_url = serializers.URLField(max_length=2000, validators=[_http_url_only])
+    image_url = HttpUrlField(help_text="The product image: PNG, JPEG or WebP, at most IMAGE_MAX_BYTES.")
     avatar_id = text(max_length=255)
     voice_id = text(max_length=255)
     avatar_script = text(max_length=settings.HEYGEN_MAX_SCRIPT_CHARS,
                          help_text="What the presenter says. Limited to HEYGEN_MAX_SCRIPT_CHARS characters.")
     avatar_position = AvatarPositionField(required=False, default=default_position)
     aspect_ratio = serializers.ChoiceField(choices=AspectRatio.choices, default=AspectRatio.PORTRAIT)
-    webhook_url = serializers.URLField(
-        max_length=2000, required=False, allow_null=True, validators=[_http_url_only]
-    )
+    webhook_url = HttpUrlField(required=False, allow_null=True,
+                               help_text="Called with the job's final state when it completes, fails or is cancelled.")
 
     def validate_avatar_script(self, value: str) -> str:
         limit = settings.HEYGEN_MAX_SCRIPT_CHARS

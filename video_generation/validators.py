@@ -1,28 +1,78 @@
-"""What the API accepts in a text field, written once as a regular expression that the server enforces and the
-OpenAPI schema publishes, so a client (or a schema fuzzer) can know before sending whether a value will pass.
+"""What the API accepts in a text field or a URL, written once as a regular expression that the server enforces and
+the OpenAPI schema publishes, so a client (or a schema fuzzer) can know before sending whether a value will pass.
 
 The expressions mean the same in Python's `re` and in ECMA-262 (the dialect of JSON Schema's `pattern`): only
 explicit character classes with \\xHH and \\uHHHH escapes, no `\\s`, whose meaning differs between the two. Each
 runs in linear time (the first visible character is found without backtracking), so a 5000-character script cannot
-be used to burn CPU.
+be used to burn CPU. (Lone UTF-16 surrogates, which no database can store, never get this far: the JSON parser
+refuses them as invalid Unicode.)
 """
 
 from __future__ import annotations
 
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
 # C0 and C1 control characters but tab, line feed and carriage return; DEL.
 _CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-# Lone UTF-16 surrogates: no text encoding can store them (PostgreSQL refuses them).
-_SURROGATES = r"\ud800-\udfff"
 # Characters that are allowed but show nothing: tab, newlines, the Unicode spaces, the byte-order mark.
 _BLANK = r"\t\n\r\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 
 # Any text without control characters, possibly empty.
-PLAIN_TEXT_PATTERN = rf"^[^{_CONTROL}{_SURROGATES}]*$"
+PLAIN_TEXT_PATTERN = rf"^[^{_CONTROL}]*$"
 # The same, with at least one visible character: leading blanks, a visible character, then anything allowed.
-VISIBLE_TEXT_PATTERN = rf"^[{_BLANK}]*[^{_BLANK}{_CONTROL}{_SURROGATES}][^{_CONTROL}{_SURROGATES}]*$"
+VISIBLE_TEXT_PATTERN = rf"^[{_BLANK}]*[^{_BLANK}{_CONTROL}][^{_CONTROL}]*$"
 
 plain_text = RegexValidator(PLAIN_TEXT_PATTERN, "Control characters are not allowed.", code="control_characters")
 visible_text = RegexValidator(VISIBLE_TEXT_PATTERN, "Must contain visible text, without control characters.",
                               code="not_visible_text")
+
+
+# --- URLs we will request (the product image, the webhook) ----------------------------------------------------------
+
+# Host names whose last label only exists inside private networks, or at a cloud's metadata server.
+PRIVATE_SUFFIXES = ("localhost", "internal", "local", "localdomain", "arpa", "svc", "goog")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{letter.lower()}{letter.upper()}]" for letter in word)
+
+
+_PRIVATE_END = "|".join(_any_case(suffix) for suffix in PRIVATE_SUFFIXES)
+# End of the value, in both dialects: Python's `$` also matches before a final line feed, so one is refused.
+_END = r"$(?!\n)"
+# http(s), a public host name (at most 253 characters, at least two labels, the last one letters: so never an IP
+# address, a single-label name or a private suffix), port 80 or 443 if any, then printable ASCII.
+PUBLIC_URL_PATTERN = (
+    r"^https?://"
+    r"(?![A-Za-z0-9.-]{254})"
+    rf"(?![A-Za-z0-9.-]*\.(?:{_PRIVATE_END})(?:[:/?#]|{_END}))"
+    rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}"
+    r"(?::(?:80|443))?"
+    rf"(?:[/?#][\x21-\x7e]*)?{_END}"
+)
+# With ALLOW_PRIVATE_URLS (local runs, the sandbox on loopback): any http(s) URL of printable ASCII; the request
+# rule (services/safe_http.py) still refuses credentials and metadata servers.
+LOCAL_URL_PATTERN = rf"^https?://[\x21-\x7e]+{_END}"
+PUBLIC_URL_MESSAGE = ("Enter an http or https URL with a public host name (not an IP address), on port 80 or 443 if "
+                      "any, in printable ASCII (an international domain name in its xn-- form).")
+
+
+def url_pattern() -> str:
+    return LOCAL_URL_PATTERN if settings.ALLOW_PRIVATE_URLS else PUBLIC_URL_PATTERN
+
+
+def public_url(value: str) -> None:
+    """A URL we may request: first the request rule's own, more specific refusals, then the published pattern."""
+    from .services.safe_http import UnsafeUrl, check_submitted_url
+
+    try:
+        check_submitted_url(value)
+    except UnsafeUrl as exc:
+        raise ValidationError(exc.message, code="unsafe_url") from None
+    if not re.search(url_pattern(), value):
+        raise ValidationError(PUBLIC_URL_MESSAGE, code="not_a_public_url")

@@ -26,8 +26,8 @@ from django.conf import settings
 from ..models import HeyGenMode, JobStep, StepKind, VideoJob
 from ..services import compose
 from ..services.errors import PermanentError
-from ..services.fetch import fetch_to_file
 from ..services.heygen_service import MattingUnsupportedError
+from ..services.safe_http import fetch_to_file
 from ..services.storage import get_storage
 from ..services.veo_service import MediaRef
 from . import plan, providers

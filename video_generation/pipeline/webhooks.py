@@ -15,16 +15,23 @@ import json
 import logging
 import time
 
-import httpx
 from django.conf import settings
 
 from ..models import VideoJob
 from ..services.errors import ProviderError
-from ..services.fetch import validate_public_url
+from ..services.retry import RetryPolicy
+from ..services.safe_http import UrlRefusedError, loggable_url, post_json
 from ..services.storage import get_storage
 
 logger = logging.getLogger(__name__)
-RETRY_DELAYS = [10, 30, 60, 300, 900, 3600]
+MAX_DELIVERIES = 12  # about 45 minutes of retries
+
+
+def retry_policy() -> RetryPolicy:
+    """Backoff from 10 s, each wait at most MAX_COUNTDOWN_SECONDS (a broker countdown far below the visibility
+    timeout, so a waiting retry is never delivered twice)."""
+    return RetryPolicy(max_attempts=MAX_DELIVERIES, base_seconds=10.0,
+                       cap_seconds=settings.PIPELINE["MAX_COUNTDOWN_SECONDS"])
 
 
 def sign(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
@@ -51,11 +58,6 @@ def deliver(job_id: str, *, attempt: int = 0) -> float | None:
     job = VideoJob.objects.filter(id=job_id).first()
     if job is None or not job.webhook_url or not job.is_terminal:
         return None
-    try:
-        validate_public_url(job.webhook_url)
-    except ProviderError:
-        logger.warning("webhook for job %s not sent: the URL is not allowed", job_id)
-        return None
     body = json.dumps(payload(job), separators=(",", ":")).encode()
     event_id = f"evt_{job.id.hex}_{job.status}"
     timestamp = int(time.time())
@@ -63,14 +65,16 @@ def deliver(job_id: str, *, attempt: int = 0) -> float | None:
     if settings.WEBHOOK_SECRET:
         headers["webhook-signature"] = sign(settings.WEBHOOK_SECRET, event_id, timestamp, body)
     try:
-        with httpx.Client(timeout=10.0, follow_redirects=False, trust_env=False) as client:
-            response = client.post(job.webhook_url, content=body, headers=headers)
-        if response.is_success:
-            return None
-        reason = f"HTTP {response.status_code}"
-    except httpx.HTTPError as exc:
-        reason = type(exc).__name__
-    if attempt >= len(RETRY_DELAYS):
-        logger.warning("webhook for job %s gave up after %d attempts (%s)", job_id, attempt + 1, reason)
+        post_json(job.webhook_url, body, headers=headers)
         return None
-    return RETRY_DELAYS[attempt]
+    except UrlRefusedError as exc:
+        logger.warning("webhook for job %s not sent to %s: %s", job_id, loggable_url(job.webhook_url), exc.message)
+        return None
+    except ProviderError as exc:
+        failure = exc
+    deliveries = attempt + 1
+    policy = retry_policy()
+    if policy.exhausted(deliveries):
+        logger.warning("webhook for job %s gave up after %d attempts (%s)", job_id, deliveries, failure)
+        return None
+    return policy.delay(deliveries, retry_after=getattr(failure, "retry_after", None))

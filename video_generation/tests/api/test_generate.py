@@ -150,7 +150,7 @@ def test_it_passes_the_full_request_through(api_client, pipeline):
         ({"avatar_script": "x" * 5001}, ("avatar_script",), "no more than 5000"),
         ({"avatar_script": "   "}, ("avatar_script",), "Must contain visible text"),
         ({"aspect_ratio": "4:3"}, ("aspect_ratio",), "not a valid choice"),
-        ({"image_url": "not a url"}, ("image_url",), "valid URL"),
+        ({"image_url": "not a url"}, ("image_url",), "spaces or control characters"),
         ({"image_url": "ftp://cdn.example.com/a.jpg"}, ("image_url",), "http and https"),
         ({"colour": "red"}, ("colour",), "Unknown field"),
     ],

@@ -88,3 +88,12 @@ def test_a_body_that_is_not_an_object_is_a_validation_error(api_client, errors_l
     r = post_raw(api_client, "[1, 2, 3]")
     assert r.status_code == 400
     assert r.json()["details"]["non_field_errors"]
+
+
+def test_an_unpaired_surrogate_escape_is_refused_as_invalid_json_but_a_pair_is_an_emoji(api_client, errors_logged):
+    r = post_raw(api_client, '{"product_title": "broken \\ud800 text"}')
+    assert r.status_code == 400
+    assert "unpaired UTF-16 surrogate" in r.json()["details"]["body"][0]
+    r = post_raw(api_client, '{"product_title": "smile \\ud83d\\ude00"}')
+    assert r.json()["error"] == "Validation error"  # parsed fine; refused only for the missing fields
+    assert "product_title" not in r.json()["details"]

@@ -20,8 +20,8 @@ from video_generation.models import JobStep, VideoJob
 from video_generation.pipeline import dispatch, handlers, jobs, machine, providers, webhooks
 from video_generation.services import compose
 from video_generation.services.errors import AmbiguousError
-from video_generation.services.fetch import Fetched
 from video_generation.services.heygen_service import HeyGenVideo, MattingUnsupportedError
+from video_generation.services.safe_http import Fetched
 from video_generation.services.veo_service import MediaRef, VeoResult
 
 BRIEF = {

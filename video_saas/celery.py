@@ -1,6 +1,7 @@
+import logging
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu.transport import TRANSPORT_ALIASES
 
 # `filesystem://` (the broker of local runs without Redis) uses our atomic-write variant; see broker.py.
@@ -23,3 +24,14 @@ def schedule_the_sweeper(sender: Celery, **kwargs) -> None:
 
     interval = settings.SWEEP_INTERVAL_SECONDS
     sender.add_periodic_task(interval, sweep.s(), name="sweep-video-jobs", expires=interval)
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def redact_celery_logs(logger, **kwargs) -> None:
+    """Celery installs its own handlers in a worker: their lines go through the one redaction rule too."""
+    from video_generation.services.redact import RedactingFormatter
+
+    for handler in logger.handlers:
+        if not isinstance(handler.formatter, RedactingFormatter):
+            handler.setFormatter(RedactingFormatter(inner=handler.formatter or logging.Formatter()))

@@ -3,6 +3,7 @@
 With nothing set, the project runs locally: SQLite, an in-process Celery broker, files on local disk.
 """
 
+import hashlib
 import warnings
 from pathlib import Path
 
@@ -21,7 +22,9 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="")
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])  # old keys: links they signed still work
 if DEBUG and not SECRET_KEY:
-    SECRET_KEY = "django-insecure-local-development-only"  # `check --deploy` flags it; refused below without DEBUG
+    # Stable for this checkout (processes of one local run must agree), random-looking (so redacting it from logs
+    # does not eat ordinary words), and flagged by `check --deploy`; never accepted without DEBUG.
+    SECRET_KEY = "django-insecure-" + hashlib.sha256(str(BASE_DIR).encode()).hexdigest()
 elif not DEBUG and (_key_problem := secret_keys_problem(SECRET_KEY, SECRET_KEY_FALLBACKS)):
     raise ImproperlyConfigured(_key_problem)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -272,14 +275,19 @@ REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=1024 * 1024)
 REQUEST_MAX_JSON_DEPTH = env.int("REQUEST_MAX_JSON_DEPTH", default=16)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 
+# Every log line, tracebacks included, goes through the one redaction rule (video_generation/services/redact.py):
+# no token, key or signed URL reaches a log. Celery's own handlers get the same treatment (video_saas/celery.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"verbose": {"format": "{levelname} {asctime} {name} {message}", "style": "{"}},
+    "formatters": {"verbose": {"()": "video_generation.services.redact.RedactingFormatter",
+                               "format": "{levelname} {asctime} {name} {message}", "style": "{"}},
     "handlers": {"console": {"level": "INFO", "class": "logging.StreamHandler", "formatter": "verbose"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "video_generation": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"),
                              "propagate": False},
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "httpx": {"level": "WARNING"},
     },
 }

@@ -34,6 +34,7 @@ from .transitions import (
     advance_status,
     complete_job,
     describe_failure,
+    error_text,
     expected_seconds,
     fail_job,
     refresh_job,
@@ -229,7 +230,7 @@ def retry_later(step: JobStep, exc: BaseException, *, retry_after: float | None 
     delay = policy.delay(step.attempts, retry_after=retry_after)
     now = timezone.now()
     fields = {"last_enqueued_at": now, "redrives": 0, "next_check_at": now + timedelta(seconds=delay),
-              "error_message": message[:1000], "error_code": getattr(exc, "code", "")[:100]}
+              "error_message": error_text(message), "error_code": error_text(getattr(exc, "code", ""), 100)}
     if not counts_as_attempt:
         fields["attempts"] = F("attempts") - 1
     if move_step(step, S.PENDING, expect=[step.state], same_attempt=True, **fields):
@@ -244,7 +245,7 @@ def answer_lost(step: JobStep, job: VideoJob, message: str) -> None:
     delay = poll_interval(step)
     if move_step(step, S.UNKNOWN, expect=[S.SUBMITTING], same_attempt=True,
                  next_check_at=timezone.now() + timedelta(seconds=delay),
-                 error_message=f"outcome unknown: {message}"[:1000]):
+                 error_message=error_text(f"outcome unknown: {message}")):
         enqueue_poll(step.id, delay)
 
 
@@ -274,7 +275,7 @@ def after_success(step: JobStep) -> None:
 
 
 def fail_step(step: JobStep, code: str, message: str, *, billed: bool = False) -> None:
-    fields = {"error_code": code[:100], "error_message": message[:1000]}
+    fields = {"error_code": error_text(code, 100), "error_message": error_text(message)}
     if not billed:
         fields["cost_usd"] = 0
     if move_step(step, S.FAILED, expect=UNFINISHED, **fields):
@@ -358,7 +359,7 @@ def poll_again(step: JobStep, *, error: BaseException | None = None, retry_after
                       f"could not get the status: {error}", billed=True)
             return
         delay = policy.delay(errors, retry_after=retry_after)
-        fields = {"error_count": F("error_count") + 1, "error_message": str(error)[:1000]}
+        fields = {"error_count": F("error_count") + 1, "error_message": error_text(str(error))}
     JobStep.objects.filter(id=step.id, state=step.state).update(
         next_check_at=timezone.now() + timedelta(seconds=delay), **fields)
     enqueue_poll(step.id, delay)

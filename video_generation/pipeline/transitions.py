@@ -13,6 +13,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ..models import JobStatus, JobStep, Provider, StepKind, StepState, VideoJob
+from ..services.redact import redact
 from . import dispatch
 from .states import ACTIVE_STATUSES, move_job, move_steps, statuses_before
 
@@ -95,6 +96,11 @@ def raise_progress(job_id, progress: int) -> None:
     VideoJob.objects.filter(id=job_id, progress__lt=progress, status__in=ACTIVE_STATUSES).update(progress=progress)
 
 
+def error_text(message: str, limit: int = 1000) -> str:
+    """An error as it may be stored and shown: redacted (services/redact.py), then cut to `limit` characters."""
+    return redact(message)[:limit]
+
+
 def describe_failure(step: JobStep, message: str) -> str:
     stage = STAGE_NAMES.get(step.kind, step.kind)
     scene = f" (scene {step.scene_index + 1})" if step.scene_index is not None else ""
@@ -103,7 +109,7 @@ def describe_failure(step: JobStep, message: str) -> str:
 
 def fail_job(job_id, message: str) -> bool:
     """Mark the job failed and cancel every step that has not started, so nothing more is paid for it."""
-    failed = move_job(job_id, JobStatus.FAILED, expect=ACTIVE_STATUSES, error_message=message[:2000])
+    failed = move_job(job_id, JobStatus.FAILED, expect=ACTIVE_STATUSES, error_message=error_text(message, 2000))
     if failed:
         stop_unstarted_steps(job_id)
         logger.info("job %s failed: %s", job_id, message)

@@ -20,6 +20,8 @@ import time
 
 import httpx
 
+from .redact import redact
+
 
 class ProviderError(Exception):
     retryable = False
@@ -33,6 +35,7 @@ class ProviderError(Exception):
         status_code: int | None = None,
         request_id: str = "",
     ) -> None:
+        message, code = redact(message), redact(code)  # shown to users and logged: never a secret or a signature
         super().__init__(message)
         self.message = message
         self.provider = provider

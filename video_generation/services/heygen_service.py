@@ -32,6 +32,7 @@ from django.conf import settings
 
 from .errors import AmbiguousError, PermanentError, ProviderError, RetryableError, error_for_response
 from .http import json_body, send
+from .redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ DEFAULT_DOWNLOAD_DEADLINE_SECONDS = 180.0  # below CELERY_TASK_SOFT_TIME_LIMIT (
 MAX_ERROR_MESSAGE_CHARS = 500
 
 _HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
-_URL_QUERY = re.compile(r"(https?://[^\s?#\"']+)[?#][^\s\"']*")
 _MATTING_WORDS = ("matting", "transparen", "webm", "alpha channel", "remove_background", "background removal")
 
 State = Literal["pending", "processing", "completed", "failed"]
@@ -568,10 +568,8 @@ class HeyGenService:
         )
 
     def _scrub(self, text: str) -> str:
-        """Remove the API key and URL query strings (signatures) from text that may reach users."""
-        if self._api_key:
-            text = text.replace(self._api_key, "[redacted]")
-        text = _URL_QUERY.sub(r"\1", text)
+        """The one redaction rule (redact.py), with this client's key, cut to a length users can read."""
+        text = redact(text, secrets=(self._api_key,) if self._api_key else ())
         if len(text) > MAX_ERROR_MESSAGE_CHARS:
             text = text[: MAX_ERROR_MESSAGE_CHARS - 3] + "..."
         return text

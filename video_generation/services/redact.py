@@ -135,11 +135,17 @@ def configured_secrets() -> tuple[str, ...]:
 
 
 class RedactingFormatter(logging.Formatter):
-    """Formats a record as usual (arguments, exception and stack included), then redacts the whole line."""
+    """Formats a record as usual (arguments, exception and stack included), then redacts the whole line. With
+    `inner`, another formatter (Celery's, say) does the formatting and this one only redacts."""
+
+    def __init__(self, *args, inner: logging.Formatter | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.inner = inner
 
     def format(self, record: logging.LogRecord) -> str:
         try:
-            return redact(super().format(record))
+            formatted = self.inner.format(record) if self.inner is not None else super().format(record)
+            return redact(formatted)
         except Exception:
             # Neither a bad record nor a redaction bug may lose the line or let the unredacted text through.
             return f"{_UNREDACTABLE_LOG_LINE} logger={getattr(record, 'name', '?')}"

@@ -27,6 +27,7 @@ from django.conf import settings
 
 from .errors import AmbiguousError, PermanentError, RetryableError
 from .http import json_body, send
+from .redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,9 @@ class VeoResult:
     error_message: str = ""  # for filtered: the raiMediaFilteredReasons joined
 
 
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
+def _clip(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """A provider's message as users may read it: redacted (redact.py), on one line, of bounded length."""
+    text = " ".join(redact(text, secrets=secrets).split())
     return text if len(text) <= MAX_ERROR_MESSAGE_CHARS else text[: MAX_ERROR_MESSAGE_CHARS - 1] + "…"
 
 
@@ -365,14 +367,12 @@ class VeoService:
 
     @staticmethod
     def _error_parser(request: httpx.Request) -> Callable[[httpx.Response], tuple[str, str]]:
-        """parse_error, plus a guard that the bearer token can never be echoed into a message."""
+        """parse_error, with the request's bearer token among the secrets redacted from what it returns."""
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
 
         def parse(response: httpx.Response) -> tuple[str, str]:
             code, message = parse_error(response)
-            if token and len(token) >= 8:
-                code, message = code.replace(token, "[redacted]"), message.replace(token, "[redacted]")
-            return code, message
+            return redact(code, secrets=(token,)), redact(message, secrets=(token,))
 
         return parse
 

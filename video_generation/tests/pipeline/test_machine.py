@@ -566,3 +566,36 @@ class TestQueues:
         driver.routed.clear()
         assert driver.sweep()["steps"] == 1
         assert [args for _, args, _ in driver.routed] == [(str(waiting.id),)]
+
+
+class TestRedaction:
+    SIGNATURE = "5f1e0a9d3c2b7e6f4a8d0c1b2e3f4a5b6c7d8e9f"
+
+    def test_a_failure_quoting_a_signed_url_or_a_key_fragment_reaches_neither_the_job_nor_the_logs(
+            self, driver, submit_job, fake_veo, settings):
+        import io
+        import logging
+
+        from video_generation.services.veo_service import VeoResult
+
+        console = logging.getLogger("video_generation").handlers[0]  # the handler settings.LOGGING configures
+        output = io.StringIO()
+        previous = console.setStream(output)
+
+        quoted = (f"cannot read https://storage.googleapis.com/b/o.mp4?X-Goog-Signature={self.SIGNATURE}"
+                  f" with key {settings.SECRET_KEY[:20]}")
+        fake_veo.fetch_operation = lambda name: VeoResult(state="failed", error_code="3", error_message=quoted)
+        job = submit_job(brief(1))
+        try:
+            driver.run()
+        finally:
+            console.setStream(previous)
+
+        job.refresh_from_db()
+        assert job.status == JobStatus.FAILED
+        stored = [job.error_message, *JobStep.objects.filter(job=job).values_list("error_message", flat=True)]
+        logged = output.getvalue()
+        assert "failed at Google Veo: cannot read https://storage.googleapis.com/b/o.mp4" in job.error_message
+        assert f"job {job.id} failed" in logged
+        for text in [*stored, logged]:
+            assert self.SIGNATURE not in text and settings.SECRET_KEY[:20] not in text

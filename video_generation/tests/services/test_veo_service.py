@@ -15,7 +15,7 @@ from video_generation.services.errors import (
     RateLimitedError,
     RetryableError,
 )
-from video_generation.services.veo_service import MediaRef, VeoResult, VeoService, parse_error
+from video_generation.services.veo_service import MediaRef, VeoResult, VeoService, parse_error, parse_operation
 
 TOKEN = "ya29.secret-bearer-token-value"
 BASE = "https://us-central1-aiplatform.googleapis.com"
@@ -694,3 +694,27 @@ def test_it_does_not_close_an_http_client_it_was_given(google):
     svc.close()
     assert not client.is_closed
     client.close()
+
+
+SIGNED = ("https://storage.googleapis.com/veo-bucket/jobs/7/final.mp4?X-Goog-Algorithm=GOOG4-RSA-SHA256"
+          "&X-Goog-Credential=sa%40p.iam.gserviceaccount.com%2F20261128&X-Goog-Expires=604800"
+          "&X-Goog-SignedHeaders=host&X-Goog-Signature=5f1e0a9d3c2b7e6f4a8d0c1b2e3f4a5b6c7d8e9f")
+
+
+def test_an_error_quoting_a_signed_url_or_part_of_the_token_keeps_neither(service, google):
+    quoted = f"cannot read {SIGNED}; the request carried {TOKEN[:20]}"
+    google.post(SUBMIT_URL).respond(400, json={"error": {"code": 400, "message": quoted,
+                                                         "status": "INVALID_ARGUMENT"}})
+
+    with pytest.raises(PermanentError) as caught:
+        _generate(service)
+
+    message = str(caught.value)
+    assert "5f1e0a9d3c2b7e6f4a8d0c1b2e3f4a5b6c7d8e9f" not in message and "X-Goog-Credential" not in message
+    assert TOKEN[:20] not in message and TOKEN[:8] not in message
+    assert "https://storage.googleapis.com/veo-bucket/jobs/7/final.mp4" in message  # what failed stays readable
+
+
+def test_a_failed_operation_quoting_a_signed_url_keeps_no_signature():
+    result = parse_operation({"done": True, "error": {"code": 3, "message": f"input {SIGNED} unreadable"}})
+    assert "X-Goog-Signature" in SIGNED and "5f1e0a9d" not in result.error_message

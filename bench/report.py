@@ -145,6 +145,10 @@ def _tree_line(data: dict) -> str:
     parts = []
     for label, t in trees.items():
         changed = f", plus {len(t['uncommitted_changes'])} uncommitted file(s)" if t.get("uncommitted_changes") else ""
+        differing = t.get("tracked_files_differing_from_a")
+        if differing is not None:
+            shown = ", ".join(differing[:8]) + (", …" if len(differing) > 8 else "")
+            changed += f"; {len(differing)} tracked file(s) differ from A: {shown or 'none'}"
         parts.append(f"tree {label.upper()} = {t['description']} (commit {t['commit_short']}{changed})")
     return "; ".join(parts)
 
@@ -160,8 +164,15 @@ STATUS_COLUMNS = [
     "high, rps and latency drop for reasons outside the code under test.",
     "B/A: tree B's median over tree A's; rps above 1 and latency or CPU below 1 mean B is faster. B/A per round: "
     "B over A within each round (measured back to back), median and range over rounds, which cancels the "
-    "machine's drift between rounds.",
+    "machine's drift between rounds; undisturbed rounds: only the pairs where neither measurement saw more than "
+    "0.4 cores of other load plus steal (another tenant running), the figure to trust on a shared machine.",
 ]
+
+
+def _paired_row(clients: str, label: str, paired: dict) -> str:
+    rps, p50, cpu = paired["rps"], paired["p50_ms"], paired["server_cpu_ms_per_request"]
+    return (f"| {clients} | {label} | {_f(rps['median'], 3)} ({_f(rps['min'], 3)}–{_f(rps['max'], 3)}) | "
+            f"{_f(p50['median'], 3)} | | {_f(cpu['median'], 3)} | | | |")
 
 
 def status_section(data: dict) -> list[str]:
@@ -190,9 +201,9 @@ def status_section(data: dict) -> list[str]:
                          f"| {_f(r['server_cpu_ms_per_request'], 3)} | | | |")
         paired = data.get("paired_ratios_b_over_a", {}).get(clients)
         if paired:
-            rps, p50, cpu = paired["rps"], paired["p50_ms"], paired["server_cpu_ms_per_request"]
-            lines.append(f"| {clients} | B/A per round | {_f(rps['median'], 3)} ({_f(rps['min'], 3)}–"
-                         f"{_f(rps['max'], 3)}) | {_f(p50['median'], 3)} | | {_f(cpu['median'], 3)} | | | |")
+            lines.append(_paired_row(clients, "B/A per round", paired))
+            quiet = paired["undisturbed"]
+            lines.append(_paired_row(clients, f"B/A undisturbed rounds ({quiet['pairs']}/{quiet['of']})", quiet))
     lines += [""] + [f"- {n}" for n in STATUS_COLUMNS + data.get("notes", [])] + [""]
     return lines
 

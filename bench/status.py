@@ -13,7 +13,8 @@ noise hits both alike. Reported per (tree, clients): the median over rounds of r
 of p50 and p99 latency, of the server's CPU (gunicorn master and workers, from /proc) per request, of the
 client's CPU, of the machine's other busy cores (PostgreSQL and anything else running on the shared machine) and
 of its steal time (the hypervisor running other guests); B/A of those medians; and B/A within each round (A and
-B measured back to back), median and range over rounds. Any answer other than 200 fails the run.
+B measured back to back), median and range over rounds, over all rounds and over the undisturbed ones (neither
+measurement saw more than 0.4 cores of other load or steal). Any answer other than 200 fails the run.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ WARMUP_SECONDS = 2.0
 QUICK_DURATION_SECONDS = 2.0
 CLIENT_SATURATED_CORES = 0.9  # the client is one asyncio thread: near one core, it (not the server) is the limit
 NOTABLE_STEAL_CORES = 0.1
+# Our own PostgreSQL backends and loopback networking take ~0.1-0.2 cores beyond server and client; more than this
+# (other busy cores + steal) means another tenant of the shared machine was running during the window.
+DISTURBED_BACKGROUND_CORES = 0.4
 COMPARED = ("rps", "p50_ms", "p99_ms", "server_cpu_ms_per_request")
 PAIRED = ("rps", "p50_ms", "server_cpu_ms_per_request")
 
@@ -121,24 +125,50 @@ def ratio_or_none(b: float | None, a: float | None) -> float | None:
     return b / a if a and b is not None else None
 
 
+def disturbed(run: dict) -> bool:
+    return run["other_busy_cores"] + run["machine_steal_cores"] > DISTURBED_BACKGROUND_CORES
+
+
+def pairs_by_round(runs: list[dict], clients: int) -> list[tuple[dict, dict]]:
+    by_round: dict[int, dict[str, dict]] = {}
+    for r in runs:
+        if r["clients"] == clients:
+            by_round.setdefault(r["round"], {})[r["tree"]] = r
+    return [(trees["a"], trees["b"]) for trees in by_round.values() if {"a", "b"} <= trees.keys()]
+
+
+def ratio_summary(pairs: list[tuple[dict, dict]], metric: str) -> dict:
+    values = [v for a, b in pairs if (v := ratio_or_none(flatten(b)[metric], flatten(a)[metric])) is not None]
+    if not values:
+        return {"median": None, "min": None, "max": None, "per_round": []}
+    return {"median": median_of(values), "min": round(min(values), 3), "max": round(max(values), 3),
+            "per_round": [round(v, 3) for v in values]}
+
+
 def paired_ratios(runs: list[dict], levels: list[int]) -> dict:
     """Per clients level, B/A within each round (the two measured back to back), then the median and range over
-    rounds: a drift of the machine between rounds cancels out here, where it can skew a ratio of medians."""
+    rounds: a drift of the machine between rounds cancels out here, where it can skew a ratio of medians. Also the
+    same over the undisturbed pairs only (neither measurement shared the machine with another tenant's load)."""
     if not any(r["tree"] == "a" for r in runs):
         return {}
     out = {}
     for clients in levels:
-        by_round: dict[int, dict[str, dict]] = {}
-        for r in runs:
-            if r["clients"] == clients:
-                by_round.setdefault(r["round"], {})[r["tree"]] = flatten(r)
-        pairs = [(trees["a"], trees["b"]) for trees in by_round.values() if {"a", "b"} <= trees.keys()]
-        out[str(clients)] = {}
-        for metric in PAIRED:
-            values = [v for a, b in pairs if (v := ratio_or_none(b[metric], a[metric])) is not None]
-            out[str(clients)][metric] = {"median": median_of(values), "min": round(min(values), 3),
-                                         "max": round(max(values), 3), "per_round": [round(v, 3) for v in values]}
+        pairs = pairs_by_round(runs, clients)
+        quiet = [(a, b) for a, b in pairs if not disturbed(a) and not disturbed(b)]
+        out[str(clients)] = {metric: ratio_summary(pairs, metric) for metric in PAIRED}
+        out[str(clients)]["undisturbed"] = {"pairs": len(quiet), "of": len(pairs),
+                                            **{metric: ratio_summary(quiet, metric) for metric in PAIRED}}
     return out
+
+
+def disturbance_notes(runs: list[dict]) -> list[str]:
+    background = [r["other_busy_cores"] + r["machine_steal_cores"] for r in runs if disturbed(r)]
+    if not background:
+        return []
+    return [f"{len(background)} of {len(runs)} measurements shared the machine with more than "
+            f"{DISTURBED_BACKGROUND_CORES} cores of other load plus steal (median {statistics.median(background):.2f}, "
+            f"max {max(background):.2f} cores; per measurement in runs[]): their rps and latency say as much about "
+            f"the neighbours as about the code, so trust ratios over many rounds, not single numbers"]
 
 
 def steal_notes(runs: list[dict]) -> list[str]:
@@ -156,6 +186,11 @@ def client_saturation_notes(table: dict) -> list[str]:
             f"its rps may be bounded by the client rather than the server"
             for label, levels in table.items() for clients, entry in levels.items()
             if (entry["client_cpu_cores"] or 0) >= CLIENT_SATURATED_CORES]
+
+
+def paired_text(r: dict) -> str:
+    return (f"rps {r['rps']['median']:.3f} [{r['rps']['min']:.3f}-{r['rps']['max']:.3f}], p50 "
+            f"{r['p50_ms']['median']:.3f}, server CPU/request {r['server_cpu_ms_per_request']['median']:.3f}")
 
 
 def command_line() -> str:
@@ -176,9 +211,10 @@ def print_summary(data: dict) -> None:
         lines.append(f"B/A   {clients:>7} {r['rps']:>9.3f} {'':>17} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} "
                      f"{r['server_cpu_ms_per_request'] or 0:>18.3f}")
     for clients, r in data["paired_ratios_b_over_a"].items():
-        lines.append(f"B/A   {clients:>7} per round: rps {r['rps']['median']:.3f} [{r['rps']['min']:.3f}-"
-                     f"{r['rps']['max']:.3f}], p50 {r['p50_ms']['median']:.3f}, server CPU/request "
-                     f"{r['server_cpu_ms_per_request']['median']:.3f}")
+        lines.append(f"B/A   {clients:>7} per round: {paired_text(r)}")
+        quiet = r["undisturbed"]
+        lines.append(f"B/A   {clients:>7} undisturbed rounds ({quiet['pairs']}/{quiet['of']}): "
+                     f"{paired_text(quiet) if quiet['pairs'] else 'none'}")
     lines += [f"note: {n}" for n in data["notes"]]
     print("\n".join(lines), flush=True)
 
@@ -209,7 +245,7 @@ def run(args) -> dict:
         "order": "per round and clients level: " + ", ".join(trees),
         "medians": table, "ratios_b_over_a": ratios(table, levels),
         "paired_ratios_b_over_a": paired_ratios(runs, levels),
-        "notes": client_saturation_notes(table) + steal_notes(runs), "runs": runs,
+        "notes": client_saturation_notes(table) + disturbance_notes(runs) + steal_notes(runs), "runs": runs,
     }
     write_result("status" + ("-quick" if args.quick else ""), data)
     print_summary(data)

@@ -1,4 +1,4 @@
-"""`python -m bench` runs every scenario; `python -m bench compose|v3v2|concurrency [options]` runs one."""
+"""`python -m bench` runs every scenario; `python -m bench compose|v3v2|concurrency|status [options]` runs one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import traceback
 
 from .common import log, sigterm_as_interrupt
 
-SCENARIOS = ("compose", "v3v2", "concurrency")
+SCENARIOS = ("compose", "v3v2", "concurrency", "status")
 
 
 def parse_jobs(text: str) -> list[int]:
@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("scenario", nargs="?", choices=(*SCENARIOS, "all"), default="all")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, for development (results go to *-quick.json)")
-    ap.add_argument("--repeats", type=int, default=3, help="compose and v3v2: runs per mode (at least 3)")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="compose and v3v2: runs per mode (at least 3); status: interleaved rounds")
     ap.add_argument("--jobs", type=parse_jobs, default=None, help="concurrency: N values, e.g. 1,50,200")
     ap.add_argument("--scale", type=float, default=None,
                     help="latency scale for Veo 75 s / HeyGen 150 s (concurrency: by profile; v3v2 default 0.1)")
@@ -67,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run the sandbox package as of this git ref (read with `git archive`, e.g. HEAD) instead "
                          "of the working tree, e.g. while someone is mid-edit in sandbox/")
     ap.add_argument("--timeout", type=float, default=None, help="concurrency: seconds to wait for one N's jobs")
+    ap.add_argument("--compare", default=None, metavar="REF",
+                    help="status: also measure this git ref (tree A) against the working tree (tree B), interleaved")
+    ap.add_argument("--clients", type=parse_jobs, default=[1, 16],
+                    help="status: concurrent client connections, e.g. 1,16")
+    ap.add_argument("--duration", type=float, default=10.0, help="status: measured seconds per measurement")
     return ap
 
 

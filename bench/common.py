@@ -76,6 +76,14 @@ def machine_info() -> dict:
     return info
 
 
+def machine_cpu_seconds() -> dict[str, float]:
+    """CPU seconds since boot over all cores, from /proc/stat: busy (user, nice, system, irq, softirq), the niced
+    part of it, and steal (time the hypervisor ran another guest while this one wanted the CPU)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:9]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) / CLK_TCK for x in fields)
+    return {"busy": user + nice + system + irq + softirq, "niced": nice, "steal": steal}
+
+
 def loaded_note(info: dict) -> str:
     load = info["load_average_at_start"][0]
     cores = info["cpus_usable"]
@@ -209,6 +217,20 @@ def stop_and_reap(process: subprocess.Popen, timeout: float = 30.0) -> dict:
         os.killpg(pid, signal.SIGKILL)
     return {"cpu_seconds": usage.ru_utime + usage.ru_stime, "user_seconds": usage.ru_utime,
             "system_seconds": usage.ru_stime, "max_rss_single_process_mb": usage.ru_maxrss / 1024}
+
+
+def stop_process_group(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop a process started with start_new_session=True and everything in its group: SIGTERM to the group,
+    SIGKILL to whatever is left after `grace` seconds, then reap the leader."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
 
 
 @contextlib.contextmanager

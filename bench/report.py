@@ -140,9 +140,78 @@ def concurrency_section(data: dict) -> list[str]:
     return lines
 
 
+def _tree_line(data: dict) -> str:
+    trees = data["trees"]
+    parts = []
+    for label, t in trees.items():
+        changed = f", plus {len(t['uncommitted_changes'])} uncommitted file(s)" if t.get("uncommitted_changes") else ""
+        differing = t.get("tracked_files_differing_from_a")
+        if differing is not None:
+            shown = ", ".join(differing[:8]) + (", …" if len(differing) > 8 else "")
+            changed += f"; {len(differing)} tracked file(s) differ from A: {shown or 'none'}"
+        parts.append(f"tree {label.upper()} = {t['description']} (commit {t['commit_short']}{changed})")
+    return "; ".join(parts)
+
+
+STATUS_COLUMNS = [
+    "rps: 200 responses per second over the measured window; median over rounds (range in brackets).",
+    "p50 / p99: latency in ms of each request (send to body read) in a round, median over rounds.",
+    "server CPU: CPU ms of the gunicorn master and workers (/proc) per 200 response: the code's own cost, a second "
+    "view beside rps (it too rises when other guests or processes contend for the cores and caches).",
+    "client / other cores: CPU of the load-generator process, and of everything else on the machine "
+    "(/proc/stat busy minus server and client: PostgreSQL and other tenants), over the window.",
+    "steal cores: CPU time the hypervisor gave other guests while this VM wanted it (/proc/stat steal); when it is "
+    "high, rps and latency drop for reasons outside the code under test.",
+    "B/A: tree B's median over tree A's; rps above 1 and latency or CPU below 1 mean B is faster. B/A per round: "
+    "B over A within each round (measured back to back), median and range over rounds, which cancels the "
+    "machine's drift between rounds; undisturbed rounds: only the pairs where neither measurement saw more than "
+    "0.4 cores of other load plus steal (another tenant running), the figure to trust on a shared machine.",
+]
+
+
+def _paired_row(clients: str, label: str, paired: dict) -> str:
+    rps, p50, cpu = paired["rps"], paired["p50_ms"], paired["server_cpu_ms_per_request"]
+    return (f"| {clients} | {label} | {_f(rps['median'], 3)} ({_f(rps['min'], 3)}–{_f(rps['max'], 3)}) | "
+            f"{_f(p50['median'], 3)} | | {_f(cpu['median'], 3)} | | | |")
+
+
+def status_section(data: dict) -> list[str]:
+    end = data["machine"].get("load_average_at_end", [])
+    lines = [
+        "## status — GET /api/video/status/{job_id}/ throughput, two code trees interleaved", "", _machine(data), "",
+        f"`{data['command']}`: {_tree_line(data)}. Each tree: its own PostgreSQL database, one job with "
+        f"{data['job_steps']} steps; {data['server']}. Client, in a process of its own: {data['client']}. "
+        f"{data['rounds']} round(s) of {data['duration_seconds']:.0f} s per (tree, clients) after a "
+        f"{data['warmup_seconds']:.0f} s warm-up, trees interleaved ({data['order']}). Load average at end "
+        f"{' / '.join(str(x) for x in end)}.", "",
+        "| clients | tree | rps median (range) | p50 ms | p99 ms | server CPU ms/request | client cores "
+        "| other cores | steal cores |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for clients in map(str, data["clients_levels"]):
+        for label, levels in data["medians"].items():
+            m = levels[clients]
+            lines.append(f"| {clients} | {label.upper()} | {_f(m['rps'], 1)} ({_f(m['rps_min'], 1)}–"
+                         f"{_f(m['rps_max'], 1)}) | {_f(m['p50_ms'])} | {_f(m['p99_ms'])} | "
+                         f"{_f(m['server_cpu_ms_per_request'])} | {_f(m['client_cpu_cores'])} | "
+                         f"{_f(m['other_busy_cores'])} | {_f(m['machine_steal_cores'])} |")
+        r = data["ratios_b_over_a"].get(clients)
+        if r:
+            lines.append(f"| {clients} | **B/A** | **{_f(r['rps'], 3)}** | {_f(r['p50_ms'], 3)} | {_f(r['p99_ms'], 3)} "
+                         f"| {_f(r['server_cpu_ms_per_request'], 3)} | | | |")
+        paired = data.get("paired_ratios_b_over_a", {}).get(clients)
+        if paired:
+            lines.append(_paired_row(clients, "B/A per round", paired))
+            quiet = paired["undisturbed"]
+            lines.append(_paired_row(clients, f"B/A undisturbed rounds ({quiet['pairs']}/{quiet['of']})", quiet))
+    lines += [""] + [f"- {n}" for n in STATUS_COLUMNS + data.get("notes", [])] + [""]
+    return lines
+
+
 SECTIONS = (("compose", compose_section), ("v3v2", v3v2_section),
             ("concurrency-sustained", concurrency_section), ("concurrency-burst", concurrency_section),
-            ("concurrency-sustained-shared", concurrency_section), ("concurrency-burst-shared", concurrency_section))
+            ("concurrency-sustained-shared", concurrency_section), ("concurrency-burst-shared", concurrency_section),
+            ("status", status_section))
 OPTIONAL = {"concurrency-sustained-shared", "concurrency-burst-shared"}  # other layouts, shown only when run
 
 

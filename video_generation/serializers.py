@@ -227,6 +227,10 @@ class GenerateAcceptedSerializer(serializers.Serializer):
     estimated_time_seconds = serializers.IntegerField()
 
 
+class DownloadParamsSerializer(serializers.Serializer):
+    artifact = serializers.ChoiceField(choices=[artifact.value for artifact in Artifact], default=Artifact.VIDEO.value)
+
+
 class JobListFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
 

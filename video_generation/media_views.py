@@ -1,9 +1,10 @@
 """`GET /media/<token>/<filename>`: files behind our own signed links.
 
-The token (see services/storage.py `make_media_token`) is the credential: no login. It names either a path
-under LOCAL_STORAGE_DIR or, when GCS has no signing key, a gs:// object that is streamed through. A bad or
-expired token and a missing file look the same to the caller. A single `Range: bytes=...` is honoured, which
-video players (Safari) need for seeking.
+The token (see downloads.py) is the credential: no login. It names one artifact of one job; the file is the
+one the job row points at, streamed from our storage (local files, or GCS objects when GCS has no signing key).
+The filename in the path is cosmetic. A bad, tampered or expired token, a job that no longer exists or has no
+such artifact, a file outside our storage and a missing file all look the same to the caller. A single
+`Range: bytes=...` is honoured, which video players (Safari) need for seeking.
 """
 
 from __future__ import annotations
@@ -16,14 +17,8 @@ from typing import Any
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
-from .services.storage import (
-    GCSStorage,
-    LocalStorage,
-    StorageError,
-    content_disposition,
-    get_storage,
-    read_media_token,
-)
+from .downloads import resolve_link
+from .services.storage import StorageError, content_disposition, get_storage
 
 logger = logging.getLogger(__name__)
 
@@ -90,22 +85,11 @@ def _content_type(name: str, stored_type: str | None) -> str:
 
 @require_http_methods(["GET", "HEAD"])
 def signed_media(request: HttpRequest, token: str, filename: str) -> HttpResponse:
-    payload = read_media_token(token)
-    if payload is None:
+    download = resolve_link(token)
+    if download is None:
         return _not_found()
-    target: str = payload["p"]
-    download_name = payload.get("f") if isinstance(payload.get("f"), str) else None
-
-    storage = get_storage()
     try:
-        if target.startswith("gs://"):
-            if not isinstance(storage, GCSStorage):
-                return _not_found()
-            handle, size, stored_type = storage.open_for_media(target)
-        else:
-            if not isinstance(storage, LocalStorage):
-                return _not_found()
-            handle, size, stored_type = storage.open_for_media(target)
+        handle, size, stored_type = get_storage().open_for_media(download.uri)
     except ValueError:
         return _not_found()
     except StorageError as exc:
@@ -116,7 +100,8 @@ def signed_media(request: HttpRequest, token: str, filename: str) -> HttpRespons
         response["Retry-After"] = "5"
         return response
 
-    content_type = _content_type(target, stored_type)
+    # The stored name, not the download name, says what the bytes are.
+    content_type = _content_type(download.uri, stored_type)
     wanted = None
     if "If-Range" not in request.headers:  # no validators to compare against: send the whole file
         wanted = _parse_range(request.headers.get("Range", ""), size)
@@ -138,8 +123,5 @@ def signed_media(request: HttpRequest, token: str, filename: str) -> HttpRespons
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=300"
-    if download_name:
-        response["Content-Disposition"] = content_disposition(download_name)
-    elif content_type == "application/octet-stream":
-        response["Content-Disposition"] = "attachment"
+    response["Content-Disposition"] = content_disposition(download.file_name)
     return response

@@ -9,6 +9,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .downloads import Artifact, artifact_url
 from .models import AspectRatio, JobStatus, JobStep, VideoJob
 from .presets import AVATAR_PRESETS, POSITION_MAX, POSITION_MIN, SCALE_MAX, SCALE_MIN, default_position
 from .validators import plain_text, public_url, visible_text
@@ -201,22 +202,19 @@ class VideoJobSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_veo_video_url(self, job: VideoJob) -> str | None:
-        return fresh_signed_url(job, job.veo_video_gcs_uri, fallback=job.veo_video_url)
+        return fresh_link(job, Artifact.BROLL)
 
     def get_final_video_url(self, job: VideoJob) -> str | None:
-        return fresh_signed_url(job, job.final_video_uri, fallback=job.final_video_url)
+        return fresh_link(job, Artifact.VIDEO)
 
 
-def fresh_signed_url(job: VideoJob, uri: str, *, fallback: str) -> str | None:
-    """A freshly signed URL for a stored video (links must not go stale), else the last one issued."""
-    if uri:
-        from .services.storage import get_storage
-
-        try:
-            return get_storage().signed_url(uri)
-        except Exception:
-            logger.exception("Could not sign a video URL for job %s", job.id)
-    return fallback or None
+def fresh_link(job: VideoJob, artifact: Artifact) -> str | None:
+    """A link issued now (stored ones go stale), or None if there is no artifact or it cannot be signed."""
+    try:
+        return artifact_url(job, artifact)
+    except Exception:  # a status read must answer even when link signing breaks
+        logger.exception("Could not make a %s link for job %s", artifact, job.id)
+        return None
 
 
 # --- Small response bodies (also used to document the API) ---------------------------------------------
@@ -227,6 +225,10 @@ class GenerateAcceptedSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.choices)
     message = serializers.CharField()
     estimated_time_seconds = serializers.IntegerField()
+
+
+class DownloadParamsSerializer(serializers.Serializer):
+    artifact = serializers.ChoiceField(choices=[artifact.value for artifact in Artifact], default=Artifact.VIDEO.value)
 
 
 class JobListFilterSerializer(serializers.Serializer):

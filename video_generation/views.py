@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -30,10 +31,12 @@ from .pipeline import (
     estimate_seconds,
     find_replay,
 )
+from .downloads import Artifact, artifact_url
 from .rate_limits import reserve_generate
 from .serializers import (
     AuthErrorSerializer,
     BodyTooLargeSerializer,
+    DownloadParamsSerializer,
     ErrorSerializer,
     GenerateAcceptedSerializer,
     HealthSerializer,
@@ -210,6 +213,39 @@ class JobCancelApi(APIView):
             raise Conflict(f"Job is already {job.status}")
         job = get_user_job(user=request.user, job_id=job.id)  # fresh steps after the cancel
         return Response(VideoJobSerializer(job).data)
+
+
+class JobDownloadApi(APIView):
+    @extend_schema(
+        operation_id="video_download",
+        summary="Download one of your job's files: a redirect to a fresh link valid for a few minutes",
+        description="Answers 302 with `Location` set to a link (a V4 signed URL, or our own /media/ link) that is "
+                    "valid for DOWNLOAD_URL_TTL_SECONDS (5 minutes by default), so a client never needs to keep a "
+                    "long-lived link. `artifact=video` is the finished video, `artifact=broll` the B-roll alone.",
+        parameters=[
+            OpenApiParameter("artifact", str, enum=[artifact.value for artifact in Artifact], default="video",
+                             description="Which file: the finished `video` (default) or the `broll`."),
+            OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[302],
+                             description="The short-lived link to the file."),
+        ],
+        responses={
+            302: OpenApiResponse(description="Redirect to the file."),
+            400: ValidationErrorSerializer,
+            401: _AUTH_ERROR,
+            404: _JOB_NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description="The job has no such file (yet)."),
+            500: _SERVER_ERROR,
+        },
+    )
+    def get(self, request, job_id: str):
+        params = DownloadParamsSerializer(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        artifact = Artifact(params.validated_data["artifact"])
+        job = get_user_job(user=request.user, job_id=job_id)
+        url = artifact_url(job, artifact, ttl_seconds=settings.DOWNLOAD_URL_TTL_SECONDS)
+        if url is None:
+            raise Conflict(f"This job has no {artifact.value} to download (it is {job.status}).")
+        return Response(status=status.HTTP_302_FOUND, headers={"Location": url})
 
 
 def check_database() -> bool:

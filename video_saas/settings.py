@@ -245,6 +245,7 @@ HEYGEN_UPLOAD_MAX_BYTES = env.int("HEYGEN_UPLOAD_MAX_BYTES", default=10 * 1024 *
 # --- Storage ------------------------------------------------------------------------------------------
 LOCAL_STORAGE_DIR = Path(env("LOCAL_STORAGE_DIR", default=str(BASE_DIR / "var" / "media")))
 SIGNED_URL_TTL_SECONDS = env.int("SIGNED_URL_TTL_SECONDS", default=7 * 24 * 3600)
+DOWNLOAD_URL_TTL_SECONDS = env.int("DOWNLOAD_URL_TTL_SECONDS", default=300)  # GET /api/video/{id}/download/
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Outbound fetches (product images, webhooks) ----------------------------------------------------------

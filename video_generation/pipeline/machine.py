@@ -26,7 +26,6 @@ from django.utils import timezone
 from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
 from ..services.errors import AmbiguousError, PermanentError, RateLimitedError, RetryableError
 from ..services.retry import RetryPolicy
-from ..services.storage import get_storage
 from . import dispatch, plan
 from .handlers import MEDIA_KINDS, Done, Failed, Running, Submitted, handler_for, queue_for
 from .states import ACTIVE_STATUSES, move_step
@@ -265,13 +264,11 @@ def succeed(step: JobStep, outcome: Done) -> None:
 
 
 def after_success(step: JobStep) -> None:
-    storage = get_storage()
+    """Record where the job's artifacts are. (Links to them are issued when asked for: downloads.py.)"""
     if step.kind == StepKind.COMPOSE:
-        complete_job(step.job_id, final_uri=step.output_uri, final_url=storage.signed_url(step.output_uri),
-                     duration_seconds=float(step.result.get("duration") or 0))
+        complete_job(step.job_id, final_uri=step.output_uri, duration_seconds=float(step.result.get("duration") or 0))
     elif step.params.get(plan.YIELDS_BROLL_PARAM):
-        VideoJob.objects.filter(id=step.job_id).update(
-            veo_video_gcs_uri=step.output_uri, veo_video_url=storage.signed_url(step.output_uri))
+        VideoJob.objects.filter(id=step.job_id).update(veo_video_gcs_uri=step.output_uri)
 
 
 def fail_step(step: JobStep, code: str, message: str, *, billed: bool = False) -> None:

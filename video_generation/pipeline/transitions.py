@@ -129,14 +129,13 @@ def stop_unstarted_steps(job_id) -> None:
     move_steps(JobStep.objects.filter(job_id=job_id), StepState.CANCELLED, expect=[StepState.PENDING])
 
 
-def complete_job(job_id, *, final_uri: str, final_url: str, duration_seconds: float) -> bool:
+def complete_job(job_id, *, final_uri: str, duration_seconds: float) -> bool:
     job = VideoJob.objects.get(id=job_id)
     cost = JobStep.objects.filter(job_id=job_id).aggregate(total=Sum("cost_usd"))["total"] or Decimal("0")
     completed = move_job(
         job_id, JobStatus.COMPLETED, expect=ACTIVE_STATUSES,
         progress=100,
         final_video_uri=final_uri,
-        final_video_url=final_url,
         processing_time_seconds=int((timezone.now() - job.created_at).total_seconds()),
         credits_used=credits_for(duration_seconds),
         cost_usd=cost,

@@ -17,11 +17,11 @@ import time
 
 from django.conf import settings
 
+from ..downloads import Artifact, artifact_url
 from ..models import VideoJob
 from ..services.errors import ProviderError
 from ..services.retry import RetryPolicy
 from ..services.safe_http import UrlRefusedError, loggable_url, post_json
-from ..services.storage import get_storage
 
 logger = logging.getLogger(__name__)
 MAX_DELIVERIES = 12  # about 45 minutes of retries
@@ -41,7 +41,7 @@ def sign(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
 
 
 def payload(job: VideoJob) -> dict:
-    final_url = get_storage().signed_url(job.final_video_uri) if job.final_video_uri else None
+    final_url = artifact_url(job, Artifact.VIDEO)
     return {
         "type": f"video.{job.status}",
         "job_id": str(job.id),

@@ -62,8 +62,8 @@ _URL = re.compile(
 )
 _SENTENCE_PUNCTUATION = ".,;:!"
 
-# Our signed media links: /media/<django signing token, which always contains ':'>/<file name>
-_MEDIA_TOKEN = re.compile(r"(?P<prefix>/media/)[A-Za-z0-9_.\-]*(?::|%3A)[A-Za-z0-9_.:%\-]*", re.IGNORECASE)
+# Our download links: /media/<opaque token (downloads.py)>/<file name>. The token is the credential.
+_MEDIA_TOKEN = re.compile(r"(?P<prefix>/media/)(?!\[redacted\])[A-Za-z0-9_=.:%\-]{16,}(?=/)", re.IGNORECASE)
 
 _SECRET_SHAPES = re.compile(
     r"(?<![A-Za-z0-9])(?:"

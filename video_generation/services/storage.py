@@ -1,13 +1,17 @@
 """Where the project's files live: one interface, two backends.
 
 - `GCSStorage` (settings.GCS_BUCKET set): objects under `gs://{GCS_BUCKET}/{GCS_PREFIX}/`. The bucket stays
-  private; users get V4 signed URLs, or our own signed `/media/` links when no signing key is configured.
-- `LocalStorage` (no bucket): files under settings.LOCAL_STORAGE_DIR, served by the signed `/media/` view.
+  private; `v4_signed_url` signs a link to one object when a signing key is configured.
+- `LocalStorage` (no bucket): files under settings.LOCAL_STORAGE_DIR.
+
+Both serve the `/media/` view through `open_for_media`; which artifact a link grants is decided in
+video_generation/downloads.py, never here.
 
 `path` arguments are relative POSIX paths such as "jobs/42/final.mp4"; a path that is absolute, contains "..",
 a backslash or a NUL is refused with ValueError. `uri` arguments are what `uri_for` / `upload_*` returned
-("gs://bucket/object" or "file:///abs/path"); the GCS backend reads objects from any bucket (Veo may write
-elsewhere), the local backend only files under its root.
+("gs://bucket/object" or "file:///abs/path"). Each backend reads, lists and signs only what it `owns`: objects
+in its own bucket under its prefix, or files under its root (symlinks resolved). Anything else is refused with
+ValueError, which callers treat as not found.
 
 Failures are `StorageError` (retryable); a missing object is `ObjectNotFoundError`, a subclass.
 """
@@ -26,14 +30,12 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, unquote, urlsplit
 
 from django.conf import settings
-from django.core import signing
 
 from .errors import RetryableError
 
 logger = logging.getLogger(__name__)
 
 PROVIDER = "storage"
-MEDIA_SALT = "video_saas.media"
 MAX_V4_TTL_SECONDS = 7 * 24 * 3600  # V4 signed URLs may live at most 7 days
 GCS_TIMEOUT_SECONDS = 60.0
 
@@ -65,9 +67,11 @@ class Storage(Protocol):
 
     def list_uris(self, prefix_uri: str) -> list[str]: ...
 
-    def exists(self, uri: str) -> bool: ...
+    def owns(self, uri: str) -> bool: ...
 
-    def signed_url(self, uri: str, *, ttl_seconds: int | None = None, filename: str | None = None) -> str: ...
+    def v4_signed_url(self, uri: str, *, ttl_seconds: int, filename: str | None = None) -> str | None: ...
+
+    def open_for_media(self, uri: str) -> tuple[Any, int, str | None]: ...
 
 
 # ---- helpers shared by both backends -----------------------------------------------------------------------
@@ -86,42 +90,8 @@ def clean_relative_path(path: str) -> str:
     return "/".join(parts)
 
 
-def _ttl(ttl_seconds: int | None) -> int:
-    ttl = int(settings.SIGNED_URL_TTL_SECONDS if ttl_seconds is None else ttl_seconds)
-    return max(1, min(ttl, MAX_V4_TTL_SECONDS))
-
-
-def _media_signer() -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=MEDIA_SALT)
-
-
-def make_media_token(target: str, *, ttl_seconds: int, filename: str | None = None) -> str:
-    """A signed, timestamped token naming `target` (a local relative path or a gs:// uri)."""
-    payload: dict[str, Any] = {"p": target, "t": int(ttl_seconds)}
-    if filename:
-        payload["f"] = filename
-    return _media_signer().sign_object(payload)
-
-
-def read_media_token(token: str) -> dict[str, Any] | None:
-    """The token's payload if its signature is good and it is younger than its own TTL; else None."""
-    signer = _media_signer()
-    try:
-        payload = signer.unsign_object(token)  # signature only
-        if not isinstance(payload, dict) or not isinstance(payload.get("p"), str):
-            return None
-        ttl = int(payload.get("t", settings.SIGNED_URL_TTL_SECONDS))
-        signer.unsign_object(token, max_age=ttl)  # and age
-    except (signing.BadSignature, ValueError, TypeError):
-        return None
-    return payload
-
-
-def media_url(target: str, *, ttl_seconds: int, filename: str | None) -> str:
-    name = filename or PurePosixPath(target).name or "file"
-    token = make_media_token(target, ttl_seconds=ttl_seconds, filename=filename)
-    base = settings.PUBLIC_BASE_URL.rstrip("/")
-    return f"{base}/media/{token}/{quote(name, safe='')}"
+def _v4_ttl(ttl_seconds: int) -> int:
+    return max(1, min(int(ttl_seconds), MAX_V4_TTL_SECONDS))
 
 
 def _atomic_write(dest: Path, writer: Callable[[Path], None]) -> Path:
@@ -163,7 +133,10 @@ class LocalStorage:
         parts = urlsplit(uri)
         if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
             raise ValueError("not a local storage uri")
-        target = Path(unquote(parts.path)).resolve()
+        raw = unquote(parts.path)
+        if not raw.startswith("/"):
+            raise ValueError("not an absolute file uri")
+        target = Path(raw).resolve()  # follows symlinks, so one pointing outside the root is caught below
         if not target.is_relative_to(self.root) or target == self.root:
             raise ValueError("uri is outside the storage root")
         return target
@@ -173,6 +146,13 @@ class LocalStorage:
 
     def uri_for(self, path: str) -> str:
         return self._abs(path).as_uri()
+
+    def owns(self, uri: str) -> bool:
+        try:
+            self._from_uri(uri)
+        except (ValueError, TypeError):
+            return False
+        return True
 
     def veo_output_prefix(self, path: str) -> str | None:
         return None
@@ -241,17 +221,14 @@ class LocalStorage:
                     found.append(full.as_uri())
         return sorted(found)
 
-    def exists(self, uri: str) -> bool:
-        return self._from_uri(uri).is_file()
-
-    def signed_url(self, uri: str, *, ttl_seconds: int | None = None, filename: str | None = None) -> str:
-        rel = self._rel(self._from_uri(uri))
-        return media_url(rel, ttl_seconds=_ttl(ttl_seconds), filename=filename)
+    def v4_signed_url(self, uri: str, *, ttl_seconds: int, filename: str | None = None) -> str | None:
+        self._from_uri(uri)
+        return None  # local files have no signed URLs of their own: they are served by the /media/ view
 
     # used by the media view
-    def open_for_media(self, rel_path: str) -> tuple[Any, int, str | None]:
-        """(binary file object, size, content type or None) for a token's relative path."""
-        target = self._abs(rel_path)
+    def open_for_media(self, uri: str) -> tuple[Any, int, str | None]:
+        """(binary file object, size, content type or None) for a file under the root."""
+        target = self._from_uri(uri)
         if not target.is_file():
             raise ObjectNotFoundError("no such file")
         handle = open(target, "rb")  # noqa: SIM115 - closed by the response
@@ -272,7 +249,7 @@ def parse_gs_uri(uri: str) -> tuple[str, str]:
 
 
 def _signing_credentials() -> Any:
-    """Service-account credentials able to sign V4 URLs, or None (then we sign our own /media/ links)."""
+    """Service-account credentials able to sign V4 URLs, or None."""
     try:
         from .gcp_auth import GCPAuthManager
     except ImportError:
@@ -280,7 +257,7 @@ def _signing_credentials() -> Any:
     try:
         return GCPAuthManager().signing_credentials()
     except Exception as exc:  # a bad key file must not break link generation: fall back
-        logger.warning("no signing credentials for GCS (%s); using signed media links", type(exc).__name__)
+        logger.warning("no signing credentials for GCS (%s)", type(exc).__name__)
         return None
 
 
@@ -297,6 +274,7 @@ class GCSStorage:
     def __init__(self, bucket: str, prefix: str, project: str, emulator_host: str = "") -> None:
         self.bucket_name = bucket
         self.prefix = prefix.strip("/")
+        self._own_root = f"{self.prefix}/" if self.prefix else ""  # every object name we own starts with it
         self.project = project
         self.emulator_host = emulator_host
         self._client: Any = None
@@ -327,11 +305,25 @@ class GCSStorage:
             raise StorageError("Cloud Storage is not reachable or not configured",
                                code="not_configured") from None
 
-    def _blob(self, uri: str) -> Any:
+    def _own_object_name(self, uri: str) -> str:
+        """The object name of `uri`, or ValueError unless it is a plain path in our bucket under our prefix."""
         bucket, name = parse_gs_uri(uri)
-        if not name or name.endswith("/"):
-            raise ValueError("gs:// uri does not name an object")
-        return self.client.bucket(bucket).blob(name)
+        relative = name.removeprefix(self._own_root)
+        if bucket != self.bucket_name or not name.startswith(self._own_root) or not relative:
+            raise ValueError("gs:// uri is outside this storage's bucket and prefix")
+        # GCS names are literal, but "a/../b" or "a//b" could mean something else to a URL or a person.
+        if clean_relative_path(relative) != relative:
+            raise ValueError("gs:// object name is not a normalised path")
+        return name
+
+    def _own_listing_prefix(self, prefix_uri: str) -> str:
+        bucket, prefix = parse_gs_uri(prefix_uri)
+        if bucket != self.bucket_name or not prefix.startswith(self._own_root):
+            raise ValueError("gs:// prefix is outside this storage's bucket and prefix")
+        return prefix
+
+    def _blob(self, uri: str) -> Any:
+        return self.client.bucket(self.bucket_name).blob(self._own_object_name(uri))
 
     def _wrap(self, action: str, uri: str, exc: BaseException) -> StorageError:
         from google.api_core.exceptions import NotFound
@@ -343,9 +335,14 @@ class GCSStorage:
 
     # paths and uris
     def uri_for(self, path: str) -> str:
-        rel = clean_relative_path(path)
-        name = f"{self.prefix}/{rel}" if self.prefix else rel
-        return f"gs://{self.bucket_name}/{name}"
+        return f"gs://{self.bucket_name}/{self._own_root}{clean_relative_path(path)}"
+
+    def owns(self, uri: str) -> bool:
+        try:
+            self._own_object_name(uri)
+        except (ValueError, TypeError):
+            return False
+        return True
 
     def veo_output_prefix(self, path: str) -> str | None:
         return self.uri_for(path).rstrip("/") + "/"
@@ -392,33 +389,31 @@ class GCSStorage:
             raise self._wrap("download", uri, exc) from None
 
     def list_uris(self, prefix_uri: str) -> list[str]:
-        bucket, prefix = parse_gs_uri(prefix_uri)
+        prefix = self._own_listing_prefix(prefix_uri)
         try:
-            blobs = list(self.client.list_blobs(bucket, prefix=prefix or None, timeout=GCS_TIMEOUT_SECONDS))
+            blobs = list(self.client.list_blobs(self.bucket_name, prefix=prefix or None,
+                                                timeout=GCS_TIMEOUT_SECONDS))
         except _gcs_errors() as exc:
             raise self._wrap("list", prefix_uri, exc) from None
-        return sorted(f"gs://{bucket}/{blob.name}" for blob in blobs if not blob.name.endswith("/"))
+        found = (f"gs://{self.bucket_name}/{blob.name}" for blob in blobs)
+        return sorted(uri for uri in found if self.owns(uri))  # only what read_bytes would accept
 
-    def exists(self, uri: str) -> bool:
-        try:
-            return bool(self._blob(uri).exists(timeout=GCS_TIMEOUT_SECONDS))
-        except _gcs_errors() as exc:
-            raise self._wrap("lookup", uri, exc) from None
-
-    def signed_url(self, uri: str, *, ttl_seconds: int | None = None, filename: str | None = None) -> str:
-        ttl = _ttl(ttl_seconds)
-        blob = self._blob(uri)
+    def v4_signed_url(self, uri: str, *, ttl_seconds: int, filename: str | None = None) -> str | None:
+        """A V4 signed GET URL for one of our objects; None without signing credentials or if signing fails."""
+        self._own_object_name(uri)
         credentials = _signing_credentials()
-        if credentials is not None:
-            kwargs: dict[str, Any] = {}
-            if filename:
-                kwargs["response_disposition"] = content_disposition(filename)
-            try:
-                return blob.generate_signed_url(version="v4", method="GET", credentials=credentials,
-                                                expiration=dt.timedelta(seconds=ttl), **kwargs)
-            except (AttributeError, TypeError, ValueError, *_gcs_errors()) as exc:
-                logger.warning("V4 signing failed (%s); using a signed media link", type(exc).__name__)
-        return media_url(uri, ttl_seconds=ttl, filename=filename)
+        if credentials is None:
+            return None
+        kwargs: dict[str, Any] = {}
+        if filename:
+            kwargs["response_disposition"] = content_disposition(filename)
+        try:
+            return self._blob(uri).generate_signed_url(version="v4", method="GET", credentials=credentials,
+                                                       expiration=dt.timedelta(seconds=_v4_ttl(ttl_seconds)),
+                                                       **kwargs)
+        except (AttributeError, TypeError, ValueError, StorageError, *_gcs_errors()) as exc:
+            logger.warning("V4 signing failed (%s)", type(exc).__name__)
+            return None
 
     # used by the media view
     def open_for_media(self, uri: str) -> tuple[Any, int, str | None]:

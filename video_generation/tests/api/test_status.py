@@ -2,12 +2,13 @@
 
 import uuid
 from datetime import timedelta
-from unittest import mock
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from video_generation import downloads
 from video_generation.models import JobStatus, JobStep, StepKind, StepState
 from video_generation.tests.factories import make_job
 
@@ -18,13 +19,10 @@ def url(job_id):
     return f"/api/video/status/{job_id}/"
 
 
-@pytest.fixture
-def fake_storage(monkeypatch):
-    """Stands in for the storage backend's get_storage().signed_url(uri)."""
-    storage = mock.Mock()
-    storage.signed_url.side_effect = lambda uri: f"https://signed.example.com/{uri.split('/')[-1]}?sig=fresh"
-    monkeypatch.setattr("video_generation.services.storage.get_storage", lambda: storage)
-    return storage
+def download(client, link: str) -> bytes:
+    response = client.get(urlsplit(link).path)
+    assert response.status_code == 200
+    return b"".join(response.streaming_content)
 
 
 def test_it_requires_a_token(user):
@@ -75,36 +73,62 @@ def test_it_includes_the_steps(api_client, user):
     assert steps[1]["attempts"] == 2 and steps[1]["error_message"] == "safety filter"
 
 
-def test_it_signs_a_fresh_final_video_url(api_client, user, fake_storage):
-    job = make_job(user, status=JobStatus.COMPLETED, progress=100, final_video_uri="gs://bucket/jobs/final.mp4",
-                   final_video_url="https://old.example.com/final.mp4?sig=stale")
+def test_it_issues_a_fresh_link_to_the_final_video_on_every_read(api_client, client, user, local):
+    job = make_job(user, status=JobStatus.COMPLETED, progress=100,
+                   final_video_url="http://testserver/media/stale-path-token/final.mp4")
+    job.final_video_uri = local.upload_bytes(b"final-bytes", f"jobs/{job.id}/final.mp4", "video/mp4")
+    job.save()
 
-    body = api_client.get(url(job.id)).json()
+    first = api_client.get(url(job.id)).json()["final_video_url"]
+    second = api_client.get(url(job.id)).json()["final_video_url"]
 
-    assert body["final_video_url"] == "https://signed.example.com/final.mp4?sig=fresh"
-    fake_storage.signed_url.assert_called_once_with("gs://bucket/jobs/final.mp4")
+    assert first.startswith("http://testserver/media/") and first.endswith(f"/{job.id}.mp4")
+    assert first != second and job.final_video_url not in (first, second)
+    assert download(client, first) == download(client, second) == b"final-bytes"
 
 
-def test_it_falls_back_to_the_stored_url_when_signing_fails(api_client, user, fake_storage):
-    fake_storage.signed_url.side_effect = RuntimeError("no credentials")
-    job = make_job(user, status=JobStatus.COMPLETED, final_video_uri="gs://bucket/final.mp4",
-                   final_video_url="https://old.example.com/final.mp4")
+def test_it_issues_a_v4_signed_url_when_gcs_can_sign(api_client, user, gcs, v4_signing, emulator):
+    job = make_job(user, status=JobStatus.COMPLETED)
+    job.final_video_uri = gcs.upload_bytes(b"final-bytes", f"jobs/{job.id}/final.mp4", "video/mp4")
+    job.save()
+
+    link = api_client.get(url(job.id)).json()["final_video_url"]
+
+    assert link.startswith(f"{emulator}/{job.final_video_uri.removeprefix('gs://')}?")
+    assert "X-Goog-Signature" in parse_qs(urlsplit(link).query)
+
+
+def test_it_gives_no_link_when_signing_fails_never_the_stored_one(api_client, user, local, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no credentials")
+
+    monkeypatch.setattr(downloads, "get_storage", broken)
+    job = make_job(user, status=JobStatus.COMPLETED, final_video_url="http://testserver/media/old-token/final.mp4")
+    job.final_video_uri = local.upload_bytes(b"x", f"jobs/{job.id}/final.mp4", "video/mp4")
+    job.save()
 
     r = api_client.get(url(job.id))
 
     assert r.status_code == 200
-    assert r.json()["final_video_url"] == "https://old.example.com/final.mp4"
+    assert r.json()["final_video_url"] is None
 
 
-def test_it_returns_the_stored_url_without_a_storage_uri(api_client, user, fake_storage):
-    job = make_job(user, final_video_url="https://cdn.example.com/final.mp4",
-                   veo_video_url="https://cdn.example.com/veo.mp4")
+def test_it_gives_no_link_without_a_stored_video_even_if_an_old_link_was_saved(api_client, user, local):
+    job = make_job(user, final_video_url="http://testserver/media/old-token/final.mp4",
+                   veo_video_url="http://testserver/media/old-token/veo.mp4")
 
     body = api_client.get(url(job.id)).json()
 
-    assert body["final_video_url"] == "https://cdn.example.com/final.mp4"
-    assert body["veo_video_url"] == "https://cdn.example.com/veo.mp4"
-    fake_storage.signed_url.assert_not_called()
+    assert body["final_video_url"] is None
+    assert body["veo_video_url"] is None
+
+
+def test_it_gives_no_link_to_a_video_outside_our_storage(api_client, user, local, tmp_path):
+    elsewhere = tmp_path / "elsewhere.mp4"
+    elsewhere.write_bytes(b"not ours")
+    job = make_job(user, status=JobStatus.COMPLETED, final_video_uri=elsewhere.as_uri())
+
+    assert api_client.get(url(job.id)).json()["final_video_url"] is None
 
 
 def test_it_hides_other_users_jobs(api_client, other_user):
@@ -129,10 +153,13 @@ def test_it_returns_a_generic_404_for_unknown_paths(api_client):
     assert r.status_code == 404
 
 
-def test_it_signs_a_fresh_broll_url_too(api_client, user, fake_storage):
-    job = make_job(user, veo_video_gcs_uri="gs://bucket/jobs/broll.mp4", veo_video_url="https://old.example.com/b")
+def test_it_issues_a_fresh_link_to_the_broll_too(api_client, client, user, local):
+    job = make_job(user, veo_video_url="http://testserver/media/old-token/b.mp4")
+    job.veo_video_gcs_uri = local.upload_bytes(b"broll-bytes", f"jobs/{job.id}/broll.mp4", "video/mp4")
+    job.save()
 
     body = api_client.get(url(job.id)).json()
 
-    assert body["veo_video_url"] == "https://signed.example.com/broll.mp4?sig=fresh"
-    fake_storage.signed_url.assert_called_once_with("gs://bucket/jobs/broll.mp4")
+    assert body["veo_video_url"].endswith(f"/{job.id}-broll.mp4")
+    assert download(client, body["veo_video_url"]) == b"broll-bytes"
+    assert body["final_video_url"] is None

@@ -15,7 +15,7 @@ import time_machine
 from django.utils import timezone
 
 from devstack.briefs import headphones_brief
-from video_generation import tasks
+from video_generation import downloads, tasks
 from video_generation.models import JobStep, VideoJob
 from video_generation.pipeline import dispatch, handlers, jobs, machine, providers, webhooks
 from video_generation.services import compose
@@ -65,10 +65,10 @@ class FakeStorage:
     def list_uris(self, prefix_uri):
         return sorted(uri for uri in self.objects if uri.startswith(prefix_uri))
 
-    def exists(self, uri):
-        return uri in self.objects
+    def owns(self, uri):
+        return uri.startswith("gs://fake-bucket/")
 
-    def signed_url(self, uri, *, ttl_seconds=None, filename=None):
+    def v4_signed_url(self, uri, *, ttl_seconds, filename=None):
         return "https://signed.example/" + uri.removeprefix("gs://") + "?X-Goog-Signature=abc"
 
 
@@ -311,7 +311,7 @@ def driver(monkeypatch, settings, fake_storage, fake_veo, fake_heygen, media_cal
     settings.PIPELINE = {**settings.PIPELINE, "VEO_EXPECTED_SECONDS": 60.0, "HEYGEN_EXPECTED_SECONDS": 120.0,
                          "POLL_INTERVAL_SECONDS": 10.0, "POLL_MIN_SECONDS": 1.0, "LEASE_SECONDS": 300.0,
                          "REDRIVE_AFTER_SECONDS": 30.0, "AMBIGUOUS_RECONCILE_SECONDS": 900.0, "MAX_ATTEMPTS": 5}
-    for module in (handlers, machine, webhooks):
+    for module in (handlers, downloads):
         monkeypatch.setattr(module, "get_storage", lambda: fake_storage)
     monkeypatch.setattr(providers, "veo", lambda: fake_veo)
     monkeypatch.setattr(providers, "heygen", lambda: fake_heygen)

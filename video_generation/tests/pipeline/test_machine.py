@@ -37,7 +37,7 @@ class TestHappyPath:
         assert job.status == JobStatus.COMPLETED
         assert job.progress == 100
         assert job.final_video_uri == f"gs://fake-bucket/jobs/{job.id}/final.mp4"
-        assert job.final_video_url.startswith("https://signed.example/")
+        assert job.final_video_url == ""  # a signed link is a credential: issued on request, never stored
         assert job.completed_at is not None and job.processing_time_seconds is not None
         assert job.credits_used == 3  # 22 s of video, one credit per started 8 s
         assert [kind for kind, _, _ in fake_veo.ledger] == ["generate", "extend", "extend"]

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from video_saas.celery import app as celery_app
 
 from .api_errors import Conflict, JobNotFound, UnprocessableRequest
+from .downloads import Artifact, artifact_url
 from .models import JobStatus, VideoJob
 from .pipeline import (
     IdempotencyKeyReused,
@@ -31,7 +32,6 @@ from .pipeline import (
     estimate_seconds,
     find_replay,
 )
-from .downloads import Artifact, artifact_url
 from .rate_limits import reserve_generate
 from .serializers import (
     AuthErrorSerializer,

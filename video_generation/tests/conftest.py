@@ -120,3 +120,29 @@ def v4_signing(monkeypatch, rsa_credentials):
     """GCS with a service-account key: links become V4 signed URLs."""
     monkeypatch.setattr(storage_module, "_signing_credentials", lambda: rsa_credentials)
     return rsa_credentials
+
+
+# --- A network of our own for the SSRF-safe client: DNS answers and connections under the test's control ----------
+
+
+@pytest.fixture
+def net(monkeypatch):
+    from video_generation.tests.fake_network import FakeNetwork
+
+    return FakeNetwork(monkeypatch)
+
+
+@pytest.fixture
+def servers():
+    """Start recording HTTP servers on loopback; all are stopped after the test."""
+    from video_generation.tests.fake_network import RecordingServer
+
+    started = []
+
+    def start(**kwargs) -> RecordingServer:
+        started.append(RecordingServer(**kwargs))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()

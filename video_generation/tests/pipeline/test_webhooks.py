@@ -13,29 +13,11 @@ import pytest
 from video_generation.models import JobStatus
 from video_generation.pipeline import webhooks
 from video_generation.tests import factories
-from video_generation.tests.fake_network import Answer, FakeNetwork, RecordingServer, redirect
+from video_generation.tests.fake_network import Answer, redirect
 
 pytestmark = pytest.mark.django_db
 PUBLIC = "93.184.216.34"
 HOOK = "http://hooks.example.com/video?token=s3cr3t"
-
-
-@pytest.fixture
-def net(monkeypatch):
-    return FakeNetwork(monkeypatch)
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(**kwargs) -> RecordingServer:
-        started.append(RecordingServer(**kwargs))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from video_generation.services.safe_http import (
     fetch_to_file,
     post_json,
 )
-from video_generation.tests.fake_network import PNG, Answer, FakeNetwork, MadeUpAuthority, RecordingServer, redirect
+from video_generation.tests.fake_network import PNG, Answer, MadeUpAuthority, redirect
 from video_generation.tests.url_spellings import ACCEPTED_AT_SUBMIT, REFUSED_AT_SUBMIT
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
@@ -37,25 +37,6 @@ def no_dns(monkeypatch):
         raise AssertionError("no DNS lookup may happen here")
 
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-
-
-@pytest.fixture
-def net(monkeypatch):
-    return FakeNetwork(monkeypatch)
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(**kwargs) -> RecordingServer:
-        server = RecordingServer(**kwargs)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture

@@ -170,8 +170,13 @@ class MadeUpAuthority:
         self._directory = directory
         self._key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "video_saas test CA")])
-        self._cert = _certificate(name, name, self._key.public_key(), self._key,
-                                  x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        self._cert = _certificate(name, name, self._key.public_key(), self._key, [
+            (x509.BasicConstraints(ca=True, path_length=None), True),
+            (x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                           data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                           encipher_only=False, decipher_only=False), True),
+            (x509.SubjectKeyIdentifier.from_public_key(self._key.public_key()), False),
+        ])
         (directory / "ca.pem").write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
 
     def client_context(self) -> ssl.SSLContext:
@@ -181,8 +186,12 @@ class MadeUpAuthority:
         """A certificate for `host_name`; the name each client asks for (SNI) is appended to `seen_server_names`."""
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host_name)])
-        cert = _certificate(subject, self._cert.subject, key.public_key(), self._key,
-                            x509.SubjectAlternativeName([x509.DNSName(host_name)]), critical=False)
+        cert = _certificate(subject, self._cert.subject, key.public_key(), self._key, [
+            (x509.SubjectAlternativeName([x509.DNSName(host_name)]), False),
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+            (x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), False),
+        ])
         cert_file, key_file = self._directory / f"{host_name}.pem", self._directory / f"{host_name}.key"
         cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -193,9 +202,12 @@ class MadeUpAuthority:
         return context
 
 
-def _certificate(subject, issuer, public_key, signing_key, extension, *, critical: bool) -> x509.Certificate:
+def _certificate(subject, issuer, public_key, signing_key, extensions) -> x509.Certificate:
+    """A certificate complete enough for strict verification (Python 3.13's default, VERIFY_X509_STRICT)."""
     now = datetime.datetime.now(datetime.UTC)
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(extension, critical=critical).sign(signing_key, hashes.SHA256()))
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1)))
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(signing_key, hashes.SHA256())

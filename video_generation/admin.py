@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
+from .downloads import Artifact, artifact_url
 from .models import JobStatus, JobStep, VideoJob
 from .pipeline import cancel_job, retry_job
 
@@ -79,8 +82,7 @@ class VideoJobAdmin(admin.ModelAdmin):
             "fields": ("avatar_scale", "avatar_x", "avatar_y"),
         }),
         ("Results", {
-            "fields": ("veo_video_gcs_uri", "veo_video_url", "heygen_video_id",
-                       "heygen_asset_id", "final_video_uri", "final_video_url"),
+            "fields": ("finished_video", "final_video_uri", "veo_video_gcs_uri", "heygen_video_id", "heygen_asset_id"),
         }),
         ("Metadata", {
             "fields": ("created_at", "updated_at", "completed_at",
@@ -88,7 +90,14 @@ class VideoJobAdmin(admin.ModelAdmin):
         }),
     )
     inlines = [JobStepInline]
+    readonly_fields = ["finished_video"]
     actions = ["cancel_selected_jobs", "retry_failed_jobs"]
+
+    @admin.display(description="Finished video")
+    def finished_video(self, job: VideoJob) -> str:
+        """A fresh link, valid for DOWNLOAD_URL_TTL_SECONDS (links are never stored)."""
+        url = artifact_url(job, Artifact.VIDEO, ttl_seconds=settings.DOWNLOAD_URL_TTL_SECONDS)
+        return format_html('<a href="{}">download</a>', url) if url else "—"
 
     def has_add_permission(self, request):
         return False  # Jobs should only be created via API

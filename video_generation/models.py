@@ -75,13 +75,14 @@ class VideoJob(models.Model):
     error_message = models.TextField(null=True, blank=True)
 
     veo_video_gcs_uri = models.CharField(max_length=1000, blank=True, default="")
-    veo_video_url = models.URLField(max_length=4000, blank=True, default="")
+    veo_video_url = models.URLField(max_length=4000, blank=True, default="",
+                                    help_text="Not stored: a link is a credential, issued on each read.")
     heygen_video_id = models.CharField(max_length=255, blank=True, default="")
     heygen_asset_id = models.CharField(max_length=255, blank=True, default="")
     final_video_uri = models.CharField(max_length=1000, blank=True, default="",
                                        help_text="Storage URI of the finished video (ours, never HeyGen's).")
     final_video_url = models.URLField(max_length=4000, blank=True, default="",
-                                      help_text="Last signed URL issued for the finished video.")
+                                      help_text="Not stored: a link is a credential, issued on each read.")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -173,3 +173,14 @@ def test_staff_without_the_change_permission_see_jobs_but_get_no_actions(client,
     assert b"Cancel selected jobs" not in r.content
     run_action(client, "cancel_selected_jobs", [job])
     assert type(job).objects.get(id=job.id).status == JobStatus.PROCESSING_VEO
+
+
+def test_the_job_page_offers_a_fresh_link_to_the_finished_video(admin_client, user, settings):
+    final = settings.LOCAL_STORAGE_DIR / "jobs" / "y" / "final.mp4"
+    final.parent.mkdir(parents=True)
+    final.write_bytes(b"video")
+    job = make_job(user, status=JobStatus.COMPLETED, final_video_uri=final.as_uri())
+
+    html = admin_client.get(f"{CHANGELIST}{job.id}/change/").content.decode()
+
+    assert 'href="http://testserver/media/' in html and ">download</a>" in html

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 import logging
 import struct
 import time
@@ -116,7 +117,12 @@ def _fernet_for(secret: str | bytes) -> Fernet:
 
 def _fernet() -> MultiFernet:
     """Encrypts with SECRET_KEY; also decrypts tokens made with SECRET_KEY_FALLBACKS (key rotation)."""
-    secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return _fernet_of((settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS))
+
+
+@functools.lru_cache(maxsize=8)
+def _fernet_of(secrets: tuple[str, ...]) -> MultiFernet:
+    """Derived once per set of keys: every status read issues links, and the keys change only with settings."""
     return MultiFernet([_fernet_for(secret) for secret in secrets])
 
 

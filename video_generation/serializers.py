@@ -18,7 +18,7 @@ logger = logging.getLogger("video_generation")
 
 SCENE_DURATIONS = (4, 6, 8)  # Veo renders 4, 6 or 8 second clips (Vertex AI Veo reference)
 MIN_SCENES, MAX_SCENES = 1, 20
-MAX_URL_LENGTH = 2000
+MAX_URL_LENGTH = VideoJob._meta.get_field("image_url").max_length  # the column a URL is stored in
 
 
 class RejectUnknownFieldsMixin:

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
+from .services.safe_http import UnsafeUrl, check_submitted_url
+
 # C0 and C1 control characters but tab, line feed and carriage return; DEL.
 _CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 # Characters that are allowed but show nothing: tab, newlines, the Unicode spaces, the byte-order mark.
@@ -68,8 +70,6 @@ def url_pattern() -> str:
 
 def public_url(value: str) -> None:
     """A URL we may request: first the request rule's own, more specific refusals, then the published pattern."""
-    from .services.safe_http import UnsafeUrl, check_submitted_url
-
     try:
         check_submitted_url(value)
     except UnsafeUrl as exc:

@@ -49,15 +49,15 @@ def find_replay(*, user, data: dict[str, Any], idempotency_key: str) -> VideoJob
 def create_job_idempotently(*, user, data: dict[str, Any], idempotency_key: str) -> tuple[VideoJob, bool]:
     """Like create_job, but a repeat of the same key and body returns the original job (created=False).
 
-    A client that retries a POST after a lost answer therefore never starts (and pays for) a second video.
+    A client that retries a POST after a lost answer therefore never starts (and pays for) a second video. The
+    unique (user, key) constraint decides, so a sequential repeat and a concurrent one are answered alike; callers
+    that want to skip the insert for a known repeat look first with find_replay.
     """
-    if earlier := find_replay(user=user, data=data, idempotency_key=idempotency_key):
-        return earlier, False
     try:
         with transaction.atomic():
             return create_job(user=user, data=data, idempotency_key=idempotency_key,
                               request_fingerprint=fingerprint(data)), True
-    except IntegrityError:  # a concurrent request with the same key won the insert
+    except IntegrityError:  # an earlier or concurrent request with the same key has the job
         return find_replay(user=user, data=data, idempotency_key=idempotency_key), False
 
 

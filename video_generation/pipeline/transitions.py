@@ -13,7 +13,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ..models import JobStatus, JobStep, Provider, StepKind, StepState, VideoJob
-from ..services.redact import redact
+from ..services.redact import readable
 from . import dispatch
 from .states import ACTIVE_STATUSES, move_job, move_steps, statuses_before
 
@@ -97,8 +97,8 @@ def raise_progress(job_id, progress: int) -> None:
 
 
 def error_text(message: str, limit: int = 1000) -> str:
-    """An error as it may be stored and shown: redacted (services/redact.py), then cut to `limit` characters."""
-    return redact(message)[:limit]
+    """An error as it may be stored and shown (services/redact.py's readable), at most `limit` characters."""
+    return readable(message, limit=limit)
 
 
 def describe_failure(step: JobStep, message: str) -> str:

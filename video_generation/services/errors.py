@@ -126,7 +126,9 @@ def error_for_response(response: httpx.Response, *, provider: str, message: str,
 
 
 # Failures that happen before a request can have reached the other side.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Requests that cannot work however often they are tried: a redirect loop, a scheme or a request we cannot send.
+UNWORKABLE = (httpx.TooManyRedirects, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 
 def error_for_transport(exc: httpx.HTTPError, *, provider: str, creates_work: bool, what: str = "") -> ProviderError:
@@ -136,6 +138,9 @@ def error_for_transport(exc: httpx.HTTPError, *, provider: str, creates_work: bo
     the outcome is unknown (AmbiguousError). Otherwise a lost answer is simply worth another try.
     """
     subject = what or provider
+    if isinstance(exc, UNWORKABLE):
+        return PermanentError(f"the request to {subject} cannot be made ({type(exc).__name__})", provider=provider,
+                              code="request_unworkable")
     if isinstance(exc, NOT_SENT):
         return RetryableError(f"could not connect to {subject}: {type(exc).__name__}", provider=provider,
                               code="connection_failed")

@@ -30,9 +30,16 @@ from urllib.parse import quote, urlsplit
 import httpx
 from django.conf import settings
 
-from .errors import AmbiguousError, PermanentError, ProviderError, RetryableError, error_for_response
+from .errors import (
+    AmbiguousError,
+    PermanentError,
+    ProviderError,
+    RetryableError,
+    error_for_response,
+    error_for_transport,
+)
 from .http import json_body, send
-from .redact import redact
+from .redact import readable
 
 logger = logging.getLogger(__name__)
 
@@ -519,23 +526,12 @@ class HeyGenService:
                     f"the video from {host} was empty", provider=PROVIDER, code="empty_download"
                 )
             os.replace(tmp, dest)
-        except (
-            httpx.ConnectError,
-            httpx.TimeoutException,
-            httpx.NetworkError,
-            httpx.RemoteProtocolError,
-        ) as exc:
-            raise RetryableError(
-                f"download from {host} failed ({type(exc).__name__})",
-                provider=PROVIDER,
-                code="download_failed",
-            ) from None
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # too many redirects, bad URL, odd protocol
-            raise PermanentError(
-                f"download from {host} failed ({type(exc).__name__})",
-                provider=PROVIDER,
-                code="download_failed",
-            ) from None
+        except httpx.InvalidURL:
+            raise PermanentError(f"the video link from {host} is not a valid URL", provider=PROVIDER,
+                                 code="download_failed") from None
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc, provider=PROVIDER, creates_work=False,
+                                      what=f"the video host {host}") from None
         finally:
             tmp.unlink(missing_ok=True)
         logger.info("heygen download done host=%s bytes=%d", host, written)
@@ -567,16 +563,13 @@ class HeyGenService:
             parse_error=parse or self._parse_error,
         )
 
-    def _scrub(self, text: str) -> str:
-        """The one redaction rule (redact.py), with this client's key, cut to a length users can read."""
-        text = redact(text, secrets=(self._api_key,) if self._api_key else ())
-        if len(text) > MAX_ERROR_MESSAGE_CHARS:
-            text = text[: MAX_ERROR_MESSAGE_CHARS - 3] + "..."
-        return text
+    def _scrub(self, text: str, limit: int = MAX_ERROR_MESSAGE_CHARS) -> str:
+        """Provider text as users may read it (redact.readable), this client's key among the secrets."""
+        return readable(text, limit=limit, secrets=(self._api_key,) if self._api_key else ())
 
     def _parse_error(self, response: httpx.Response) -> tuple[str, str]:
         code, message = parse_error(response)
-        return self._scrub(code)[:100], self._scrub(message)
+        return self._scrub(code, 100), self._scrub(message)
 
     def _video(
         self, *, failure_message: str, failure_code: str, state: State, video_url: str, **kwargs
@@ -592,7 +585,7 @@ class HeyGenService:
         return HeyGenVideo(
             state=state,
             video_url=video_url if state == "completed" else "",
-            failure_code=self._scrub(failure_code)[:100],
+            failure_code=self._scrub(failure_code, 100),
             failure_message=self._scrub(failure_message),
             **kwargs,
         )
@@ -609,7 +602,7 @@ class HeyGenService:
             raise PermanentError(
                 self._scrub(message) or "HeyGen refused the request",
                 provider=PROVIDER,
-                code=self._scrub(code)[:100],
+                code=self._scrub(code, 100),
             )
         if not isinstance(body.get("data"), dict):
             raise default("HeyGen sent a response without data", provider=PROVIDER, code="bad_response")

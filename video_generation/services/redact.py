@@ -122,6 +122,13 @@ def redact(text: str, *, secrets: Iterable[str] = ()) -> str:
     return text
 
 
+def readable(text: str, *, limit: int, secrets: Iterable[str] = ()) -> str:
+    """`text` as a user may read it (an error message, a provider's failure reason): redacted, on one line, and at
+    most `limit` characters, an ellipsis marking a cut."""
+    text = " ".join(redact(text, secrets=secrets).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def configured_secrets() -> tuple[str, ...]:
     """The secret values in Django settings, read now (so settings changed at run time count). Empty ones skipped."""
     found: list[object] = []

@@ -25,11 +25,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
-import os
 import re
 import socket
 import ssl
-import tempfile
 import time
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -52,6 +50,7 @@ from .errors import (
     error_for_response,
     error_for_transport,
 )
+from .storage import atomic_path
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -516,7 +515,8 @@ def fetch_to_file(
     timeout = min(MAX_GAP_SECONDS, deadline_seconds)
     with (
         _network_errors(provider),
-        _atomic_file(Path(dest)) as out,
+        atomic_path(Path(dest)) as partial,
+        open(partial, "wb") as out,
         _final_response(target, provider=provider, deadline=deadline, timeout=timeout, headers=headers) as response,
     ):
         content_type, size = _read_body(response, out, max_bytes=max_bytes, allowed=allowed, provider=provider)
@@ -546,20 +546,6 @@ def _redirect_target(current: _Target, response: httpx.Response, provider: str) 
         return _parse(urljoin(current.url, location))
     except UnsafeUrl as exc:
         raise _refused(f"The URL redirects to a URL that is not allowed: {exc.message}", provider) from None
-
-
-@contextlib.contextmanager
-def _atomic_file(dest: Path) -> Iterator[BinaryIO]:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _read_body(response: httpx.Response, out: BinaryIO, *, max_bytes: int, allowed: frozenset[str],

@@ -18,13 +18,14 @@ Failures are `StorageError` (retryable); a missing object is `ObjectNotFoundErro
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, unquote, urlsplit
@@ -94,20 +95,28 @@ def _v4_ttl(ttl_seconds: int) -> int:
     return max(1, min(int(ttl_seconds), MAX_V4_TTL_SECONDS))
 
 
-def _atomic_write(dest: Path, writer: Callable[[Path], None]) -> Path:
-    """Run `writer(tmp)` on a temporary file next to `dest`, then move it into place."""
+@contextlib.contextmanager
+def atomic_path(dest: Path) -> Iterator[Path]:
+    """A temporary file beside `dest`, moved into place if the block succeeds and removed if it fails, so nobody
+    ever sees `dest` half-written (listings skip the temporary name)."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        writer(tmp)
+        yield tmp
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return dest
+
+
+def _atomic_write(dest: Path, writer: Callable[[Path], None]) -> Path:
+    """Run `writer(tmp)` on a temporary file next to `dest`, then move it into place."""
+    with atomic_path(dest) as tmp:
+        writer(tmp)
+    return Path(dest)
 
 
 def _is_temp_name(name: str) -> bool:

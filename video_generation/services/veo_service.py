@@ -27,7 +27,7 @@ from django.conf import settings
 
 from .errors import AmbiguousError, PermanentError, RetryableError
 from .http import json_body, send
-from .redact import redact
+from .redact import readable, redact
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +87,6 @@ class VeoResult:
     error_message: str = ""  # for filtered: the raiMediaFilteredReasons joined
 
 
-def _clip(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """A provider's message as users may read it: redacted (redact.py), on one line, of bounded length."""
-    text = " ".join(redact(text, secrets=secrets).split())
-    return text if len(text) <= MAX_ERROR_MESSAGE_CHARS else text[: MAX_ERROR_MESSAGE_CHARS - 1] + "…"
-
-
 def parse_error(response: httpx.Response) -> tuple[str, str]:
     """(status or code, message) from Google's `{"error": {"code", "message", "status"}}` envelope."""
     try:
@@ -108,7 +102,7 @@ def parse_error(response: httpx.Response) -> tuple[str, str]:
     code = error.get("code")
     message = error.get("message")
     code_text = str(status) if status else ("" if code is None else str(code))
-    return code_text, _clip(message) if isinstance(message, str) else ""
+    return code_text, readable(message, limit=MAX_ERROR_MESSAGE_CHARS) if isinstance(message, str) else ""
 
 
 def parse_operation(body: dict[str, Any]) -> VeoResult:
@@ -123,7 +117,8 @@ def parse_operation(body: dict[str, Any]) -> VeoResult:
         return VeoResult(
             state="failed",
             error_code="" if code is None else str(code),
-            error_message=_clip(message) if isinstance(message, str) and message else "the operation failed",
+            error_message=(readable(message, limit=MAX_ERROR_MESSAGE_CHARS) if isinstance(message, str) and message
+                           else "the operation failed"),
         )
 
     response = body.get("response")
@@ -142,7 +137,7 @@ def parse_operation(body: dict[str, Any]) -> VeoResult:
         filtered_count = 0
     if filtered_count > 0 or reasons:
         text = " ".join(reasons) if reasons else "the video was blocked by the provider's safety filter"
-        return VeoResult(state="filtered", error_message=_clip(text))
+        return VeoResult(state="filtered", error_message=readable(text, limit=MAX_ERROR_MESSAGE_CHARS))
 
     return VeoResult(state="failed", error_message="no videos returned")
 

@@ -22,7 +22,6 @@ import os
 import pathlib
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -40,6 +39,7 @@ from .errors import (
 )
 from .http import json_body, send
 from .redact import readable
+from .storage import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -497,13 +497,14 @@ class HeyGenService:
         deadline = time.monotonic() + (
             DEFAULT_DOWNLOAD_DEADLINE_SECONDS if deadline_seconds is None else deadline_seconds
         )
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
         written = 0
         try:
-            with self._client.stream("GET", url, follow_redirects=True, timeout=self._timeout) as response:
+            with (
+                atomic_path(dest) as partial,
+                self._client.stream("GET", url, follow_redirects=True, timeout=self._timeout) as response,
+            ):
                 self._check_download_response(response, host, max_bytes)
-                with open(tmp, "wb") as fh:
+                with open(partial, "wb") as fh:
                     for chunk in response.iter_bytes(DOWNLOAD_CHUNK_BYTES):
                         written += len(chunk)
                         if written > max_bytes:
@@ -521,19 +522,16 @@ class HeyGenService:
                         fh.write(chunk)
                     fh.flush()
                     os.fsync(fh.fileno())
-            if written == 0:
-                raise RetryableError(
-                    f"the video from {host} was empty", provider=PROVIDER, code="empty_download"
-                )
-            os.replace(tmp, dest)
+                if written == 0:
+                    raise RetryableError(
+                        f"the video from {host} was empty", provider=PROVIDER, code="empty_download"
+                    )
         except httpx.InvalidURL:
             raise PermanentError(f"the video link from {host} is not a valid URL", provider=PROVIDER,
                                  code="download_failed") from None
         except httpx.HTTPError as exc:
             raise error_for_transport(exc, provider=PROVIDER, creates_work=False,
                                       what=f"the video host {host}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
         logger.info("heygen download done host=%s bytes=%d", host, written)
         return written
 

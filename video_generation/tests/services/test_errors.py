@@ -61,3 +61,17 @@ def test_retry_after_is_read_as_seconds_or_as_a_date():
     assert errors.parse_retry_after("7") == 7.0
     assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert errors.parse_retry_after("soon") is None
+
+
+@pytest.mark.parametrize("exc", [httpx.TooManyRedirects("loop"), httpx.UnsupportedProtocol("ftp"),
+                                 httpx.LocalProtocolError("bad header")])
+def test_a_request_that_cannot_work_however_often_it_is_tried_is_permanent_even_for_paid_work(exc):
+    error = error_for_transport(exc, provider="heygen", creates_work=True)
+    assert type(error) is PermanentError and error.code == "request_unworkable"
+
+
+def test_the_heygen_download_classifies_a_redirect_loop_like_every_other_client(tmp_path):
+    with respx.mock:
+        respx.get("https://files.heygen.example/v.webm").mock(side_effect=httpx.TooManyRedirects("loop"))
+        with HeyGenService(api_key="k") as heygen, pytest.raises(PermanentError):
+            heygen.download("https://files.heygen.example/v.webm", tmp_path / "v.webm")

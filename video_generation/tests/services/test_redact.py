@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from video_generation.downloads import Artifact, make_link_token
 from video_generation.services import redact as redact_module
-from video_generation.services.redact import REDACTED, RedactingFormatter, configured_secrets, redact
+from video_generation.services.redact import REDACTED, RedactingFormatter, configured_secrets, readable, redact
 
 SIGNATURE = "0a1b2c3d4e5f60718293a4b5c6d7e8f9" * 8
 UNSIGNED_URL = "https://storage.googleapis.com/bucket/jobs/x/final.mp4"
@@ -482,3 +482,11 @@ def test_the_formatter_withholds_a_record_whose_arguments_do_not_format():
     line = RedactingFormatter().format(record)
 
     assert line == "[log line withheld: redaction failed] logger=video_generation.pipeline"
+
+
+def test_readable_text_is_redacted_on_one_line_and_cut_with_an_ellipsis():
+    text = "failed at\nhttps://cdn.example.com/a.mp4?Signature=abc123456789   because " + "x" * 600
+    shown = readable(text, limit=80)
+    assert len(shown) == 80 and shown.endswith("…")
+    assert "\n" not in shown and "abc123456789" not in shown
+    assert readable("short message", limit=80) == "short message"

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
-from .services.safe_http import UnsafeUrl, check_submitted_url
+from .services.safe_http import INTERNAL_SUFFIXES, METADATA_HOSTS, UnsafeUrl, check_submitted_url
 
 # C0 and C1 control characters but tab, line feed and carriage return; DEL.
 _CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
@@ -35,8 +35,10 @@ visible_text = RegexValidator(VISIBLE_TEXT_PATTERN, "Must contain visible text, 
 
 # --- URLs we will request (the product image, the webhook) ----------------------------------------------------------
 
-# Host names whose last label only exists inside private networks, or at a cloud's metadata server.
-PRIVATE_SUFFIXES = ("localhost", "internal", "local", "localdomain", "arpa", "svc", "goog")
+# The last labels of host names that only exist inside private networks or at a cloud's metadata server, as the
+# request rule (services/safe_http.py) lists them: the pattern refuses the whole top-level name.
+PRIVATE_SUFFIXES = tuple(sorted({name.rsplit(".", 1)[-1] for name in (*INTERNAL_SUFFIXES, *METADATA_HOSTS)
+                                 if "." in name}))
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 
 

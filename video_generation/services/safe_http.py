@@ -63,7 +63,7 @@ _STANDARD_PORTS = {"http": 80, "https": 443}
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 # Cloud metadata servers hand out credentials: refused even when ALLOW_PRIVATE_URLS is on.
-_METADATA_HOSTS = frozenset({
+METADATA_HOSTS = frozenset({
     "metadata.google.internal", "metadata", "metadata.goog", "instance-data", "instance-data.ec2.internal",
 })
 _METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
@@ -71,7 +71,7 @@ _METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
 ))
 # Names that resolve inside our own machines, clusters and networks.
 _INTERNAL_HOSTS = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
-_INTERNAL_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa", ".svc")
+INTERNAL_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa", ".svc")
 
 # Every range that is not the public internet. Listed rather than left to `ipaddress`'s flags, which differ
 # between Python releases (CPython #113171); the flags are checked as well.
@@ -265,11 +265,11 @@ def _refuse_unsafe_host(host: str, literal: IPAddress | None) -> None:
         if literal.version == 4 and str(literal) != host and not _private_urls_allowed():
             raise UnsafeUrl("Write IP addresses in the usual dotted form, like 93.184.216.34.")
         return
-    if host in _METADATA_HOSTS:
+    if host in METADATA_HOSTS:
         raise UnsafeUrl("Cloud metadata servers are not allowed.")
     if _private_urls_allowed():
         return
-    if host in _INTERNAL_HOSTS or host.endswith(_INTERNAL_SUFFIXES):
+    if host in _INTERNAL_HOSTS or host.endswith(INTERNAL_SUFFIXES):
         raise UnsafeUrl("This host name only exists inside private networks.")
     if "." not in host:
         raise UnsafeUrl("Use a full host name, like images.example.com: a single name reaches internal machines.")

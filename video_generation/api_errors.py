@@ -6,6 +6,8 @@
 * authentication      -> 401/403 DRF's own {"detail": ...} (the brief's 401 body)
 * not found           -> 404 {"error": "Job not found"} on job endpoints, {"error": "Not found"} elsewhere
 * throttled           -> 429 {"error": "Rate limit exceeded", "retry_after": seconds}
+* a job refused       -> its own status and body (pipeline.signals.JobRefused: 402 {"error": "Insufficient
+                         credits", "required": n, "available": m}, plan limits)
 * other API errors    -> their status with {"error": message}
 * anything unexpected -> logged, then 500 {"error": "Internal server error", "message": ...}; never a trace
 """
@@ -24,6 +26,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from video_saas.middleware import body_too_large_response
+
+from .pipeline.signals import JobRefused
 
 logger = logging.getLogger("video_generation")
 
@@ -55,6 +59,9 @@ _KEEP_DRF_BODY = (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, 
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         return body_too_large_response()
+    if isinstance(exc, JobRefused):
+        set_rollback()
+        return Response(exc.body, status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

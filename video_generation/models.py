@@ -50,6 +50,11 @@ class HeyGenMode(models.TextChoices):
     V2 = "v2", "v2 (legacy): HeyGen composes over the uploaded B-roll"
 
 
+class Quality(models.TextChoices):
+    STANDARD = "standard", "Standard (Veo 3.1)"
+    FAST = "fast", "Fast (Veo 3.1 Fast)"
+
+
 class VideoJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_jobs")
@@ -66,6 +71,11 @@ class VideoJob(models.Model):
     aspect_ratio = models.CharField(max_length=8, choices=AspectRatio.choices, default=AspectRatio.PORTRAIT)
     heygen_mode = models.CharField(max_length=4, choices=HeyGenMode.choices, default=HeyGenMode.V3)
     webhook_url = models.URLField(max_length=2000, blank=True, null=True)
+    quality = models.CharField(max_length=16, choices=Quality.choices, default=Quality.STANDARD,
+                               help_text="Which Veo model renders the B-roll (settings.VEO_MODELS).")
+    broll_audio = models.BooleanField(default=False, help_text="Whether Veo renders sound with the B-roll.")
+    quote = models.JSONField(default=dict, blank=True,
+                             help_text="The quote the job was accepted on (pricing.Quote.as_dict).")
     idempotency_key = models.CharField(max_length=255, blank=True, null=True,
                                        help_text="The client's Idempotency-Key for the generate request.")
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
@@ -88,8 +98,10 @@ class VideoJob(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     processing_time_seconds = models.IntegerField(null=True, blank=True)
-    credits_used = models.IntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"))
+    duration_seconds = models.FloatField(null=True, blank=True, help_text="Length of the finished video.")
+    credits_used = models.IntegerField(default=0, help_text="Credits charged for the finished video.")
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"),
+                                   help_text="What the providers charged us for this job, in USD.")
 
     objects = TimestampedQuerySet.as_manager()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -63,8 +64,21 @@ class Reservation:
             logger.warning("rate limit: could not release a slot (%s)", type(exc).__name__)
 
 
+_rate_overrides: list[Callable[[object], str | None]] = []
+
+
+def register_rate_override(lookup: Callable[[object], str | None]) -> None:
+    """Let another domain set a user's rate (billing: the plan's). `lookup(user)` returns a rate such as "50/hour",
+    or None to leave GENERATE_RATE_LIMIT in force."""
+    if lookup not in _rate_overrides:
+        _rate_overrides.append(lookup)
+
+
 def generate_rate(user) -> Rate | None:
-    """The rate that applies to `user` (one setting for everybody today; plans may override it later)."""
+    """The rate that applies to `user`: an override (the user's plan) if one is set, else GENERATE_RATE_LIMIT."""
+    for lookup in _rate_overrides:
+        if text := lookup(user):
+            return parse_rate(text)
     return parse_rate(settings.GENERATE_RATE_LIMIT)
 
 

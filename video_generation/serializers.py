@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .downloads import Artifact, artifact_url
-from .models import AspectRatio, JobStatus, JobStep, VideoJob
+from .models import AspectRatio, JobStatus, JobStep, Quality, VideoJob
 from .presets import AVATAR_PRESETS, POSITION_MAX, POSITION_MIN, SCALE_MAX, SCALE_MIN, default_position
 from .validators import plain_text, public_url, visible_text
 
@@ -51,6 +51,28 @@ class StrictCharField(serializers.CharField):
 class StrictFloatField(serializers.FloatField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only ("true", 1 and "yes" are not booleans in JSON)."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer (8.0 counts, "8" and true do not)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
 
@@ -165,6 +187,17 @@ class VideoGenerationRequestSerializer(RejectUnknownFieldsMixin, serializers.Ser
     aspect_ratio = serializers.ChoiceField(choices=AspectRatio.choices, default=AspectRatio.PORTRAIT)
     webhook_url = HttpUrlField(required=False, allow_null=True,
                                help_text="Called with the job's final state when it completes, fails or is cancelled.")
+    quality = serializers.ChoiceField(
+        choices=Quality.choices, default=Quality.STANDARD,
+        help_text="The Veo model for the B-roll: `standard` (veo-3.1-generate-001) or `fast` "
+                  "(veo-3.1-fast-generate-001, cheaper). A plan may offer only some.")
+    broll_audio = StrictBooleanField(
+        default=False,
+        help_text="Let Veo render sound with the B-roll (mixed under the presenter's voice). Off by default: the "
+                  "presenter's voice is the soundtrack, and Vertex prices silent video at about half.")
+    max_credits = StrictIntegerField(
+        required=False, min_value=1, max_value=1_000_000,
+        help_text="Refuse with 402 (creating nothing) if the quote is above this many credits.")
 
     def validate_avatar_script(self, value: str) -> str:
         limit = settings.HEYGEN_MAX_SCRIPT_CHARS
@@ -225,6 +258,47 @@ class GenerateAcceptedSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.choices)
     message = serializers.CharField()
     estimated_time_seconds = serializers.IntegerField()
+    credits = serializers.IntegerField(help_text="The job's quoted credits (POST /api/video/quote/), held until the "
+                                                 "video is delivered; a failed or cancelled video costs nothing.")
+
+
+class ClipSerializer(serializers.Serializer):
+    scene = serializers.IntegerField(help_text="0-based scene index.")
+    operation = serializers.ChoiceField(choices=["generate", "extend"])
+    seconds = serializers.IntegerField(help_text="Seconds Veo renders (and bills) for this clip.")
+
+
+class ChainSerializer(serializers.Serializer):
+    scenes = serializers.ListField(child=serializers.IntegerField())
+    seconds = serializers.IntegerField(help_text="Length of the chain's video.")
+    clips = ClipSerializer(many=True)
+
+
+class QuoteSerializer(serializers.Serializer):
+    credits = serializers.IntegerField(help_text="Credits the video costs: one per started 8 seconds.")
+    estimated_cost_usd = serializers.CharField(help_text="What the providers will charge for it, a decimal string.")
+    duration_seconds = serializers.FloatField(help_text="The finished video: the longer of B-roll and narration.")
+    broll_seconds = serializers.FloatField()
+    narration_seconds = serializers.FloatField(
+        help_text="The script's words at NARRATION_WORDS_PER_MINUTE (150 by default).")
+    estimated_time_seconds = serializers.IntegerField()
+    quality = serializers.ChoiceField(choices=Quality.choices)
+    broll_audio = serializers.BooleanField()
+    model = serializers.CharField(help_text="The Veo model that renders the B-roll.")
+    scene_plan = ChainSerializer(many=True, help_text="The Veo chains: scenes, clips and their seconds.")
+
+
+class CreditsRefusedSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text='"Insufficient credits" or "The quote is above max_credits".')
+    required = serializers.IntegerField(help_text="The credits the video needs.")
+    available = serializers.IntegerField(required=False, help_text="The credits you have available.")
+    max_credits = serializers.IntegerField(required=False, help_text="The max_credits you sent.")
+
+
+class TooManyRequestsSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text='"Rate limit exceeded" or "Too many videos in progress".')
+    retry_after = serializers.IntegerField(required=False, help_text="Seconds until the next request is allowed.")
+    limit = serializers.IntegerField(required=False, help_text="Your plan's videos in progress at once.")
 
 
 class DownloadParamsSerializer(serializers.Serializer):
@@ -247,11 +321,6 @@ class ValidationErrorSerializer(serializers.Serializer):
 class BodyTooLargeSerializer(serializers.Serializer):
     error = serializers.CharField()
     max_bytes = serializers.IntegerField(help_text="The largest body accepted, in bytes (REQUEST_MAX_BODY_BYTES).")
-
-
-class RateLimitedSerializer(serializers.Serializer):
-    error = serializers.CharField(default="Rate limit exceeded")
-    retry_after = serializers.IntegerField(help_text="Seconds until the next request is allowed.")
 
 
 class AuthErrorSerializer(serializers.Serializer):

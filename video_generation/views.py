@@ -29,20 +29,22 @@ from .pipeline import (
     cancel_job,
     create_job,
     create_job_idempotently,
-    estimate_seconds,
     find_replay,
+    pricing,
 )
 from .rate_limits import reserve_generate
 from .serializers import (
     AuthErrorSerializer,
     BodyTooLargeSerializer,
+    CreditsRefusedSerializer,
     DownloadParamsSerializer,
     ErrorSerializer,
     GenerateAcceptedSerializer,
     HealthSerializer,
     JobListFilterSerializer,
-    RateLimitedSerializer,
+    QuoteSerializer,
     ServerErrorSerializer,
+    TooManyRequestsSerializer,
     ValidationErrorSerializer,
     VideoGenerationRequestSerializer,
     VideoJobSerializer,
@@ -112,8 +114,11 @@ class VideoGenerateApi(APIView):
         summary="Start generating a product video",
         description="Starts a video, or with a repeated Idempotency-Key returns the job it started before "
                     "(header Idempotent-Replayed: true; `status` and `message` then tell the job's state now). "
-                    "At most GENERATE_RATE_LIMIT videos are started per user (10 an hour by default); requests "
-                    "that fail validation or replay an earlier one do not count.",
+                    "The video's quoted credits (as POST /api/video/quote/ computes them) are held from your "
+                    "balance as it is accepted and charged for the finished length when it is delivered; a video "
+                    "that fails or is cancelled costs nothing. 402 if your credits do not cover the quote or the "
+                    "quote is above `max_credits`; 429 over your plan's videos in progress or GENERATE_RATE_LIMIT "
+                    "(10 an hour by default; requests that are refused or replay an earlier one do not count).",
         request=VideoGenerationRequestSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
                                      description="Send the same key again to get the original job back instead "
@@ -123,9 +128,12 @@ class VideoGenerateApi(APIView):
             202: GenerateAcceptedSerializer,
             400: ValidationErrorSerializer,
             401: _AUTH_ERROR,
+            402: OpenApiResponse(CreditsRefusedSerializer, description="Too few credits, or the quote is above "
+                                                                     "max_credits. Nothing was created."),
+            403: OpenApiResponse(ErrorSerializer, description="Your plan does not offer this (e.g. the quality)."),
             413: _BODY_TOO_LARGE,
             422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused with another request."),
-            429: RateLimitedSerializer,
+            429: TooManyRequestsSerializer,
             500: _SERVER_ERROR,
         },
     )
@@ -138,16 +146,33 @@ class VideoGenerateApi(APIView):
         except IdempotencyKeyReused:
             raise UnprocessableRequest("This Idempotency-Key was already used with a different request.") from None
 
+        quote = job.quote or pricing.job_quote(job).as_dict()
         body = {
             "job_id": str(job.id),
             "status": job.status,
             "message": ACCEPTED_MESSAGES[job.status],
-            "estimated_time_seconds": estimate_seconds(
-                scene_count=len(data["scenes"]), heygen_mode=job.heygen_mode
-            ),
+            "estimated_time_seconds": quote["estimated_time_seconds"],
+            "credits": quote["credits"],
         }
         headers = {} if created else {"Idempotent-Replayed": "true"}
         return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+
+class VideoQuoteApi(APIView):
+    @extend_schema(
+        operation_id="video_quote",
+        summary="What a video would cost, before making it (creates nothing)",
+        description="Takes the generate body and answers its price: the credits it costs (one per started 8 "
+                    "seconds of the finished video, whose length is the longer of its B-roll and its narration), "
+                    "what the providers will charge for it, its lengths, the expected wait and the Veo scene plan.",
+        request=VideoGenerationRequestSerializer,
+        responses={200: QuoteSerializer, 400: ValidationErrorSerializer, 401: _AUTH_ERROR, 413: _BODY_TOO_LARGE,
+                   500: _SERVER_ERROR},
+    )
+    def post(self, request):
+        serializer = VideoGenerationRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(pricing.quote(serializer.validated_data).as_dict())
 
 
 class JobStatusApi(APIView):

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files: no CDN, works offline
     "corsheaders",
     "video_generation",
+    "billing",
     "devstack",  # local stack: the sandbox-backed demo; no product code depends on it
 ]
 
@@ -224,10 +225,11 @@ VEO_MODEL_ID = env("VEO_MODEL_ID", default="veo-3.1-generate-001")
 VEO_LOCATION = env("VEO_LOCATION", default="us-central1")
 VEO_API_BASE_URL = env("VEO_API_BASE_URL", default="")  # default: https://{VEO_LOCATION}-aiplatform.googleapis.com
 VEO_RESOLUTION = env("VEO_RESOLUTION", default="720p")
-VEO_GENERATE_AUDIO = env.bool("VEO_GENERATE_AUDIO", default=True)
 VEO_RESIZE_MODE = env("VEO_RESIZE_MODE", default="crop")
 VEO_TIMEOUT_SECONDS = env.float("VEO_TIMEOUT_SECONDS", default=60.0)
-VEO_PRICE_PER_SECOND_USD = env("VEO_PRICE_PER_SECOND_USD", default="0.40")
+# The two `quality` choices of generate and quote: `standard` and `fast` (Vertex's GA Veo 3.1 models).
+VEO_MODELS = {"standard": VEO_MODEL_ID,
+              "fast": env("VEO_FAST_MODEL_ID", default="veo-3.1-fast-generate-001")}
 GCP_TOKEN_URI = env("GCP_TOKEN_URI", default="")  # override the service-account file's token_uri
 
 # --- HeyGen -------------------------------------------------------------------------------------------
@@ -241,6 +243,28 @@ HEYGEN_KEY_COLOR = env("HEYGEN_KEY_COLOR", default="#00FF00")
 HEYGEN_MAX_SCRIPT_CHARS = env.int("HEYGEN_MAX_SCRIPT_CHARS", default=5000)
 # v2 asset upload (raw bytes): HeyGen's upload guidance is 10 MB; a larger B-roll is re-encoded to fit first.
 HEYGEN_UPLOAD_MAX_BYTES = env.int("HEYGEN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+
+# --- Prices ---------------------------------------------------------------------------------------------
+# What the providers charge us, in USD (video_generation/pipeline/pricing.py applies them). Vertex prices Veo per
+# second of output, silent output at about half of output with audio (reference/veo-vertex.md, pricing; check
+# cloud.google.com/vertex-ai/generative-ai/pricing before relying on them). HeyGen's pay-as-you-go API bills the
+# presenter per second of output: a studio avatar (Avatar IV) is $0.0667 a second, $4.00 a minute
+# (developers.heygen.com/docs/pricing).
+PROVIDER_PRICES = {
+    "veo_per_second": {
+        VEO_MODELS["standard"]: {"audio": env("VEO_STANDARD_AUDIO_USD_PER_SECOND", default="0.40"),
+                                 "silent": env("VEO_STANDARD_SILENT_USD_PER_SECOND", default="0.20")},
+        VEO_MODELS["fast"]: {"audio": env("VEO_FAST_AUDIO_USD_PER_SECOND", default="0.15"),
+                             "silent": env("VEO_FAST_SILENT_USD_PER_SECOND", default="0.10")},
+    },
+    "heygen_per_minute": env("HEYGEN_USD_PER_MINUTE", default="4.00"),
+}
+# The quote's estimate of the narration: the script's words at this speaking rate (a presenter reads about 150 a
+# minute; the real length comes from the render).
+NARRATION_WORDS_PER_MINUTE = env.int("NARRATION_WORDS_PER_MINUTE", default=150)
+
+# --- Billing ------------------------------------------------------------------------------------------
+BILLING_ROLLOVER_INTERVAL_SECONDS = env.float("BILLING_ROLLOVER_INTERVAL_SECONDS", default=300.0)
 
 # --- Storage ------------------------------------------------------------------------------------------
 LOCAL_STORAGE_DIR = Path(env("LOCAL_STORAGE_DIR", default=str(BASE_DIR / "var" / "media")))

@@ -5,10 +5,10 @@ from .jobs import (
     cancel_job,
     create_job,
     create_job_idempotently,
-    estimate_seconds,
     find_replay,
     retry_job,
 )
+from .signals import JobRefused
 
-__all__ = ["IdempotencyKeyReused", "cancel_job", "create_job", "create_job_idempotently", "estimate_seconds",
+__all__ = ["IdempotencyKeyReused", "JobRefused", "cancel_job", "create_job", "create_job_idempotently",
            "find_replay", "retry_job"]

@@ -1,4 +1,4 @@
-"""Job-level services: create, cancel, retry, estimate. Views, admin and the CLI call only these."""
+"""Job-level services: create, cancel, retry. Views, admin and the CLI call only these."""
 
 from __future__ import annotations
 
@@ -11,23 +11,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
-from . import dispatch, plan
+from . import dispatch, pricing
 from .machine import enqueue_poll
+from .signals import JobRefused, job_admitting
 from .states import move_job, move_steps
 from .transitions import cancel_job_row, refresh_job
-
-COMPOSE_SECONDS = 20
-
-
-def estimate_seconds(*, scene_count: int, heygen_mode: str, durations: list[int] | None = None) -> int:
-    """Expected wall time: the longest Veo chain, the presenter (parallel in v3, after the B-roll in v2), compose."""
-    pipeline = settings.PIPELINE
-    chains = plan.group_into_chains(durations or [8] * scene_count)
-    broll = max(len(chain) for chain in chains) * pipeline["VEO_EXPECTED_SECONDS"] + (10 if len(chains) > 1 else 0)
-    presenter = pipeline["HEYGEN_EXPECTED_SECONDS"]
-    if heygen_mode == "v2":
-        return int(broll + 10 + presenter + COMPOSE_SECONDS)
-    return int(max(broll, presenter) + COMPOSE_SECONDS)
 
 
 class IdempotencyKeyReused(Exception):
@@ -63,12 +51,29 @@ def create_job_idempotently(*, user, data: dict[str, Any], idempotency_key: str)
 
 def create_job(*, user, data: dict[str, Any], idempotency_key: str | None = None,
                request_fingerprint: str = "") -> VideoJob:
-    """Save a job from validated request data and start it once the transaction commits.
+    """Save a job from validated request data, priced, and start it once the transaction commits.
 
-    If the broker is down the job is still saved and answered; the sweeper starts it later.
+    The job is admitted (job_admitting: credits held, plan limits) in the same transaction that creates it, so a
+    refusal creates nothing. If the broker is down the job is still saved and answered; the sweeper starts it later.
     """
+    heygen_mode = settings.HEYGEN_API_VERSION
+    quote = pricing.quote(data, heygen_mode=heygen_mode)
+    limit = data.get("max_credits")
+    if limit is not None and quote.credits > limit:
+        raise JobRefused(402, {"error": "The quote is above max_credits", "required": quote.credits,
+                               "max_credits": limit})
+    with transaction.atomic():
+        job = save_job(user=user, data=data, quote=quote, heygen_mode=heygen_mode, idempotency_key=idempotency_key,
+                       request_fingerprint=request_fingerprint)
+        job_admitting.send(sender=VideoJob, job=job, credits=quote.credits, retry=False)
+        dispatch.start_job(job.id)
+    return job
+
+
+def save_job(*, user, data: dict[str, Any], quote: pricing.Quote, heygen_mode: str, idempotency_key: str | None,
+             request_fingerprint: str) -> VideoJob:
     position = data.get("avatar_position") or {}
-    job = VideoJob.objects.create(
+    return VideoJob.objects.create(
         user=user,
         product_id=data.get("product_id"),
         product_title=data["product_title"],
@@ -82,13 +87,14 @@ def create_job(*, user, data: dict[str, Any], idempotency_key: str | None = None
         avatar_y=position.get("y", 0.8),
         aspect_ratio=data.get("aspect_ratio") or "9:16",
         webhook_url=data.get("webhook_url") or None,
-        heygen_mode=settings.HEYGEN_API_VERSION,
+        heygen_mode=heygen_mode,
+        quality=quote.quality,
+        broll_audio=quote.broll_audio,
+        quote=quote.as_dict(),
         idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint,
         status=JobStatus.PENDING,
     )
-    dispatch.start_job(job.id)
-    return job
 
 
 def cancel_job(job: VideoJob) -> bool:
@@ -105,11 +111,13 @@ def retry_job(job: VideoJob) -> bool:
     """Resume a failed job from its last good step. Succeeded steps are kept; a provider operation that was still
     running when the job failed is polled again rather than paid for twice; everything else starts again.
 
-    False if the job was not failed (it is left as it is). `job` is refreshed either way."""
+    The job is admitted again (job_admitting with retry=True: its credits are held again); a refusal raises and
+    changes nothing. False if the job was not failed (it is left as it is). `job` is refreshed either way."""
     with transaction.atomic():
         if not move_job(job.id, JobStatus.PENDING, expect=[JobStatus.FAILED], error_message=None):
             job.refresh_from_db()
             return False
+        job_admitting.send(sender=VideoJob, job=job, credits=pricing.job_quote(job).credits, retry=True)
         steps = JobStep.objects.filter(job_id=job.id)
         interrupted = list(steps.filter(state=StepState.CANCELLED).exclude(external_id="").values_list("id", flat=True))
         move_steps(JobStep.objects.filter(id__in=interrupted), StepState.SUBMITTED, expect=[StepState.CANCELLED],

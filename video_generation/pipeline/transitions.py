@@ -5,16 +5,17 @@ never move a job backwards."""
 from __future__ import annotations
 
 import logging
-import math
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from ..models import JobStatus, JobStep, Provider, StepKind, StepState, VideoJob
 from ..services.redact import readable
-from . import dispatch
+from . import dispatch, pricing
+from .signals import job_finished
 from .states import ACTIVE_STATUSES, move_job, move_steps, statuses_before
 
 logger = logging.getLogger(__name__)
@@ -109,20 +110,29 @@ def describe_failure(step: JobStep, message: str) -> str:
 
 def fail_job(job_id, message: str) -> bool:
     """Mark the job failed and cancel every step that has not started, so nothing more is paid for it."""
-    failed = move_job(job_id, JobStatus.FAILED, expect=ACTIVE_STATUSES, error_message=error_text(message, 2000))
+    with transaction.atomic():
+        failed = move_job(job_id, JobStatus.FAILED, expect=ACTIVE_STATUSES, error_message=error_text(message, 2000))
+        if failed:
+            stop_unstarted_steps(job_id)
+            finished(job_id, JobStatus.FAILED)
     if failed:
-        stop_unstarted_steps(job_id)
         logger.info("job %s failed: %s", job_id, message)
-        dispatch.deliver_webhook(job_id)
     return failed
 
 
 def cancel_job_row(job_id) -> bool:
-    cancelled = move_job(job_id, JobStatus.CANCELLED, expect=ACTIVE_STATUSES)
-    if cancelled:
-        stop_unstarted_steps(job_id)
-        dispatch.deliver_webhook(job_id)
+    with transaction.atomic():
+        cancelled = move_job(job_id, JobStatus.CANCELLED, expect=ACTIVE_STATUSES)
+        if cancelled:
+            stop_unstarted_steps(job_id)
+            finished(job_id, JobStatus.CANCELLED)
     return cancelled
+
+
+def finished(job_id, status: str, credits: int = 0) -> None:
+    """What follows every final transition, in its transaction: the domains' hooks, then the webhook."""
+    job_finished.send(sender=VideoJob, job_id=job_id, status=status, credits=credits)
+    dispatch.deliver_webhook(job_id)
 
 
 def stop_unstarted_steps(job_id) -> None:
@@ -130,22 +140,21 @@ def stop_unstarted_steps(job_id) -> None:
 
 
 def complete_job(job_id, *, final_uri: str, duration_seconds: float) -> bool:
+    """Deliver the job: charged its finished length (never more than its quote), its provider cost summed."""
     job = VideoJob.objects.get(id=job_id)
     cost = JobStep.objects.filter(job_id=job_id).aggregate(total=Sum("cost_usd"))["total"] or Decimal("0")
-    completed = move_job(
-        job_id, JobStatus.COMPLETED, expect=ACTIVE_STATUSES,
-        progress=100,
-        final_video_uri=final_uri,
-        processing_time_seconds=int((timezone.now() - job.created_at).total_seconds()),
-        credits_used=credits_for(duration_seconds),
-        cost_usd=cost,
-        error_message=None,
-    )
-    if completed:
-        dispatch.deliver_webhook(job_id)
+    credits = pricing.credits_charged(duration_seconds, job.quote.get("credits"))
+    with transaction.atomic():
+        completed = move_job(
+            job_id, JobStatus.COMPLETED, expect=ACTIVE_STATUSES,
+            progress=100,
+            final_video_uri=final_uri,
+            processing_time_seconds=int((timezone.now() - job.created_at).total_seconds()),
+            duration_seconds=round(duration_seconds, 3),
+            credits_used=credits,
+            cost_usd=cost,
+            error_message=None,
+        )
+        if completed:
+            finished(job_id, JobStatus.COMPLETED, credits)
     return completed
-
-
-def credits_for(duration_seconds: float) -> int:
-    """One credit per started 8 seconds of finished video (the brief's pricing unit)."""
-    return max(1, math.ceil(duration_seconds / 8))

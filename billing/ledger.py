@@ -1,0 +1,295 @@
+"""The credit ledger: the only code that changes an account's credits.
+
+Every change locks the account row (SELECT ... FOR UPDATE), checks it, updates the balances and appends one
+LedgerEntry with a unique idempotency key, all in one transaction. Posting a key that is already on the ledger
+changes nothing and returns the earlier entry, so a redelivered webhook, a repeated task or a race between a
+completion and a cancellation can never count twice.
+
+    grant     +n granted        a period's plan credits            expire   -n granted  what is left at period end
+    purchase  +n purchased      a credit pack paid for              adjust   ±n purchased  staff correction
+    hold      -n (held +n)      a video accepted at its quote       release  +n (held -n)  the hold ends
+    capture   -n granted first, then purchased: a video delivered   refund   +n purchased  credits given back
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from video_generation.models import JobStatus, VideoJob
+from video_generation.pipeline.states import ACTIVE_STATUSES
+
+from .models import EntryKind, LedgerEntry, UserProfile
+from .plans import DEFAULT_PLAN, plan_named
+
+
+class InsufficientCredits(Exception):
+    def __init__(self, required: int, available: int):
+        super().__init__(f"{required} credits needed, {available} available")
+        self.required = required
+        self.available = available
+
+
+class LimitReached(Exception):
+    def __init__(self, limit: int):
+        super().__init__(f"{limit} videos in progress already")
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Change:
+    granted: int = 0
+    purchased: int = 0
+    held: int = 0
+
+    @property
+    def amount(self) -> int:
+        return self.granted + self.purchased - self.held
+
+
+# --- Periods --------------------------------------------------------------------------------------------------
+
+def add_months(moment: datetime, months: int = 1) -> datetime:
+    """The same day and time `months` later (the 31st becomes the month's last day)."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+# --- Accounts -------------------------------------------------------------------------------------------------
+
+def open_account(user, *, plan_code: str = DEFAULT_PLAN, now: datetime | None = None) -> UserProfile:
+    """The user's account, created on `plan_code` with its first grant if it does not exist yet."""
+    existing = UserProfile.objects.filter(user=user).select_related("plan").first()
+    if existing is not None:
+        return existing
+    now = now or timezone.now()
+    with transaction.atomic():
+        profile, created = UserProfile.objects.get_or_create(
+            user=user, defaults={"plan": plan_named(plan_code), "period_start": now,
+                                 "period_end": add_months(now)})
+        if created:
+            grant_period(profile.id, now=now)
+    return UserProfile.objects.select_related("plan").get(id=profile.id)
+
+
+def locked(account_id) -> UserProfile:
+    """The account row, locked until the transaction ends. Call inside transaction.atomic()."""
+    return UserProfile.objects.select_for_update().select_related("plan").get(id=account_id)
+
+
+def account_for_user(user_id) -> UserProfile:
+    """The user's account (opened now if an older user has none; its period rolled over if it has ended), locked.
+    Call inside transaction.atomic()."""
+    profile = UserProfile.objects.filter(user_id=user_id).values_list("id", flat=True).first()
+    if profile is None:
+        profile = open_account(get_user_model().objects.get(pk=user_id)).id
+    account = locked(profile)
+    if account.period_end <= timezone.now():
+        roll_over(account.id)
+        account = locked(profile)
+    return account
+
+
+def post(account: UserProfile, kind: str, change: Change, *, key: str, job_id=None, payment_ref: str = "",
+         memo: str = "", created_by=None) -> LedgerEntry:
+    """Apply `change` to a locked `account` and append its entry; an entry already posted under `key` is returned
+    unchanged (nothing is applied twice)."""
+    earlier = LedgerEntry.objects.filter(idempotency_key=key).first()
+    if earlier is not None:
+        return earlier
+    account.granted_credits += change.granted
+    account.purchased_credits += change.purchased
+    account.held_credits += change.held
+    if min(account.granted_credits, account.purchased_credits, account.held_credits) < 0 \
+            or account.available_credits < 0:
+        raise ValueError(f"{kind} {change} would leave account {account.id} negative")
+    account.save(update_fields=["granted_credits", "purchased_credits", "held_credits", "updated_at"])
+    return LedgerEntry.objects.create(
+        account=account, kind=kind, amount=change.amount, balance_after=account.available_credits,
+        granted_delta=change.granted, purchased_delta=change.purchased, held_delta=change.held,
+        job_id=job_id, payment_ref=payment_ref, idempotency_key=key, memo=memo[:500], created_by=created_by)
+
+
+def spend(account: UserProfile, credits: int) -> Change:
+    """Take `credits` from the posted balance, granted credits first."""
+    from_granted = min(account.granted_credits, credits)
+    return Change(granted=-from_granted, purchased=-(credits - from_granted))
+
+
+# --- Jobs: hold, capture, release -----------------------------------------------------------------------------
+
+def open_hold(account: UserProfile, job_id) -> tuple[int, int]:
+    """(credits held for the job now, how many holds it has had): read from the ledger under the account lock."""
+    entries = LedgerEntry.objects.filter(account=account, job_id=job_id)
+    held = entries.aggregate(total=Sum("held_delta"))["total"] or 0
+    return held, entries.filter(kind=EntryKind.HOLD).count()
+
+
+def hold_for_job(job: VideoJob, credits: int) -> LedgerEntry | None:
+    """Admit `job` at `credits`: check the plan's videos in progress and hold the credits, or raise.
+
+    Runs in the transaction that creates (or retries) the job, under the account lock, so two concurrent submits
+    are decided one after the other and can never spend the same credit. Unlimited plans hold nothing."""
+    account = account_for_user(job.user_id)
+    in_progress = VideoJob.objects.filter(user_id=job.user_id, status__in=ACTIVE_STATUSES).exclude(id=job.id).count()
+    if account.plan.unlimited:
+        check_in_progress(account, in_progress)
+        return None
+    if credits > account.available_credits:
+        raise InsufficientCredits(credits, account.available_credits)
+    check_in_progress(account, in_progress)
+    _, holds = open_hold(account, job.id)
+    return post(account, EntryKind.HOLD, Change(held=credits), key=f"hold:{job.id}:{holds + 1}", job_id=job.id,
+                memo=f"{job.product_title[:200]}: {credits} credits quoted")
+
+
+def check_in_progress(account: UserProfile, in_progress: int) -> None:
+    if in_progress >= account.plan.max_jobs_in_flight:
+        raise LimitReached(account.plan.max_jobs_in_flight)
+
+
+def settle_job(job_id, status: str, credits: int) -> None:
+    """End the job's hold as it finishes: a delivered video is charged `credits` (at most what was held) and the
+    rest released; a failed or cancelled one is released in full. Runs in the job's final transition."""
+    user_id = VideoJob.objects.filter(id=job_id).values_list("user_id", flat=True).first()
+    if user_id is None:
+        return
+    account = account_for_user(user_id)
+    held, holds = open_hold(account, job_id)
+    if held > 0:
+        post(account, EntryKind.RELEASE, Change(held=-held), key=f"release:{job_id}:{holds}", job_id=job_id,
+             memo="hold ended")
+    if status != JobStatus.COMPLETED:
+        return
+    charged = min(credits, held) if not account.plan.unlimited else 0
+    if charged:
+        post(account, EntryKind.CAPTURE, spend(account, charged), key=f"capture:{job_id}:{holds}", job_id=job_id,
+             memo=f"video delivered: {charged} credits")
+    account.videos_this_month += 1
+    account.save(update_fields=["videos_this_month", "updated_at"])
+
+
+# --- Periods: grants and expiry -------------------------------------------------------------------------------
+
+def grant_period(account_id, *, now: datetime | None = None, payment_ref: str = "") -> LedgerEntry | None:
+    """Grant the plan's credits for the account's current period (once per period)."""
+    with transaction.atomic():
+        account = locked(account_id)
+        if account.plan.unlimited or not account.plan.monthly_credits:
+            return None
+        start = account.period_start.isoformat()
+        return post(account, EntryKind.GRANT, Change(granted=account.plan.monthly_credits),
+                    key=f"grant:{account.id}:{start}", payment_ref=payment_ref,
+                    memo=f"{account.plan.name} plan credits for the period from {start[:10]}")
+
+
+def roll_over(account_id, *, now: datetime | None = None) -> bool:
+    """If the account's period has ended: expire what is left of its grant, start the next period and grant it.
+    Idempotent per period (the keys name the period). Credits held by videos in progress do not expire."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = locked(account_id)
+        if account.period_end > now:
+            return False
+        while account.period_end <= now:
+            ended = account.period_start.isoformat()
+            expiring = max(0, account.granted_credits - account.held_credits)
+            if expiring:
+                post(account, EntryKind.EXPIRE, Change(granted=-expiring), key=f"expire:{account.id}:{ended}",
+                     memo=f"unused plan credits of the period from {ended[:10]}")
+            account.period_start, account.period_end = account.period_end, add_months(account.period_end)
+        account.videos_this_month = 0
+        account.save(update_fields=["period_start", "period_end", "videos_this_month", "updated_at"])
+        if not account.stripe_subscription_id:  # a paid plan's grant comes with its paid invoice (stripe.py)
+            grant_period(account.id, now=now)
+    return True
+
+
+def roll_over_due(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Roll over every account whose period has ended (the beat task); returns how many were."""
+    now = now or timezone.now()
+    due = UserProfile.objects.filter(period_end__lte=now).values_list("id", flat=True)[:batch]
+    return sum(roll_over(account_id, now=now) for account_id in due)
+
+
+# --- Paid plans (Stripe) ----------------------------------------------------------------------------------------
+
+def start_paid_period(account_id, *, plan, period_start: datetime, period_end: datetime, subscription_id: str,
+                      invoice_id: str) -> LedgerEntry | None:
+    """A subscription invoice was paid: the account is on `plan` for the invoice's period, what was left of the
+    previous period's grant expires, and the plan's credits are granted (once per invoice)."""
+    with transaction.atomic():
+        account = locked(account_id)
+        if period_start > account.period_start:
+            ended = account.period_start.isoformat()
+            expiring = max(0, account.granted_credits - account.held_credits)
+            if expiring:
+                post(account, EntryKind.EXPIRE, Change(granted=-expiring), key=f"expire:{account.id}:{ended}",
+                     memo=f"unused plan credits of the period from {ended[:10]}")
+            account.period_start, account.videos_this_month = period_start, 0
+        account.period_end = max(period_end, account.period_end)
+        account.plan, account.stripe_subscription_id = plan, subscription_id
+        account.save(update_fields=["plan", "stripe_subscription_id", "period_start", "period_end",
+                                    "videos_this_month", "updated_at"])
+        if plan.unlimited or not plan.monthly_credits:
+            return None
+        return post(account, EntryKind.GRANT, Change(granted=plan.monthly_credits), key=f"grant:invoice:{invoice_id}",
+                    payment_ref=invoice_id, memo=f"{plan.name} plan credits, invoice paid")
+
+
+def end_subscription(account_id, *, subscription_id: str) -> bool:
+    """The subscription ended: the account is back on the free plan (its granted credits last to the period's
+    end, then the free grant starts). False if the account had another subscription by then."""
+    with transaction.atomic():
+        account = locked(account_id)
+        if account.stripe_subscription_id not in ("", subscription_id):
+            return False
+        account.plan, account.stripe_subscription_id = plan_named(DEFAULT_PLAN), ""
+        account.save(update_fields=["plan", "stripe_subscription_id", "updated_at"])
+    return True
+
+
+# --- Money in, corrections --------------------------------------------------------------------------------------
+
+def purchase(account_id, credits: int, *, key: str, payment_ref: str, memo: str = "") -> LedgerEntry:
+    with transaction.atomic():
+        return post(locked(account_id), EntryKind.PURCHASE, Change(purchased=credits), key=key,
+                    payment_ref=payment_ref, memo=memo)
+
+
+def adjust(account_id, credits: int, *, reason: str, by, key: str) -> LedgerEntry:
+    """A staff correction of ±credits (purchased bucket, so it does not expire), with its reason."""
+    if not reason.strip():
+        raise ValueError("an adjustment needs a reason")
+    with transaction.atomic():
+        account = locked(account_id)
+        if credits < 0 and -credits > account.available_credits:
+            raise InsufficientCredits(-credits, account.available_credits)
+        change = Change(purchased=credits) if credits >= 0 else _take_back(account, -credits)
+        return post(account, EntryKind.ADJUST, change, key=key, memo=reason, created_by=by)
+
+
+def _take_back(account: UserProfile, credits: int) -> Change:
+    """A negative adjustment takes purchased credits first (granted ones expire anyway), never held ones."""
+    from_purchased = min(account.purchased_credits, credits)
+    return Change(purchased=-from_purchased, granted=-(credits - from_purchased))
+
+
+def refund_job(job: VideoJob, *, reason: str, by) -> LedgerEntry:
+    """Give back what a delivered video was charged (e.g. it was unusable); once per job."""
+    with transaction.atomic():
+        account = account_for_user(job.user_id)
+        captured = -(LedgerEntry.objects.filter(account=account, job_id=job.id, kind=EntryKind.CAPTURE)
+                     .aggregate(total=Sum("amount"))["total"] or 0)
+        if captured <= 0:
+            raise ValueError("this job was not charged")
+        return post(account, EntryKind.REFUND, Change(purchased=captured), key=f"refund:{job.id}", job_id=job.id,
+                    memo=reason, created_by=by)

@@ -1,0 +1,70 @@
+"""Reading an account: its summary, its ledger, its usage. (Changes to credits are ledger.py's alone.)"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from video_generation.models import JobStatus, VideoJob
+
+from . import ledger
+from .models import LedgerEntry, UserProfile
+
+
+def plan_rate_limit(user) -> str | None:
+    """The user's plan's generate rate limit, if it sets one (rate_limits.generate_rate asks)."""
+    return UserProfile.objects.filter(user_id=user.pk).values_list("plan__generate_rate_limit", flat=True).first() \
+        or None
+
+
+def account(user) -> UserProfile:
+    """The user's account, its period rolled over first if it has ended."""
+    profile = ledger.open_account(user)
+    if profile.period_end <= timezone.now():
+        ledger.roll_over(profile.id)
+        profile = UserProfile.objects.select_related("plan").get(id=profile.id)
+    return profile
+
+
+def summary(user) -> dict:
+    profile = account(user)
+    plan = profile.plan
+    unlimited = plan.unlimited
+    return {
+        "username": user.get_username(),
+        "plan": {"code": plan.code, "name": plan.name, "monthly_credits": plan.monthly_credits,
+                 "price_usd": str(plan.price_usd), "max_scenes": plan.max_scenes,
+                 "max_jobs_in_flight": plan.max_jobs_in_flight,
+                 "allowed_qualities": plan.allowed_qualities or None, "unlimited": unlimited},
+        "credits": {"available": None if unlimited else profile.available_credits, "held": profile.held_credits,
+                    "granted": profile.granted_credits, "purchased": profile.purchased_credits},
+        "videos_this_month": profile.videos_this_month,
+        "period_ends_at": profile.period_end,
+    }
+
+
+def entries(user, *, job_id=None):
+    rows = LedgerEntry.objects.filter(account__user=user)
+    return rows.filter(job_id=job_id) if job_id else rows
+
+
+def usage_per_day(user, *, start: date, end: date) -> list[dict]:
+    """Videos per day from `start` to `end` (inclusive) by the day they ended: delivered count, seconds and
+    credits, and what the providers charged for every job that ended that day (failed ones cost us too)."""
+    zone = timezone.get_current_timezone()
+    since = timezone.make_aware(datetime.combine(start, time.min), zone)
+    until = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), zone)
+    rows = (VideoJob.objects.filter(user=user, completed_at__gte=since, completed_at__lt=until)
+            .annotate(day=TruncDate("completed_at", tzinfo=zone)).values("day")
+            .annotate(videos=Count("id", filter=Q(status=JobStatus.COMPLETED)),
+                      seconds=Sum("duration_seconds", filter=Q(status=JobStatus.COMPLETED)),
+                      credits=Sum("credits_used", filter=Q(status=JobStatus.COMPLETED)),
+                      cost=Sum("cost_usd"))
+            .order_by("day"))
+    return [{"date": row["day"], "videos": row["videos"], "seconds": round(row["seconds"] or 0.0, 1),
+             "credits": row["credits"] or 0, "provider_cost_usd": str(row["cost"] or Decimal("0"))}
+            for row in rows]

@@ -271,6 +271,8 @@ def adjust(account_id, credits: int, *, reason: str, by, key: str) -> LedgerEntr
         raise ValueError("an adjustment needs a reason")
     with transaction.atomic():
         account = locked(account_id)
+        if earlier := LedgerEntry.objects.filter(idempotency_key=key).first():
+            return earlier  # posted before: the balance check was made then
         if credits < 0 and -credits > account.available_credits:
             raise InsufficientCredits(-credits, account.available_credits)
         change = Change(purchased=credits) if credits >= 0 else _take_back(account, -credits)

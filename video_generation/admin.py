@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from .downloads import Artifact, artifact_url
 from .models import JobStatus, JobStep, VideoJob
-from .pipeline import cancel_job, retry_job
+from .pipeline import JobRefused, cancel_job, retry_job
 
 logger = logging.getLogger("video_generation")
 
@@ -41,25 +41,29 @@ class JobStepInline(admin.TabularInline):
 
 
 
-def apply_to_jobs(queryset, action, *, eligible, label: str) -> tuple[int, int, int]:
-    """Run a pipeline action on each eligible job: (done, skipped, failed) counts for the admin message. An action
-    that answers False did nothing (the job moved on meanwhile) and counts as skipped."""
-    done = skipped = failed = 0
+def apply_to_jobs(queryset, action, *, eligible, label: str) -> tuple[int, int, list[str]]:
+    """Run a pipeline action on each eligible job: (done, skipped, problems) for the admin message. An action
+    that answers False did nothing (the job moved on meanwhile) and counts as skipped; a refused one (a retry the
+    user's credits do not cover) and a broken one are problems, the refusal with its reason."""
+    done = skipped = 0
+    problems: list[str] = []
     for job in queryset:
         if not eligible(job):
             skipped += 1
             continue
         try:
             changed = action(job)
+        except JobRefused as refused:
+            problems.append(f"job {job.id}: {refused}")
         except Exception:
             logger.exception("Admin: could not %s job %s", label, job.id)
-            failed += 1
+            problems.append(f"job {job.id}: could not be processed (see the logs)")
         else:
             if changed is False:
                 skipped += 1
             else:
                 done += 1
-    return done, skipped, failed
+    return done, skipped, problems
 
 @admin.register(VideoJob)
 class VideoJobAdmin(admin.ModelAdmin):
@@ -76,7 +80,7 @@ class VideoJobAdmin(admin.ModelAdmin):
         }),
         ("Video Configuration", {
             "fields": ("scenes_data", "image_url", "avatar_id", "voice_id", "avatar_script",
-                       "aspect_ratio", "heygen_mode", "webhook_url"),
+                       "aspect_ratio", "heygen_mode", "quality", "broll_audio", "webhook_url"),
         }),
         ("Avatar Position", {
             "fields": ("avatar_scale", "avatar_x", "avatar_y"),
@@ -86,7 +90,8 @@ class VideoJobAdmin(admin.ModelAdmin):
         }),
         ("Metadata", {
             "fields": ("created_at", "updated_at", "completed_at",
-                       "processing_time_seconds", "credits_used", "cost_usd", "error_message"),
+                       "processing_time_seconds", "duration_seconds", "quote", "credits_used", "cost_usd",
+                       "error_message"),
         }),
     )
     inlines = [JobStepInline]
@@ -124,11 +129,11 @@ class VideoJobAdmin(admin.ModelAdmin):
                                                  eligible=lambda job: job.status == JobStatus.FAILED)
         self._report(request, f"Retried {retried} job(s)", skipped, "not failed", failed)
 
-    def _report(self, request, done: str, skipped: int, skipped_reason: str, failed: int) -> None:
+    def _report(self, request, done: str, skipped: int, skipped_reason: str, problems: list[str]) -> None:
         message = f"{done}; skipped {skipped} ({skipped_reason})."
-        if failed:
-            message += f" {failed} could not be processed (see the logs)."
-        self.message_user(request, message, level=messages.WARNING if failed else messages.SUCCESS)
+        if problems:
+            message += " Not done: " + "; ".join(problems[:10]) + ("; …" if len(problems) > 10 else "")
+        self.message_user(request, message, level=messages.WARNING if problems else messages.SUCCESS)
 
 
 @admin.register(JobStep)

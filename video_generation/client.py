@@ -45,6 +45,14 @@ class VideoApi:
         with self._client() as client:
             return self._json(client.post("/api/video/generate/", json=brief))
 
+    def quote(self, brief: dict) -> dict:
+        with self._client() as client:
+            return self._json(client.post("/api/video/quote/", json=brief))
+
+    def account(self) -> dict:
+        with self._client() as client:
+            return self._json(client.get("/api/account/"))
+
     def status(self, job_id: str) -> dict:
         with self._client() as client:
             return self._json(client.get(f"/api/video/status/{job_id}/"))

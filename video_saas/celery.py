@@ -21,9 +21,8 @@ def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
     one covers it."""
     from django.conf import settings
 
-    from video_generation.tasks import sweep
-
     from billing.tasks import roll_over_periods
+    from video_generation.tasks import sweep
 
     interval = settings.SWEEP_INTERVAL_SECONDS
     sender.add_periodic_task(interval, sweep.s(), name="sweep-video-jobs", expires=interval)

@@ -74,7 +74,7 @@ def chain_seconds(durations: list[int], chain: list[int]) -> int:
 def broll_seconds(durations: list[int], crossfade: float) -> float:
     """Length of the joined B-roll: the chains back to back, less one crossfade per join."""
     chains = group_into_chains(durations)
-    return sum(chain_seconds(durations, chain) for chain in chains) - crossfade * (len(chains) - 1)
+    return sum(chain_seconds(durations, chain) for chain in chains) - crossfade * max(0, len(chains) - 1)
 
 
 def scene_durations(scenes: list[dict]) -> list[int]:

@@ -65,7 +65,8 @@ def estimate_seconds(*, durations: list[int], heygen_mode: str) -> int:
     """Expected wall time: the longest Veo chain, the presenter (parallel in v3, after the B-roll in v2), compose."""
     pipeline = settings.PIPELINE
     chains = plan.group_into_chains(durations)
-    broll = max(len(chain) for chain in chains) * pipeline["VEO_EXPECTED_SECONDS"] + (10 if len(chains) > 1 else 0)
+    longest_chain = max((len(chain) for chain in chains), default=0)
+    broll = longest_chain * pipeline["VEO_EXPECTED_SECONDS"] + (10 if len(chains) > 1 else 0)
     presenter = pipeline["HEYGEN_EXPECTED_SECONDS"]
     if heygen_mode == HeyGenMode.V2:
         return int(broll + 10 + presenter + COMPOSE_SECONDS)

@@ -5,12 +5,26 @@ import threading
 import pytest
 from django.core.cache import cache
 
+from video_generation import rate_limits
 from video_generation.rate_limits import Rate, RateLimitExceeded, parse_rate, reserve_generate
 
 
 class FakeUser:
     def __init__(self, pk):
         self.pk = pk
+
+
+@pytest.fixture(autouse=True)
+def _no_overrides(monkeypatch):
+    """The module on its own: the plans' override (billing) has tests of its own."""
+    monkeypatch.setattr(rate_limits, "_rate_overrides", [])
+
+
+def test_an_override_sets_a_users_rate_and_none_leaves_the_setting(settings):
+    settings.GENERATE_RATE_LIMIT = "10/hour"
+    rate_limits.register_rate_override(lambda user: "3/minute" if user.pk == 1 else None)
+    assert rate_limits.generate_rate(FakeUser(1)) == Rate(3, 60)
+    assert rate_limits.generate_rate(FakeUser(2)) == Rate(10, 3600)
 
 
 @pytest.mark.parametrize(("text", "rate"), [

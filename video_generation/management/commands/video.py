@@ -1,4 +1,4 @@
-"""`python manage.py video submit|watch|download|cancel ...`: the API from the command line.
+"""`python manage.py video submit|quote|account|watch|download|cancel ...`: the API from the command line.
 
 The API URL and token come from --api/--token or VIDEO_SAAS_API_URL / VIDEO_SAAS_TOKEN.
 """
@@ -23,6 +23,9 @@ class Command(BaseCommand):
         submit.add_argument("brief")
         submit.add_argument("--watch", action="store_true", help="then show progress until it finishes")
         submit.add_argument("--download", metavar="DIR", help="then save the finished video in DIR")
+        quote = sub.add_parser("quote", help="what a brief would cost (JSON file, or - for stdin); creates nothing")
+        quote.add_argument("brief")
+        sub.add_parser("account", help="your plan and credit balances")
         watch = sub.add_parser("watch", help="show a job's progress until it finishes")
         watch.add_argument("job_id")
         watch.add_argument("--download", metavar="DIR")
@@ -42,14 +45,33 @@ class Command(BaseCommand):
         except ApiError as exc:
             raise CommandError(str(exc)) from None
 
-    def do_submit(self, api, options):
+    def read_brief(self, options) -> dict:
         text = self.stdin.read() if options["brief"] == "-" else Path(options["brief"]).read_text()
         try:
-            brief = json.loads(text)
+            return json.loads(text)
         except json.JSONDecodeError as exc:
             raise CommandError(f"the brief is not valid JSON: {exc}") from None
-        answer = api.submit(brief)
-        self.stdout.write(f"job {answer['job_id']} accepted (about {answer['estimated_time_seconds']} s)")
+
+    def do_quote(self, api, options):
+        quote = api.quote(self.read_brief(options))
+        self.stdout.write(
+            f"{quote['credits']} credits: a {quote['duration_seconds']} s video (B-roll {quote['broll_seconds']} s, "
+            f"narration about {quote['narration_seconds']} s), {quote['quality']} quality, "
+            f"B-roll audio {'on' if quote['broll_audio'] else 'off'}; provider cost about "
+            f"${quote['estimated_cost_usd']}; ready in about {quote['estimated_time_seconds']} s")
+
+    def do_account(self, api, options):
+        account = api.account()
+        plan, credits = account["plan"], account["credits"]
+        available = "unlimited" if credits["available"] is None else credits["available"]
+        self.stdout.write(f"{account['username']}: {plan['name']} plan, credits available {available} "
+                          f"(held {credits['held']}, granted {credits['granted']}, purchased {credits['purchased']}); "
+                          f"{account['videos_this_month']} videos this period, which ends {account['period_ends_at']}")
+
+    def do_submit(self, api, options):
+        answer = api.submit(self.read_brief(options))
+        self.stdout.write(f"job {answer['job_id']} accepted: {answer['credits']} credits held "
+                          f"(about {answer['estimated_time_seconds']} s)")
         if options["watch"] or options["download"]:
             self.finish(api, answer["job_id"], options["download"])
         else:

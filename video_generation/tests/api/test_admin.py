@@ -6,6 +6,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from video_generation.models import JobStatus, JobStep
+from video_generation.pipeline import JobRefused
 from video_generation.tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
@@ -97,7 +98,17 @@ def test_it_reports_jobs_it_could_not_retry(admin_client, user):
     with mock.patch("video_generation.admin.retry_job", side_effect=RuntimeError("boom")):
         r = run_action(admin_client, "retry_failed_jobs", [failed])
 
-    assert any("1 could not be processed" in m for m in messages_of(r))
+    assert any(f"job {failed.id}: could not be processed (see the logs)" in m for m in messages_of(r))
+
+
+def test_it_says_why_a_retry_was_refused(admin_client, user):
+    failed = make_job(user, status=JobStatus.FAILED)
+    refusal = JobRefused(402, {"error": "Insufficient credits", "required": 3, "available": 0})
+
+    with mock.patch("video_generation.admin.retry_job", side_effect=refusal):
+        r = run_action(admin_client, "retry_failed_jobs", [failed])
+
+    assert any(f"Not done: job {failed.id}: Insufficient credits" in m for m in messages_of(r))
 
 
 PIPELINE_OWNED = ("status", "progress", "credits_used", "cost_usd", "scenes_data", "avatar_script", "error_message",

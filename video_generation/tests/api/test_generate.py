@@ -46,7 +46,7 @@ def _fresh_throttle():
 
 @pytest.fixture
 def pipeline():
-    """create_job and estimate_seconds replaced: create_job saves a plain job row from the validated data."""
+    """create_job replaced: it saves a plain job row from the validated data, with a fixed quote."""
 
     def fake_create_job(*, user, data):
         position = data["avatar_position"]
@@ -55,13 +55,11 @@ def pipeline():
             avatar_script=data["avatar_script"], avatar_id=data["avatar_id"], voice_id=data["voice_id"],
             image_url=data["image_url"], avatar_scale=position["scale"], avatar_x=position["x"],
             avatar_y=position["y"], aspect_ratio=data["aspect_ratio"],
+            quote={"credits": 3, "estimated_time_seconds": 420},
         )
 
-    with (
-        mock.patch("video_generation.views.create_job", side_effect=fake_create_job) as create_job,
-        mock.patch("video_generation.views.estimate_seconds", return_value=420) as estimate_seconds,
-    ):
-        yield mock.Mock(create_job=create_job, estimate_seconds=estimate_seconds)
+    with mock.patch("video_generation.views.create_job", side_effect=fake_create_job) as create_job:
+        yield mock.Mock(create_job=create_job)
 
 
 def sent_data(pipeline):
@@ -93,9 +91,9 @@ def test_it_starts_a_job(api_client, user, pipeline):
         "status": "pending",
         "message": "Video generation started",
         "estimated_time_seconds": 420,
+        "credits": 3,
     }
     assert pipeline.create_job.call_args.kwargs["user"] == user
-    pipeline.estimate_seconds.assert_called_once_with(scene_count=3, heygen_mode="v3")
 
 
 def test_it_applies_defaults(api_client, pipeline):

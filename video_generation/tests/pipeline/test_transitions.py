@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from video_generation.models import JobStatus, VideoJob
-from video_generation.pipeline import transitions
+from video_generation.pipeline import pricing, transitions
 
 pytestmark = pytest.mark.django_db
 
@@ -45,4 +45,4 @@ def test_a_finished_job_is_never_moved_again(user):
 
 
 def test_credits_are_one_per_started_eight_seconds():
-    assert [transitions.credits_for(s) for s in (1, 8, 8.1, 22, 43.5)] == [1, 1, 2, 3, 6]
+    assert [pricing.credits_for(s) for s in (1, 8, 8.1, 22, 43.5)] == [1, 1, 2, 3, 6]

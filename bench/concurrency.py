@@ -136,7 +136,7 @@ def run_n(n: int, args, *, scale: float, scenes: int) -> dict:
                             extra_env=BENCH_ENV, sandbox_args=REUSE_RENDERS) as stack:
           try:
             workers = start_workers(stack, args)
-            api = VideoApi(stack.start_api(), stack.create_token("bench"))
+            api = VideoApi(stack.start_api(), stack.create_token("bench", plan="enterprise"))
             rows = Rows(stack.env["DATABASE_URL"])
             if needs_warm_up(veo):
                 warm_up(api, rows, stack, scenes, args)

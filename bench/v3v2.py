@@ -48,7 +48,7 @@ def run_mode(mode: str, *, scale: float, repeats: int, scenes: int) -> dict:
                             extra_env=BENCH_ENV) as stack:
           try:
             stack.start_worker("worker", concurrency=4, beat=True)
-            api = VideoApi(stack.start_api(), stack.create_token("bench"))
+            api = VideoApi(stack.start_api(), stack.create_token("bench", plan="enterprise"))
             rows = Rows(stack.env["DATABASE_URL"])
             results = []
             for i in range(repeats):

@@ -106,8 +106,12 @@ class Stack:
         for name in list(self.processes):
             self.kill(name, signal.SIGTERM)
 
-    def create_token(self, username: str = "demo") -> str:
-        return self.manage("create_api_token", username).strip().splitlines()[-1]
+    def create_token(self, username: str = "demo", *, plan: str | None = None) -> str:
+        """A user (on the free plan, or on `plan`) and their API token."""
+        token = self.manage("create_api_token", username).strip().splitlines()[-1]
+        if plan:
+            self.manage("set_plan", username, plan)
+        return token
 
 
 def pipeline_env(*, veo_seconds: float, heygen_seconds: float) -> dict[str, str]:

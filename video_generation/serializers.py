@@ -214,14 +214,19 @@ class VideoGenerationRequestSerializer(RejectUnknownFieldsMixin, serializers.Ser
 class JobStepSerializer(serializers.ModelSerializer):
     class Meta:
         model = JobStep
-        fields = ["key", "kind", "state", "attempts", "started_at", "finished_at", "error_message"]
+        fields = ["key", "kind", "state", "attempts", "started_at", "finished_at", "error_message", "cost_usd"]
         read_only_fields = fields
+        extra_kwargs = {"cost_usd": {"coerce_to_string": True, "help_text": "What the provider charged for this "
+                                                                            "step, in USD (a decimal string)."}}
 
 
 class VideoJobSerializer(serializers.ModelSerializer):
     veo_video_url = serializers.SerializerMethodField()
     final_video_url = serializers.SerializerMethodField()
     steps = JobStepSerializer(many=True, read_only=True)
+    credits_quoted = serializers.SerializerMethodField(
+        help_text="The credits the job was accepted at (held until it ends); `credits_used` is what the finished "
+                  "video was charged: its length in credits, never more than the quote. 0 if it was not delivered.")
 
     class Meta:
         model = VideoJob
@@ -231,8 +236,14 @@ class VideoJobSerializer(serializers.ModelSerializer):
             "processing_time_seconds", "veo_video_url",
             "final_video_url", "error_message", "credits_used",
             "aspect_ratio", "steps",
+            "quality", "broll_audio", "duration_seconds", "credits_quoted", "cost_usd",
         ]
         read_only_fields = fields
+        extra_kwargs = {"cost_usd": {"coerce_to_string": True, "help_text": "What the providers charged for this "
+                                                                            "job, in USD (a decimal string)."}}
+
+    def get_credits_quoted(self, job: VideoJob) -> int | None:
+        return job.quote.get("credits")
 
     def get_veo_video_url(self, job: VideoJob) -> str | None:
         return fresh_link(job, Artifact.BROLL)

@@ -289,7 +289,7 @@ def e2e(e2e_stack):
     """The harness. Jobs made through api_urls['v2'] are created in HeyGen's legacy v2 mode (the API process
     records HEYGEN_API_VERSION on the job; the shared worker follows the job's mode)."""
     stack = e2e_stack
-    token = stack.create_token("e2e")
+    token = stack.create_token("e2e", plan="enterprise")  # many videos at once; billing has its own tests
     v2_url = stack.start_api("api-v2", workers=1, HEYGEN_API_VERSION="v2")
     harness = E2E(stack, token, {"v3": stack.api_url, "v2": v2_url})
     yield harness

@@ -16,6 +16,8 @@ from devstack.briefs import headphones_brief
 from devstack.stack import local_stack
 from video_generation.client import ApiError, VideoApi
 
+FREE_PLAN_SCENES = 5  # 8 + 4 x 7 = 36 s: 5 credits of the free plan's 15
+
 
 class Command(BaseCommand):
     help = "Run the full pipeline on the sandbox providers and leave a playable MP4."
@@ -37,10 +39,15 @@ class Command(BaseCommand):
                          redis_url=os.environ.get("REDIS_URL") or None) as stack:
             stack.start_worker(concurrency=3)
             api_url = stack.start_api()
-            api = VideoApi(api_url, stack.create_token("demo"))
+            # The free plan covers up to five scenes (15 credits); a longer demo runs on the unlimited plan.
+            plan = None if options["scenes"] <= FREE_PLAN_SCENES else "enterprise"
+            api = VideoApi(api_url, stack.create_token("demo", plan=plan))
             brief = headphones_brief(f"{stack.sandbox_url}/assets/headphones.png", scenes=options["scenes"],
                                      aspect_ratio=options["aspect_ratio"])
             try:
+                quote = api.quote(brief)
+                say(f"Quote: {quote['credits']} credits for a {quote['duration_seconds']} s video; provider cost "
+                    f"about ${quote['estimated_cost_usd']}. {self.balance(api)}")
                 answer = api.submit(brief)
                 say(f"Submitted job {answer['job_id']} ({len(brief['scenes'])} scenes, "
                     f"{options['aspect_ratio']}, HeyGen {options['heygen_api_version']}); watching it:")
@@ -49,10 +56,18 @@ class Command(BaseCommand):
                     raise CommandError(f"the job {job['status']}: {job.get('error_message')} "
                                        f"(logs in {workdir / 'logs'})")
                 path = api.download(job, Path(options["out"]) / f"{job['id']}.mp4")
+                say(f"Charged {job['credits_used']} credits for the finished video. {self.balance(api)}")
             except ApiError as exc:
                 raise CommandError(f"{exc} (logs in {workdir / 'logs'})") from None
         say(self.describe(path, job))
         self.stdout.write(str(path.resolve()))
+
+    @staticmethod
+    def balance(api: VideoApi) -> str:
+        account = api.account()
+        available = account["credits"]["available"]
+        return f"The {account['plan']['name']} plan has " + \
+            ("unlimited credits." if available is None else f"{available} credits available.")
 
     def describe(self, path: Path, job: dict) -> str:
         from video_generation.services.compose import probe

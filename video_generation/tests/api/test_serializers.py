@@ -109,11 +109,11 @@ def test_position_serializer_keeps_the_briefs_defaults():
 
 
 @pytest.mark.django_db
-def test_job_serializer_has_the_briefs_fields_plus_aspect_ratio_and_steps(user):
+def test_job_serializer_has_the_briefs_fields_plus_aspect_ratio_steps_and_the_price(user):
     job = VideoJob.objects.create(user=user, product_title="t", scenes_data=[], avatar_script="s",
                                   avatar_id="a", voice_id="v", image_url="https://cdn.example.com/p.jpg")
     assert list(VideoJobSerializer(job).data) == [
         "id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
         "processing_time_seconds", "veo_video_url", "final_video_url", "error_message", "credits_used",
-        "aspect_ratio", "steps",
+        "aspect_ratio", "steps", "quality", "broll_audio", "duration_seconds", "credits_quoted", "cost_usd",
     ]

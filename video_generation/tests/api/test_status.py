@@ -42,7 +42,7 @@ def test_it_returns_the_job(api_client, user):
     assert set(body) == {
         "id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
         "processing_time_seconds", "veo_video_url", "final_video_url", "error_message", "credits_used",
-        "aspect_ratio", "steps",
+        "aspect_ratio", "steps", "quality", "broll_audio", "duration_seconds", "credits_quoted", "cost_usd",
     }
     assert body["id"] == str(job.id)
     assert body["status"] == "processing_veo"
@@ -53,6 +53,8 @@ def test_it_returns_the_job(api_client, user):
     assert body["final_video_url"] is None
     assert body["error_message"] is None
     assert body["steps"] == []
+    assert (body["quality"], body["broll_audio"], body["credits_quoted"], body["cost_usd"]) == \
+        ("standard", False, None, "0.0000")
 
 
 def test_it_includes_the_steps(api_client, user):
@@ -67,7 +69,8 @@ def test_it_includes_the_steps(api_client, user):
     steps = api_client.get(url(job.id)).json()["steps"]
 
     assert [s["key"] for s in steps] == ["veo:c1:s1", "veo:c1:s2"]
-    assert set(steps[0]) == {"key", "kind", "state", "attempts", "started_at", "finished_at", "error_message"}
+    assert set(steps[0]) == {"key", "kind", "state", "attempts", "started_at", "finished_at", "error_message",
+                             "cost_usd"}
     assert steps[0]["kind"] == "veo_generate" and steps[0]["state"] == "succeeded"
     assert steps[0]["started_at"] is not None and steps[0]["finished_at"] is not None
     assert steps[1]["attempts"] == 2 and steps[1]["error_message"] == "safety filter"

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from video_generation.admin import ReadOnlyAdminMixin
 from video_generation.models import JobStatus
 
 from . import ledger
@@ -128,18 +129,9 @@ class UserProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "created_at", "account", "kind", "amount", "balance_after", "job_id", "payment_ref",
                     "memo", "created_by"]
     list_filter = ["kind", "created_at"]
     search_fields = ["account__user__username", "idempotency_key", "payment_ref", "memo"]
     list_select_related = ["account__user", "created_by"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

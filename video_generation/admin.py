@@ -21,14 +21,9 @@ STEP_FIELDS = (
 )
 
 
-class JobStepInline(admin.TabularInline):
-    model = JobStep
-    fields = STEP_FIELDS
-    readonly_fields = STEP_FIELDS
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    ordering = ("id",)
+class ReadOnlyAdminMixin:
+    """A record nobody edits by hand (the pipeline's steps, the credit ledger): it can be read, never added, changed
+    or deleted here."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -38,6 +33,16 @@ class JobStepInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class JobStepInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = JobStep
+    fields = STEP_FIELDS
+    readonly_fields = STEP_FIELDS
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ("id",)
 
 
 
@@ -137,17 +142,8 @@ class VideoJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobStep)
-class JobStepAdmin(admin.ModelAdmin):
+class JobStepAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["key", "job", "kind", "provider", "state", "attempts", "external_id", "updated_at"]
     list_filter = ["state", "kind", "provider"]
     search_fields = ["key", "external_id", "job__id"]
     list_select_related = ["job"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

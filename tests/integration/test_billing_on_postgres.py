@@ -74,8 +74,8 @@ def test_a_completion_racing_a_cancellation_either_charges_or_releases(user):
     data.is_valid(raise_exception=True)
     for _ in range(5):
         job = create_job(user=user, data=data.validated_data)
-        race([lambda: complete_job(job.id, final_uri="gs://b/final.mp4", duration_seconds=22.0),
-              lambda: cancel_job_row(job.id)])
+        race([lambda job_id=job.id: complete_job(job_id, final_uri="gs://b/final.mp4", duration_seconds=22.0),
+              lambda job_id=job.id: cancel_job_row(job_id)])
         job.refresh_from_db()
         kinds = sorted(LedgerEntry.objects.filter(job_id=job.id).values_list("kind", flat=True))
         if job.status == JobStatus.COMPLETED:

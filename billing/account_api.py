@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
@@ -17,7 +18,7 @@ from video_generation.views import _AUTH_ERROR, _SERVER_ERROR
 from . import services
 from .models import EntryKind, LedgerEntry
 
-MAX_USAGE_DAYS = 366
+DEFAULT_USAGE_DAYS = 30
 
 
 class PlanSerializer(serializers.Serializer):
@@ -73,11 +74,7 @@ class UsageFilterSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         end = attrs.get("to") or timezone.localdate()
-        start = attrs.get("from") or end - timedelta(days=29)
-        if start > end:
-            raise serializers.ValidationError({"from": ["Must not be after `to`."]})
-        if (end - start).days >= MAX_USAGE_DAYS:
-            raise serializers.ValidationError({"from": [f"At most {MAX_USAGE_DAYS} days at a time."]})
+        start = attrs.get("from") or end - timedelta(days=DEFAULT_USAGE_DAYS - 1)
         return {"start": start, "end": end}
 
 
@@ -120,7 +117,7 @@ class LedgerApi(APIView):
                     "accepted at its quote), `capture` (a video delivered), `release` (a hold ended), `refund`, "
                     "`expire` (unused plan credits at a period's end), `adjust` (a correction by our staff). "
                     f"Kinds: {', '.join(EntryKind.values)}.",
-        parameters=[OpenApiParameter("job", str, description="Only the entries of this job (its id)."),
+        parameters=[OpenApiParameter("job", OpenApiTypes.UUID, description="Only the entries of this job (its id)."),
                     OpenApiParameter("page", int, description="Page number (1-based).")],
         responses={200: LedgerEntrySerializer(many=True), 400: ValidationErrorSerializer, 401: _AUTH_ERROR,
                    404: OpenApiResponse(ErrorSerializer, description="Page out of range."), 500: _SERVER_ERROR},
@@ -138,10 +135,11 @@ class UsageApi(APIView):
     @extend_schema(
         operation_id="account_usage",
         summary="Your usage per day: videos, seconds, credits and provider cost",
-        parameters=[OpenApiParameter("from", str, description="First day, YYYY-MM-DD (default: 29 days before "
-                                                             "`to`)."),
-                    OpenApiParameter("to", str, description="Last day, YYYY-MM-DD, inclusive (default: today). "
-                                                           f"At most {MAX_USAGE_DAYS} days at a time.")],
+        description="Only days with activity are listed, so any range is answered (`from` after `to` is an empty "
+                    "one). Days are in the server's time zone (TIME_ZONE).",
+        parameters=[OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 29 days before "
+                                                                           "`to`)."),
+                    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, inclusive (default: today).")],
         responses={200: UsageSerializer, 400: ValidationErrorSerializer, 401: _AUTH_ERROR, 500: _SERVER_ERROR},
     )
     def get(self, request):

@@ -28,6 +28,10 @@ PLAIN_TEXT_PATTERN = rf"^[^{_CONTROL}]*$"
 # The same, with at least one visible character: leading blanks, a visible character, then anything allowed.
 VISIBLE_TEXT_PATTERN = rf"^[{_BLANK}]*[^{_BLANK}{_CONTROL}][^{_CONTROL}]*$"
 
+# An Idempotency-Key header: 1 to 255 printable ASCII characters, not starting or ending with a space (HTTP servers
+# strip those, so they could not be told apart).
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+
 plain_text = RegexValidator(PLAIN_TEXT_PATTERN, "Control characters are not allowed.", code="control_characters")
 visible_text = RegexValidator(VISIBLE_TEXT_PATTERN, "Must contain visible text, without control characters.",
                               code="not_visible_text")

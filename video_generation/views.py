@@ -7,6 +7,7 @@ indistinguishable from one that does not exist (404 {"error": "Job not found"}).
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from django.conf import settings
@@ -49,6 +50,7 @@ from .serializers import (
     VideoGenerationRequestSerializer,
     VideoJobSerializer,
 )
+from .validators import IDEMPOTENCY_KEY_PATTERN
 
 logger = logging.getLogger("video_generation")
 
@@ -84,9 +86,13 @@ ACCEPTED_MESSAGES = {
 
 
 def idempotency_key(request) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > 255 or not key.isprintable():
-        raise serializers.ValidationError({"Idempotency-Key": ["At most 255 printable characters."]})
+    """The request's Idempotency-Key, or "" if it sent none; a header that breaks the published pattern is a 400."""
+    if "Idempotency-Key" not in request.headers:
+        return ""
+    key = request.headers["Idempotency-Key"]
+    if not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
+        raise serializers.ValidationError({"Idempotency-Key": ["1 to 255 printable ASCII characters, not starting "
+                                                               "or ending with a space."]})
     return key
 
 
@@ -121,9 +127,10 @@ class VideoGenerateApi(APIView):
                     "(10 an hour by default; requests that are refused or replay an earlier one do not count).",
         request=VideoGenerationRequestSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                                     pattern=IDEMPOTENCY_KEY_PATTERN,
                                      description="Send the same key again to get the original job back instead "
                                                  "of starting a second one (e.g. when retrying after a timeout). "
-                                                 "At most 255 printable characters.")],
+                                                 "1 to 255 printable ASCII characters.")],
         responses={
             202: GenerateAcceptedSerializer,
             400: ValidationErrorSerializer,

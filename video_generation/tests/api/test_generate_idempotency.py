@@ -18,7 +18,7 @@ def brief():
 
 
 def post(client, body, key=None):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
     return client.post(URL, body, format="json", **headers)
 
 
@@ -89,8 +89,15 @@ def test_a_replay_does_not_use_up_the_rate_limit(api_client, brief, settings):
     assert post(api_client, brief).status_code == 202  # the second slot is still free
 
 
-@pytest.mark.parametrize("key", ["k" * 256, "tab\there"])
+@pytest.mark.parametrize("key", ["k" * 256, "tab\there", "", " padded", "padded ", "caf\u00e9"])
 def test_an_unusable_key_is_refused(api_client, brief, key):
     response = post(api_client, brief, key=key)
     assert response.status_code == 400
-    assert response.json()["details"] == {"Idempotency-Key": ["At most 255 printable characters."]}
+    assert response.json()["details"] == {"Idempotency-Key": [
+        "1 to 255 printable ASCII characters, not starting or ending with a space."]}
+    assert VideoJob.objects.count() == 0
+
+
+@pytest.mark.parametrize("key", ["k", "k" * 255, "order 7 / retry #2", "~!"])
+def test_every_key_the_schema_allows_is_taken(api_client, brief, key):
+    assert post(api_client, brief, key=key).status_code == 202

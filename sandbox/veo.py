@@ -95,13 +95,13 @@ class VeoService:
         resource = f"projects/{project}/locations/{location}/publishers/google/models/{model}"
         try:
             if method == "predictLongRunning":
-                return self.submit(resource, body)
+                return self.submit(resource, model, body)
             return self.fetch(resource, body)
         except ApiError as exc:
             return exc.response()
 
     # -- submit ----------------------------------------------------------------------------------------
-    def submit(self, resource: str, body: dict):
+    def submit(self, resource: str, model: str, body: dict):
         job = self.validate(body)
         kind = "veo.extend" if job["video"] is not None else "veo.generate"
         fault = self.ctx.faults.submit_fault("veo", kind, body)
@@ -113,12 +113,12 @@ class VeoService:
             return ApiError(500, "Internal error encountered.").response()
         if fault == "hang":
             return Hang(self.ctx.faults.hang_seconds)
-        op = self.create(resource, kind, body, job)
+        op = self.create(resource, model, kind, body, job)
         if fault == "lost_response":
             return Hang(self.ctx.faults.hang_seconds)
         return json_response(200, {"name": op.name})
 
-    def create(self, resource: str, kind: str, body: dict, job: dict) -> Operation:
+    def create(self, resource: str, model: str, kind: str, body: dict, job: dict) -> Operation:
         now = time.time()
         name = f"{resource}/operations/{uuid.uuid4()}"
         active = self.ctx.faults.active("veo", body)
@@ -126,7 +126,8 @@ class VeoService:
                        active & {"safety", "op_failed", "poll_500"})
         with self.lock:
             self.ops[name] = op
-        self.ctx.ledger.record(kind, name, fingerprint(body))
+        # What Vertex bills by: the model, and whether the output has sound.
+        self.ctx.ledger.record(kind, name, fingerprint(body), model=model, audio=job["audio"])
         if op.faults & {"safety", "op_failed"}:
             self._finish(op, None)
         else:
@@ -210,6 +211,7 @@ class VeoService:
         if image is not None and inst.get("lastFrame") is not None:
             self._media(inst["lastFrame"], "lastFrame", IMAGE_MIME)
         video_bytes = None
+        audio = params.get("generateAudio", True)
         if video is not None:
             video_bytes = self._media(video, "video", VIDEO_MIME)
             if video.get("mimeType") != "video/mp4":
@@ -234,10 +236,11 @@ class VeoService:
             if aspect is not None and aspect != in_aspect:
                 raise bad(f"aspectRatio {aspect} does not match the input video's aspect ratio {in_aspect}.")
             aspect = in_aspect
+            audio = info.has_audio  # generateAudio is documented for generation only: the input's sound goes on
         return {"prompt": strip_markers(prompt or ""), "image": image_bytes, "video": video_bytes,
                 "duration": duration, "aspect": aspect or "16:9", "resolution": resolution,
                 "sample_count": sample_count, "storage_uri": storage_uri,
-                "audio": params.get("generateAudio", True)}
+                "audio": audio}
 
     def _media(self, media, field_name: str, mimes: set) -> bytes:
         if not isinstance(media, dict):

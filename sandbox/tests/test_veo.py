@@ -148,3 +148,53 @@ def test_extension_rejects_long_or_25fps_input(sbx, veo, tmp_path):
         r = veo.submit({"instances": [{"video": {"bytesBase64Encoded": b64, "mimeType": "video/mp4"}}]})
         assert r.status_code == 400, name
         assert ("30 seconds" if name == "long" else "24 fps") in r.json()["error"]["message"]
+
+
+def ledger_entry(sbx, name):
+    return next(e for e in ledger(sbx_http(sbx)) if e["id"] == name)
+
+
+STANDARD = "veo-3.1-generate-001"
+
+
+@pytest.fixture(scope="module")
+def silent_standard(sbx, veo):
+    r = veo.submit(gen_body(prompt="Headphones resting on a desk, calm", generateAudio=False), model=STANDARD)
+    assert r.status_code == 200, r.text
+    name = r.json()["name"]
+    return name, veo.wait(name)
+
+
+def test_the_ledger_records_the_model_and_the_sound_it_bills_for(sbx, generated, silent_standard):
+    fast, standard = ledger_entry(sbx, generated[0]), ledger_entry(sbx, silent_standard[0])
+    assert (fast["kind"], fast["model"], fast["audio"]) == ("veo.generate", "veo-3.1-fast-generate-001", True)
+    assert (standard["kind"], standard["model"], standard["audio"]) == ("veo.generate", STANDARD, False)
+
+
+def test_the_standard_model_renders_on_its_own_path_and_without_sound_when_asked(sbx, silent_standard):
+    name, op = silent_standard
+    assert f"/publishers/google/models/{STANDARD}/operations/" in name
+    info = probe(gcs_bytes(sbx, op["response"]["videos"][0]["gcsUri"]))
+    assert info["audio"] == [] and abs(info["duration"] - 4) < 0.1
+
+
+def test_an_operation_is_found_only_on_its_own_models_path(veo, generated):
+    r = veo.http.post(veo.url("fetchPredictOperation", model=STANDARD), json={"operationName": generated[0]},
+                      headers={"Authorization": f"Bearer {veo.token}"})
+    assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_an_extension_has_sound_only_when_its_input_has(sbx, veo, generated, silent_standard):
+    names = {}
+    for label, source in {"sound": generated, "silent": silent_standard}.items():
+        uri = source[1]["response"]["videos"][0]["gcsUri"]
+        r = veo.submit({"instances": [{"prompt": "The camera keeps moving, pan left",
+                                       "video": {"gcsUri": uri, "mimeType": "video/mp4"}}],
+                        "parameters": {"sampleCount": 1, "storageUri": "gs://sandbox-videos/veo-ext/"}},
+                       model=STANDARD)
+        assert r.status_code == 200, r.text
+        names[label] = r.json()["name"]
+    assert {label: ledger_entry(sbx, name)["audio"] for label, name in names.items()} == {"sound": True,
+                                                                                          "silent": False}
+    silent = veo.wait(names["silent"])
+    assert probe(gcs_bytes(sbx, silent["response"]["videos"][0]["gcsUri"]))["audio"] == []

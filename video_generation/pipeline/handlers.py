@@ -7,6 +7,8 @@ Every handler is a StepHandler and says what it can do:
   orchestration's polls;
 - submit(step, job) -> Submitted (the provider accepted work; we poll it) or Done (finished at once);
 - check(step, job) -> Running, Done or Failed, for a submitted step;
+- what the provider charges is the step's `cost_usd`, priced by pricing.py: set from Submitted (charged when
+  accepted) or from Done (charged for what was delivered), and cleared when a failure is not billed;
 - `reconciles` / reconcile(step, job) -> Done or None: for a submit whose answer was lost (state `unknown`), look
   for its output; a handler that cannot look fails the step instead of paying twice;
 - resend_is_safe(step, job): whether a submit with an unknown outcome may simply be sent again.
@@ -26,11 +28,11 @@ from django.conf import settings
 from ..models import HeyGenMode, JobStep, StepKind, VideoJob
 from ..services import compose
 from ..services.errors import PermanentError
-from ..services.heygen_service import MattingUnsupportedError
+from ..services.heygen_service import HeyGenVideo, MattingUnsupportedError
 from ..services.safe_http import fetch_to_file
 from ..services.storage import get_storage
 from ..services.veo_service import MediaRef
-from . import plan, providers
+from . import plan, pricing, providers
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
 PRESENTER_ASPECT_RATIO = "9:16"  # a presenter is a standing person: always rendered portrait
@@ -47,6 +49,7 @@ class Submitted:
 class Done:
     output_uri: str
     result: dict = field(default_factory=dict)
+    cost_usd: Decimal | None = None  # None: the cost recorded at submit stands
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,28 @@ class Compose(LocalStep):
 
 # --- Google Veo -----------------------------------------------------------------------------------------
 
+def veo_model(step: JobStep, job: VideoJob) -> str:
+    """The model that renders the step, as the plan fixed it (steps planned before it did: the job's quality)."""
+    return step.params.get(plan.VEO_MODEL_PARAM) or pricing.veo_model(job.quality)
+
+
+def veo_audio(step: JobStep, job: VideoJob) -> bool:
+    """Whether the step renders sound, as the plan fixed it (steps planned before it did: the job's choice)."""
+    return bool(step.params.get(plan.GENERATE_AUDIO_PARAM, job.broll_audio))
+
+
+def veo_billed_seconds(step: JobStep) -> int:
+    """The new seconds Veo renders, and charges for: the clip's duration, or the seconds an extension adds."""
+    if step.kind == StepKind.VEO_GENERATE:
+        return step.params["duration_seconds"]
+    return plan.EXTENSION_SECONDS
+
+
+def veo_step_cost(step: JobStep, job: VideoJob) -> Decimal:
+    return pricing.veo_cost(model_id=veo_model(step, job), audio=veo_audio(step, job),
+                            seconds=veo_billed_seconds(step))
+
+
 class VeoStep(ProviderStep):
     # Vertex has no idempotency key: a lost answer is reconciled from this attempt's own output prefix, never
     # re-sent blindly.
@@ -188,24 +213,25 @@ class VeoStep(ProviderStep):
         return MediaRef(mime_type=mime_type, data=get_storage().read_bytes(uri))
 
     def submit(self, step: JobStep, job: VideoJob) -> Submitted:
+        """Veo charges for an accepted generation (unless it is blocked or fails: machine.fail_step clears it).
+        The price is settled before the call, so that nothing can go wrong between the answer and its record."""
         source = steps_by_key(job)[step.depends_on[0]]
         params = step.params
+        cost = veo_step_cost(step, job)
+        client = providers.veo(veo_model(step, job))
         common = {"prompt": params["prompt"], "storage_uri": step.storage_uri or None,
                   "aspect_ratio": params["aspect_ratio"]}
         if step.kind == StepKind.VEO_GENERATE:
             image = self.media(source.output_uri, source.result.get("content_type", "image/png"))
-            name = providers.veo().generate_base_video(
-                image=image, duration_seconds=params["duration_seconds"], **common)
-            seconds = params["duration_seconds"]
+            name = client.generate_base_video(image=image, duration_seconds=params["duration_seconds"],
+                                              generate_audio=veo_audio(step, job), **common)
         else:
             video = self.media(source.output_uri, "video/mp4")
-            name = providers.veo().extend_video(video=video, **common)
-            seconds = plan.EXTENSION_SECONDS
-        cost = Decimal(settings.VEO_PRICE_PER_SECOND_USD) * seconds
-        return Submitted(name, cost, {"billed_seconds": seconds})
+            name = client.extend_video(video=video, **common)
+        return Submitted(name, cost, {"billed_seconds": veo_billed_seconds(step)})
 
     def check(self, step: JobStep, job: VideoJob) -> Running | Done | Failed:
-        result = providers.veo().fetch_operation(step.external_id)
+        result = providers.veo(veo_model(step, job)).fetch_operation(step.external_id)
         if result.state == "running":
             return Running()
         if result.state == "filtered":
@@ -225,7 +251,11 @@ class VeoStep(ProviderStep):
         if not step.storage_uri:
             return None
         found = [uri for uri in get_storage().list_uris(step.storage_uri) if uri.endswith(".mp4")]
-        return Done(sorted(found)[0], {"reconciled": True}) if found else None
+        if not found:
+            return None
+        # Veo ran the request whose answer we lost, so it charged for it.
+        return Done(sorted(found)[0], {"reconciled": True, "billed_seconds": veo_billed_seconds(step)},
+                    cost_usd=veo_step_cost(step, job))
 
 
 # --- HeyGen ---------------------------------------------------------------------------------------------
@@ -279,15 +309,31 @@ class HeyGenRender(ProviderStep):
             return Running()
         if video.state == "failed":
             return Failed(video.failure_code or "render_failed", video.failure_message or "the render failed")
-        return Done(self.store(step, job, video.video_url), {**step.result, "duration": video.duration})
+        uri, duration = self.store(step, job, video)
+        return Done(uri, {**step.result, "duration": duration}, cost_usd=pricing.heygen_cost(duration))
 
-    def store(self, step: JobStep, job: VideoJob, url: str) -> str:
-        """HeyGen's links expire: copy the render into our own storage before going on."""
+    def store(self, step: JobStep, job: VideoJob, video: HeyGenVideo) -> tuple[str, float]:
+        """HeyGen's links expire: copy the render into our own storage before going on. Returns where it is now
+        and how long it lasts."""
         extension = "webm" if step.result.get("keying") == "alpha" else "mp4"
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / f"presenter.{extension}"
-            providers.heygen().download(url, local)
-            return get_storage().upload_file(local, job_path(job, f"presenter.{extension}"), f"video/{extension}")
+            providers.heygen().download(video.video_url, local)
+            duration = rendered_seconds(video, local)
+            uri = get_storage().upload_file(local, job_path(job, f"presenter.{extension}"), f"video/{extension}")
+        return uri, duration
+
+
+def rendered_seconds(video: HeyGenVideo, local: Path) -> float:
+    """The render's length as HeyGen reports it or, when it does not say, as measured from the file."""
+    if video.duration is not None:
+        return video.duration
+    try:
+        return compose.probe(local).duration
+    except compose.ComposeError as exc:
+        raise PermanentError(f"heygen delivered a video that cannot be read ({exc})", provider="heygen",
+                             code="unreadable_render") from None
+
 
 def heygen_offset(job: VideoJob, frame_w: int, frame_h: int) -> tuple[float, float]:
     """Our placement (README: "Presenter placement") as HeyGen v2's `offset`, which HeyGen does not define. We

@@ -26,7 +26,7 @@ from django.utils import timezone
 from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
 from ..services.errors import AmbiguousError, PermanentError, RateLimitedError, RetryableError
 from ..services.retry import RetryPolicy
-from . import dispatch, plan
+from . import dispatch, plan, pricing
 from .handlers import MEDIA_KINDS, Done, Failed, Running, Submitted, handler_for, queue_for
 from .states import ACTIVE_STATUSES, move_step
 from .transitions import (
@@ -82,7 +82,8 @@ def ensure_plan(job: VideoJob) -> None:
     if job.steps.exists():
         return
     specs = plan.build_plan(product_title=job.product_title, scenes=job.scenes_data,
-                            aspect_ratio=job.aspect_ratio, heygen_mode=job.heygen_mode)
+                            aspect_ratio=job.aspect_ratio, heygen_mode=job.heygen_mode,
+                            veo_model=pricing.veo_model(job.quality), generate_audio=job.broll_audio)
     try:
         with transaction.atomic():
             locked = VideoJob.objects.select_for_update().get(id=job.id)
@@ -249,10 +250,11 @@ def answer_lost(step: JobStep, job: VideoJob, message: str) -> None:
 
 
 def succeed(step: JobStep, outcome: Done) -> None:
+    cost = {} if outcome.cost_usd is None else {"cost_usd": outcome.cost_usd}
     with transaction.atomic():
         done = move_step(step, S.SUCCEEDED, expect=[S.RUNNING, S.SUBMITTING, S.SUBMITTED, S.UNKNOWN],
                          output_uri=outcome.output_uri, result={**step.result, **outcome.result},
-                         error_code="", error_message="")
+                         error_code="", error_message="", **cost)
         if not done:
             return
         logger.info("job %s: step %s succeeded", step.job_id, step.key)

@@ -28,6 +28,9 @@ COMPOSE_KEY = "compose"
 # uses the B-roll finds it under BROLL_KEY in its params.
 YIELDS_BROLL_PARAM = "yields_broll"
 BROLL_KEY_PARAM = "broll_key"
+# Every Veo step carries the model that renders it and whether it renders sound, fixed when the job starts.
+VEO_MODEL_PARAM = "model"
+GENERATE_AUDIO_PARAM = "generate_audio"
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ def scene_durations(scenes: list[dict]) -> list[int]:
     return [int(scene.get("duration", 8)) for scene in scenes]
 
 
-def build_plan(*, product_title: str, scenes: list[dict], aspect_ratio: str, heygen_mode: str) -> list[StepSpec]:
+def build_plan(*, product_title: str, scenes: list[dict], aspect_ratio: str, heygen_mode: str, veo_model: str,
+               generate_audio: bool) -> list[StepSpec]:
     durations = scene_durations(scenes)
     chains = group_into_chains(durations)
     broll_key = JOIN_KEY if len(chains) > 1 else veo_key(0, chains[0][-1])
@@ -92,7 +96,8 @@ def build_plan(*, product_title: str, scenes: list[dict], aspect_ratio: str, hey
         previous = IMAGE_KEY
         for position, scene_index in enumerate(chain):
             key = veo_key(chain_index, scene_index)
-            params = {"prompt": scene_prompt(product_title, scenes[scene_index]), "aspect_ratio": aspect_ratio}
+            params = {"prompt": scene_prompt(product_title, scenes[scene_index]), "aspect_ratio": aspect_ratio,
+                      VEO_MODEL_PARAM: veo_model, GENERATE_AUDIO_PARAM: generate_audio}
             if position == 0:
                 params["duration_seconds"] = durations[scene_index]
                 params["expected_seconds"] = durations[scene_index]

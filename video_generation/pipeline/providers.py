@@ -1,4 +1,5 @@
-"""Provider clients for the pipeline, one per process (they hold connection pools)."""
+"""Provider clients for the pipeline, one per process (they hold connection pools): one HeyGen client, and one
+Veo client per model (the model is part of every Vertex URL)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from ..services.veo_service import VeoService
 
 
 @cache
-def veo() -> VeoService:
-    return VeoService()
+def veo(model_id: str) -> VeoService:
+    return VeoService(model_id=model_id)
 
 
 @cache

@@ -209,12 +209,14 @@ class VeoService:
         storage_uri: str | None,
         duration_seconds: int,
         aspect_ratio: str,
+        generate_audio: bool,
         resolution: str | None = None,
-        generate_audio: bool | None = None,
         resize_mode: str | None = None,
         seed: int | None = None,
     ) -> str:
-        """Start image-to-video generation; returns the operation name."""
+        """Start image-to-video generation; returns the operation name.
+
+        `generateAudio` is always sent: Vertex calls it required for Veo 3 and prices sound and silence apart."""
         if isinstance(duration_seconds, bool) or duration_seconds not in ALLOWED_DURATIONS:
             raise ValueError(f"duration_seconds must be one of 4, 6, 8 (got {duration_seconds!r})")
         if not isinstance(image, MediaRef):
@@ -324,8 +326,10 @@ class VeoService:
         return value
 
     @staticmethod
-    def _generate_audio(generate_audio: bool | None) -> bool:
-        return bool(settings.VEO_GENERATE_AUDIO if generate_audio is None else generate_audio)
+    def _generate_audio(generate_audio: bool) -> bool:
+        if not isinstance(generate_audio, bool):
+            raise TypeError(f"generate_audio must be True or False (got {generate_audio!r})")
+        return generate_audio
 
     @staticmethod
     def _add_optional(parameters: dict[str, Any], *, storage_uri: str | None, seed: int | None) -> None:

@@ -78,7 +78,27 @@ def test_a_resolution_the_configured_veo_model_does_not_offer_is_a_configuration
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
 
-    settings.VEO_MODEL_ID = "veo-3.1-generate-001"
     settings.VEO_RESOLUTION = "4k"
-    with pytest.raises(SystemCheckError, match="VEO_RESOLUTION='4k' is not offered by"):
+    with pytest.raises(SystemCheckError, match="VEO_RESOLUTION='4k' is not offered by the standard model"):
         call_command("check")
+
+
+def test_the_resolution_check_covers_every_model_a_job_can_choose(settings):
+    from video_generation.checks import provider_settings
+
+    settings.VEO_RESOLUTION = "4k"
+    settings.VEO_MODELS = {"standard": "veo-3.1-generate-preview", "fast": "veo-3.1-fast-generate-001"}
+    settings.PROVIDER_PRICES = {**settings.PROVIDER_PRICES, "veo_per_second": {
+        model: {"audio": "0.40", "silent": "0.20"} for model in settings.VEO_MODELS.values()}}
+    errors = provider_settings(None)
+    assert [error.id for error in errors] == ["video_generation.E001"]
+    assert "fast model 'veo-3.1-fast-generate-001'" in errors[0].msg
+
+
+def test_a_model_without_a_price_is_a_configuration_error(settings):
+    from video_generation.checks import provider_settings
+
+    settings.VEO_MODELS = {**settings.VEO_MODELS, "fast": "veo-3.1-lite-generate-001"}
+    errors = provider_settings(None)
+    assert [error.id for error in errors] == ["video_generation.E004"]
+    assert "'veo-3.1-lite-generate-001'" in errors[0].msg

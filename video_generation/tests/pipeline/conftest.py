@@ -19,7 +19,7 @@ from video_generation import downloads, tasks
 from video_generation.models import JobStep, VideoJob
 from video_generation.pipeline import dispatch, handlers, jobs, machine, providers, webhooks
 from video_generation.services import compose
-from video_generation.services.errors import AmbiguousError
+from video_generation.services.errors import AmbiguousError, PermanentError
 from video_generation.services.heygen_service import HeyGenVideo, MattingUnsupportedError
 from video_generation.services.safe_http import Fetched
 from video_generation.services.veo_service import MediaRef, VeoResult
@@ -92,12 +92,16 @@ class FakeVeo:
     outcomes: dict = field(default_factory=dict)  # prompt substring -> "filtered" | "failed"
     lose_answer_once: set = field(default_factory=set)  # prompt substrings whose first answer is lost
 
-    def _submit(self, kind, prompt, storage_uri, **request):
+    def model(self, model_id):
+        """The client of one model, as providers.veo(model_id) hands it out."""
+        return FakeVeoModel(self, model_id)
+
+    def _submit(self, kind, prompt, storage_uri, model_id, **request):
         if self.submit_errors:
             raise self.submit_errors.pop(0)
-        name = f"projects/p/locations/us-central1/publishers/google/models/veo/operations/{uuid.uuid4()}"
+        name = f"projects/p/locations/us-central1/publishers/google/models/{model_id}/operations/{uuid.uuid4()}"
         outcome = next((o for marker, o in self.outcomes.items() if marker in prompt), "succeeded")
-        op = FakeOperation(name, kind, {"prompt": prompt, "storage_uri": storage_uri, **request},
+        op = FakeOperation(name, kind, {"prompt": prompt, "storage_uri": storage_uri, "model": model_id, **request},
                            self.polls_until_done, outcome)
         self.operations[name] = op
         self.ledger.append((kind, name, prompt))
@@ -108,13 +112,16 @@ class FakeVeo:
             raise AmbiguousError("veo did not answer in time (ReadTimeout)", provider="veo", code="no_response")
         return name
 
-    def generate_base_video(self, *, prompt, image, storage_uri, duration_seconds, aspect_ratio, **kwargs):
+    def generate_base_video(self, *, model_id, prompt, image, storage_uri, duration_seconds, aspect_ratio,
+                            generate_audio, resolution=None, resize_mode=None, seed=None):
         assert image.gcs_uri or image.data
-        return self._submit("generate", prompt, storage_uri, duration_seconds=duration_seconds, image=image)
+        assert isinstance(generate_audio, bool)
+        return self._submit("generate", prompt, storage_uri, model_id, duration_seconds=duration_seconds,
+                            image=image, generate_audio=generate_audio)
 
-    def extend_video(self, *, video, prompt, storage_uri, aspect_ratio, **kwargs):
+    def extend_video(self, *, model_id, video, prompt, storage_uri, aspect_ratio, resolution=None, seed=None):
         assert video.gcs_uri or video.data
-        return self._submit("extend", prompt, storage_uri, video=video)
+        return self._submit("extend", prompt, storage_uri, model_id, video=video)
 
     def _finish(self, op):
         if op.outcome == "succeeded" and op.request["storage_uri"]:
@@ -123,10 +130,13 @@ class FakeVeo:
             return uri
         return None
 
-    def fetch_operation(self, name):
+    def fetch_operation(self, name, *, model_id):
         if self.poll_errors:
             raise self.poll_errors.pop(0)
         op = self.operations[name]
+        if op.request["model"] != model_id:  # Vertex knows an operation only on its own model's path
+            raise PermanentError(f"Operation {name} was not found.", provider="veo", code="NOT_FOUND",
+                                 status_code=404)
         if op.polls_left > 0:
             op.polls_left -= 1
             return VeoResult(state="running")
@@ -139,6 +149,23 @@ class FakeVeo:
 
 
 @dataclass
+class FakeVeoModel:
+    """One model's client: every call goes to the shared fake Veo, saying which model it was made on."""
+
+    veo: FakeVeo
+    model_id: str
+
+    def generate_base_video(self, **kwargs):
+        return self.veo.generate_base_video(model_id=self.model_id, **kwargs)
+
+    def extend_video(self, **kwargs):
+        return self.veo.extend_video(model_id=self.model_id, **kwargs)
+
+    def fetch_operation(self, name):
+        return self.veo.fetch_operation(name, model_id=self.model_id)
+
+
+@dataclass
 class FakeHeyGen:
     polls_until_done: int = 2
     ledger: list = field(default_factory=list)
@@ -147,6 +174,7 @@ class FakeHeyGen:
     matting: bool = True
     fail_render: bool = False
     lose_answer_once: bool = False
+    duration: float | None = 6.0  # the finished render's length, as HeyGen reports it
     assets: list = field(default_factory=list)
 
     def create_presenter_video(self, *, avatar_id, voice_id, script, aspect_ratio, idempotency_key,
@@ -183,7 +211,7 @@ class FakeHeyGen:
             return HeyGenVideo(video_id=video_id, state="failed", failure_code="RENDER_ERROR",
                                failure_message="avatar render failed")
         return HeyGenVideo(video_id=video_id, state="completed", video_url=f"https://files.heygen/{video_id}.webm",
-                           duration=6.0)
+                           duration=self.duration)
 
     get_video = _status
     get_video_status_v2 = _status
@@ -313,7 +341,7 @@ def driver(monkeypatch, settings, fake_storage, fake_veo, fake_heygen, media_cal
                          "REDRIVE_AFTER_SECONDS": 30.0, "AMBIGUOUS_RECONCILE_SECONDS": 900.0, "MAX_ATTEMPTS": 5}
     for module in (handlers, downloads):
         monkeypatch.setattr(module, "get_storage", lambda: fake_storage)
-    monkeypatch.setattr(providers, "veo", lambda: fake_veo)
+    monkeypatch.setattr(providers, "veo", fake_veo.model)
     monkeypatch.setattr(providers, "heygen", lambda: fake_heygen)
     with time_machine.travel(datetime(2026, 11, 24, 12, 0, tzinfo=UTC), tick=False) as traveller:
         drv = Driver(traveller)

@@ -584,7 +584,7 @@ class TestRedaction:
 
         quoted = (f"cannot read https://storage.googleapis.com/b/o.mp4?X-Goog-Signature={self.SIGNATURE}"
                   f" with key {settings.SECRET_KEY[:20]}")
-        fake_veo.fetch_operation = lambda name: VeoResult(state="failed", error_code="3", error_message=quoted)
+        fake_veo.fetch_operation = lambda name, **_: VeoResult(state="failed", error_code="3", error_message=quoted)
         job = submit_job(brief(1))
         try:
             driver.run()

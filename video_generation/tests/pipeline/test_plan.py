@@ -6,6 +6,12 @@ from hypothesis import strategies as st
 from video_generation.pipeline import plan
 
 durations = st.lists(st.sampled_from([4, 6, 8]), min_size=1, max_size=20)
+SCENE = {"visual_description": "a", "camera_movement": "pan", "mood": "calm", "duration": 8}
+
+
+def build(**arguments):
+    """build_plan with the Veo choices of a standard, silent job unless a test says otherwise."""
+    return plan.build_plan(**{"veo_model": "veo-3.1-generate-001", "generate_audio": False, **arguments})
 
 
 @given(durations)
@@ -32,7 +38,7 @@ def test_twenty_scenes_make_four_chains_of_five():
 
 
 def test_an_extension_step_never_carries_the_image_and_depends_on_the_previous_scene():
-    specs = {s.key: s for s in plan.build_plan(product_title="P", scenes=[
+    specs = {s.key: s for s in build(product_title="P", scenes=[
         {"visual_description": "a", "camera_movement": "zoom in", "mood": "warm", "duration": 6},
         {"visual_description": "b", "camera_movement": "pan", "mood": "cool", "duration": 8}],
         aspect_ratio="16:9", heygen_mode="v3")}
@@ -43,7 +49,7 @@ def test_an_extension_step_never_carries_the_image_and_depends_on_the_previous_s
 
 
 def test_legacy_v2_renders_the_presenter_after_uploading_the_broll():
-    specs = {s.key: s for s in plan.build_plan(product_title="P", scenes=[
+    specs = {s.key: s for s in build(product_title="P", scenes=[
         {"visual_description": "a", "camera_movement": "c", "mood": "m", "duration": 8}] * 6,
         aspect_ratio="9:16", heygen_mode="v2")}
     assert specs["join"].depends_on == ["veo:c0:s4", "veo:c1:s5"]
@@ -75,12 +81,28 @@ def keys_marked(specs, param):
 
 def test_the_plan_names_the_step_that_yields_the_broll_and_every_step_that_uses_it():
     scene = {"visual_description": "a", "camera_movement": "pan", "mood": "calm", "duration": 8}
-    one_chain = plan.build_plan(product_title="P", scenes=[scene] * 3, aspect_ratio="9:16", heygen_mode="v3")
+    one_chain = build(product_title="P", scenes=[scene] * 3, aspect_ratio="9:16", heygen_mode="v3")
     assert keys_marked(one_chain, plan.YIELDS_BROLL_PARAM) == ["veo:c0:s2"]
     assert {s.key: s.params[plan.BROLL_KEY_PARAM] for s in one_chain if plan.BROLL_KEY_PARAM in s.params} == {
         "compose": "veo:c0:s2"}
 
-    two_chains = plan.build_plan(product_title="P", scenes=[scene] * 6, aspect_ratio="9:16", heygen_mode="v2")
+    two_chains = build(product_title="P", scenes=[scene] * 6, aspect_ratio="9:16", heygen_mode="v2")
     assert keys_marked(two_chains, plan.YIELDS_BROLL_PARAM) == ["join"]
     assert {s.key: s.params[plan.BROLL_KEY_PARAM] for s in two_chains if plan.BROLL_KEY_PARAM in s.params} == {
         "heygen:upload": "join", "compose": "join"}
+
+
+def test_every_veo_step_carries_the_model_and_audio_it_renders_with():
+    specs = build(product_title="P", scenes=[SCENE] * 6, aspect_ratio="9:16", heygen_mode="v3",
+                  veo_model="veo-3.1-fast-generate-001", generate_audio=True)
+    veo_steps = [s for s in specs if s.key.startswith("veo:")]
+    assert len(veo_steps) == 6
+    assert all(s.params[plan.VEO_MODEL_PARAM] == "veo-3.1-fast-generate-001" for s in veo_steps)
+    assert all(s.params[plan.GENERATE_AUDIO_PARAM] is True for s in veo_steps)
+    assert not any(plan.VEO_MODEL_PARAM in s.params for s in specs if not s.key.startswith("veo:"))
+
+
+def test_a_silent_standard_plan_says_so_in_every_veo_step():
+    specs = build(product_title="P", scenes=[SCENE] * 3, aspect_ratio="9:16", heygen_mode="v3")
+    assert {(s.params[plan.VEO_MODEL_PARAM], s.params[plan.GENERATE_AUDIO_PARAM])
+            for s in specs if s.key.startswith("veo:")} == {("veo-3.1-generate-001", False)}

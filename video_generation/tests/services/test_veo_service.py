@@ -38,7 +38,6 @@ def _veo_settings(settings):
     settings.VEO_LOCATION = "us-central1"
     settings.VEO_API_BASE_URL = ""
     settings.VEO_RESOLUTION = "720p"
-    settings.VEO_GENERATE_AUDIO = True
     settings.VEO_RESIZE_MODE = "crop"
     settings.VEO_TIMEOUT_SECONDS = 60.0
 
@@ -67,6 +66,7 @@ def _generate(service: VeoService, **overrides) -> str:
         "storage_uri": "gs://bucket/veo-out/",
         "duration_seconds": 8,
         "aspect_ratio": "9:16",
+        "generate_audio": True,
     }
     kwargs.update(overrides)
     return service.generate_base_video(**kwargs)
@@ -151,13 +151,31 @@ def test_it_submits_an_inline_image_as_standard_base64(service, google):
     }
 
 
-def test_it_always_sends_generate_audio_explicitly_from_settings(service, google, settings):
-    settings.VEO_GENERATE_AUDIO = False
+@pytest.mark.parametrize("audio", [True, False])
+def test_it_sends_generate_audio_exactly_as_asked(service, google, audio):
     route = google.post(SUBMIT_URL).respond(200, json={"name": OPERATION})
 
-    _generate(service)
+    _generate(service, generate_audio=audio)
 
-    assert _body(route.calls.last)["parameters"]["generateAudio"] is False
+    assert _body(route.calls.last)["parameters"]["generateAudio"] is audio
+
+
+def test_generate_audio_has_no_default_a_caller_must_choose(service, google):
+    route = google.post(SUBMIT_URL).respond(200, json={"name": OPERATION})
+    kwargs = {"prompt": "p", "image": IMAGE_GCS, "storage_uri": None, "duration_seconds": 8, "aspect_ratio": "9:16"}
+
+    with pytest.raises(TypeError, match="generate_audio"):
+        service.generate_base_video(**kwargs)
+    assert route.call_count == 0
+
+
+@pytest.mark.parametrize("audio", [None, 1, "false"])
+def test_it_refuses_a_generate_audio_that_is_not_a_bool_before_any_http_call(service, google, audio):
+    route = google.post(SUBMIT_URL).respond(200, json={"name": OPERATION})
+
+    with pytest.raises(TypeError, match="generate_audio"):
+        _generate(service, generate_audio=audio)
+    assert route.call_count == 0
 
 
 def test_it_adds_the_trailing_slash_to_a_storage_prefix(service, google):
@@ -246,6 +264,7 @@ def test_it_extends_a_gcs_video_without_an_image_or_a_duration(service, google):
     }
     assert "image" not in body["instances"][0]
     assert "durationSeconds" not in body["parameters"]
+    assert "generateAudio" not in body["parameters"]  # documented for generation only
 
 
 def test_it_extends_an_inline_video_as_base64(service, google):
@@ -465,6 +484,20 @@ def test_it_polls_the_location_and_model_inside_the_operation_name(service, goog
 
     assert service.fetch_operation(name) == VeoResult(state="running")
     assert route.call_count == 1
+
+
+def test_a_client_of_the_fast_model_submits_and_polls_on_the_fast_models_path(google):
+    fast_path = MODEL_PATH.replace("veo-3.1-generate-001", "veo-3.1-fast-generate-001")
+    fast_operation = OPERATION.replace("veo-3.1-generate-001", "veo-3.1-fast-generate-001")
+    submitted = google.post(f"{BASE}{fast_path}:predictLongRunning").respond(200, json={"name": fast_operation})
+    fetched = google.post(f"{BASE}{fast_path}:fetchPredictOperation").respond(200, json={"name": fast_operation})
+
+    with VeoService(model_id="veo-3.1-fast-generate-001", token_provider=lambda: TOKEN) as svc:
+        name = _generate(svc)
+        assert svc.fetch_operation(name).state == "running"
+
+    assert (submitted.call_count, fetched.call_count) == (1, 1)
+    assert _body(fetched.calls.last) == {"operationName": fast_operation}
 
 
 @pytest.mark.parametrize("payload", [{"name": OPERATION}, {"name": OPERATION, "done": False}])

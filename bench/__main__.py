@@ -1,4 +1,5 @@
-"""`python -m bench` runs every scenario; `python -m bench compose|v3v2|concurrency|status [options]` runs one."""
+"""`python -m bench` runs every scenario; `python -m bench compose|v3v2|concurrency|status|generate [options]` runs
+one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import traceback
 
 from .common import log, sigterm_as_interrupt
 
-SCENARIOS = ("compose", "v3v2", "concurrency", "status")
+SCENARIOS = ("compose", "v3v2", "concurrency", "status", "generate")
 
 
 def parse_jobs(text: str) -> list[int]:
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("scenario", nargs="?", choices=(*SCENARIOS, "all"), default="all")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, for development (results go to *-quick.json)")
     ap.add_argument("--repeats", type=int, default=3,
-                    help="compose and v3v2: runs per mode (at least 3); status: interleaved rounds")
+                    help="compose and v3v2: runs per mode (at least 3); status and generate: interleaved rounds")
     ap.add_argument("--jobs", type=parse_jobs, default=None, help="concurrency: N values, e.g. 1,50,200")
     ap.add_argument("--scale", type=float, default=None,
                     help="latency scale for Veo 75 s / HeyGen 150 s (concurrency: by profile; v3v2 default 0.1)")
@@ -69,10 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "of the working tree, e.g. while someone is mid-edit in sandbox/")
     ap.add_argument("--timeout", type=float, default=None, help="concurrency: seconds to wait for one N's jobs")
     ap.add_argument("--compare", default=None, metavar="REF",
-                    help="status: also measure this git ref (tree A) against the working tree (tree B), interleaved")
+                    help="status: also measure this git ref (tree A) against the working tree (tree B), "
+                         "interleaved; generate: the tree without the ledger (default cfdcbd8)")
     ap.add_argument("--clients", type=parse_jobs, default=[1, 16],
-                    help="status: concurrent client connections, e.g. 1,16")
-    ap.add_argument("--duration", type=float, default=10.0, help="status: measured seconds per measurement")
+                    help="status and generate: concurrent client connections, e.g. 1,16")
+    ap.add_argument("--duration", type=float, default=10.0,
+                    help="status and generate: measured seconds per measurement")
     return ap
 
 

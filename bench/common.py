@@ -153,6 +153,24 @@ def tree_cpu_seconds(root: int) -> float:
     return total
 
 
+def database_backends_cpu(database: str) -> dict[int, float]:
+    """{pid: CPU seconds} of the local PostgreSQL backends connected to `database` (their process title names it:
+    "postgres: [cluster: ]user database host(port) state"); empty if PostgreSQL's processes are not visible here."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            st = _stat(int(entry))
+            if st:
+                found[int(entry)] = st[1]
+    return found
+
+
 class TreeSampler(threading.Thread):
     """Samples a process tree's summed RSS and CPU every `interval` seconds in a background thread."""
 

@@ -208,10 +208,82 @@ def status_section(data: dict) -> list[str]:
     return lines
 
 
+def generate_section(data: dict) -> list[str]:
+    end = data["machine"].get("load_average_at_end", [])
+    verdicts, targets = data["verdicts"], data["targets"]
+    lines = [
+        "## generate — POST /api/video/generate/ with and without the credit ledger; quote latency", "",
+        _machine(data), "",
+        f"`{data['command']}`: {_tree_line(data)}. Each tree: {data['server']}; the brief: {data['brief']}. On the "
+        f"ledger side the user is on plan `{data['bench_plan']['code']}` (metered, max_jobs_in_flight "
+        f"{data['bench_plan']['max_jobs_in_flight']}) with {data['bench_plan']['credits_given']} credits given through "
+        f"billing.ledger.adjust, so every request holds credits. Jobs in progress: {data['jobs_in_progress']}. "
+        f"{data['rounds']} round(s) of {data['duration_seconds']:.0f} s per (tree, clients) after a "
+        f"{data['warmup_seconds']:.0f} s warm-up ({data['order']}). Load average at end "
+        f"{' / '.join(str(x) for x in end)}.", "",
+        "| clients | tree | rps median (range) | p50 ms | p99 ms | server CPU ms/request | database CPU ms/request "
+        "| client cores | other cores | steal cores |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for clients in map(str, data["clients_levels"]):
+        for label, levels in data["medians"].items():
+            m = levels[clients]
+            lines.append(f"| {clients} | {label.upper()} | {_f(m['rps'], 1)} ({_f(m['rps_min'], 1)}–"
+                         f"{_f(m['rps_max'], 1)}) | {_f(m['p50_ms'])} | {_f(m['p99_ms'])} | "
+                         f"{_f(m['server_cpu_ms_per_request'])} | {_f(m.get('database_cpu_ms_per_request'))} | "
+                         f"{_f(m['client_cpu_cores'])} | {_f(m['other_busy_cores'])} | "
+                         f"{_f(m['machine_steal_cores'])} |")
+        r = data["ratios_b_over_a"][clients]
+        lines.append(f"| {clients} | **B/A** | **{_f(r['rps'], 3)}** | {_f(r['p50_ms'], 3)} | {_f(r['p99_ms'], 3)} "
+                     f"| {_f(r['server_cpu_ms_per_request'], 3)} | | | | |")
+        paired = data["paired_ratios_b_over_a"][clients]
+        lines.append(_paired_row(clients, "B/A per round", paired) + " |")
+        quiet = paired["undisturbed"]
+        lines.append(_paired_row(clients, f"B/A undisturbed rounds ({quiet['pairs']}/{quiet['of']})", quiet) + " |")
+    q = data["quote"]
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    for clients in map(str, data["clients_levels"]):
+        r, paired = data["ratios_b_over_a"][clients], data["paired_ratios_b_over_a"][clients]["rps"]
+        lines.append(f"| generate rps with / without, {clients} client(s) ≥ {targets['rps_ratio_at_least']} | ratio of "
+                     f"medians {_f(r['rps'], 3)}; median of per-round ratios {_f(paired['median'], 3)} "
+                     f"({_f(paired['min'], 3)}–{_f(paired['max'], 3)}) | "
+                     f"{_ok(verdicts[f'rps_ratio_{clients}_clients'])} |")
+    lines.append(f"| quote p50 ≤ {targets['quote_p50_ms_at_most']:.0f} ms ({data['quote_server']}) | p50 "
+                 f"{_f(q['p50_ms'])} ms ({_f(q['p50_ms_range'][0])}–{_f(q['p50_ms_range'][1])}), p99 "
+                 f"{_f(q['p99_ms'])} ms, {_f(q['rps'], 1)} rps | {_ok(verdicts['quote_p50'])} |")
+    lines.append("")
+    for label, counts in data["answers"].items():
+        lines.append(f"- answers, {label}: {counts['expected']} as expected of {counts['total']} (warm-ups included); "
+                     f"402: {counts['402']}, other 4xx: {counts['other_4xx']}, 5xx: {counts['5xx']}, no answer: "
+                     f"{counts['no_answer']}")
+    for label, check in data["checks"].items():
+        held = (f"; {check['holds']} holds, {check['held_credits']} credits held for {check['quoted_credits']} quoted"
+                if "holds" in check else "")
+        lines.append(f"- check, tree {label.upper()}: {check['jobs']} jobs in its database for "
+                     f"{check['accepted_202']} answers 202{held}: "
+                     f"{'ok' if check['ok'] else 'FAILED: ' + '; '.join(check['problems'])}")
+    lines += [f"- {n}" for n in GENERATE_COLUMNS + data.get("notes", [])] + [""]
+    return lines
+
+
+GENERATE_COLUMNS = [
+    "rps: 202 responses (a job started) per second over the measured window; median over rounds (range in "
+    "brackets). Tree A is the code without the ledger, B the code with it.",
+    STATUS_COLUMNS[1],
+    STATUS_COLUMNS[2].replace("per 200 response", "per 202 response"),
+    "database CPU: CPU ms of the PostgreSQL backends connected to the tree's own database (/proc, by their process "
+    "title) per 202 response: the SQL's cost, which the server CPU does not include.",
+    "client / other cores: CPU of the load-generator process, and of everything else on the machine (/proc/stat "
+    "busy minus server, client and the tree's database backends: other tenants, and PostgreSQL's shared background "
+    "processes such as the WAL writer), over the window.",
+    *STATUS_COLUMNS[4:],
+]
+
+
 SECTIONS = (("compose", compose_section), ("v3v2", v3v2_section),
             ("concurrency-sustained", concurrency_section), ("concurrency-burst", concurrency_section),
             ("concurrency-sustained-shared", concurrency_section), ("concurrency-burst-shared", concurrency_section),
-            ("status", status_section))
+            ("status", status_section), ("generate", generate_section))
 OPTIONAL = {"concurrency-sustained-shared", "concurrency-burst-shared"}  # other layouts, shown only when run
 
 

@@ -58,9 +58,10 @@ def run_load(tree: ServedTree, clients: int, duration: float) -> dict:
 
 
 def require_only_200s(tree: ServedTree, result: dict) -> None:
-    if result["non_200"] or not result["ok_responses"]:
-        raise RuntimeError(f"tree {tree.label} at {result['clients']} clients: {result['non_200']} answers other "
-                           f"than 200 {result['outcomes']}; first: {result['first_failure']}\n{tree.log_tail()}")
+    if result["unexpected_whole_run"] or not result["ok_responses"]:
+        raise RuntimeError(f"tree {tree.label} at {result['clients']} clients: {result['unexpected_whole_run']} "
+                           f"answers other than 200 {result['outcomes_whole_run']}; first: {result['first_failure']}"
+                           f"\n{tree.log_tail()}")
 
 
 def measure_interleaved(trees: dict[str, ServedTree], levels: list[int], rounds: int, duration: float) -> list[dict]:
@@ -83,6 +84,7 @@ def measure_interleaved(trees: dict[str, ServedTree], levels: list[int], rounds:
 def flatten(run: dict) -> dict:
     return {"rps": run["rps"], "p50_ms": run["latency_ms"]["p50"], "p99_ms": run["latency_ms"]["p99"],
             "server_cpu_ms_per_request": run["server_cpu_ms_per_request"],
+            "database_cpu_ms_per_request": run.get("database_cpu_ms_per_request"),  # with loadgen --database
             "client_cpu_cores": run["client_cpu_cores"], "other_busy_cores": run["other_busy_cores"],
             "machine_steal_cores": run["machine_steal_cores"]}
 

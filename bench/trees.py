@@ -1,4 +1,4 @@
-"""Code trees served by gunicorn for the status scenario.
+"""Code trees served by gunicorn for the status and generate scenarios.
 
 A tree is a checkout of the project: the working tree, or a git ref checked out into a temporary detached
 `git worktree`. Each gets its own PostgreSQL database (created fresh, dropped after), is migrated, gets a user
@@ -120,8 +120,9 @@ def fresh_database(name: str) -> Iterator[str]:
             _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def server_env(database_url: str) -> dict[str, str]:
-    """Production-like settings (DEBUG off, a real secret key) minus HTTPS, which loopback does not speak."""
+def server_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """Production-like settings (DEBUG off, a real secret key) minus HTTPS, which loopback does not speak; then
+    `overrides`."""
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_TO_DROP}
     env.update({
         "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(48), "ALLOWED_HOSTS": "127.0.0.1",
@@ -129,6 +130,7 @@ def server_env(database_url: str) -> dict[str, str]:
         "SECURE_HSTS_SECONDS": "0", "DATABASE_URL": database_url, "CELERY_BROKER_URL": "memory://",
         "LOG_LEVEL": "WARNING", "GENERATE_RATE_LIMIT": "100000/hour",
     })
+    env.update(overrides)
     return env
 
 
@@ -144,10 +146,20 @@ class ServedTree:
     port: int = 0
     process: subprocess.Popen | None = None
     logs: Path | None = None
+    workers: int = GUNICORN_WORKERS
+    ready_path: str | None = None  # a GET that answers 200 once the server is up; None: the job's status URL
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def status_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/video/status/{self.job_id}/"
+        return f"{self.base_url}/api/video/status/{self.job_id}/"
+
+    @property
+    def ready_url(self) -> str:
+        return self.status_url if self.ready_path is None else f"{self.base_url}{self.ready_path}"
 
     def manage(self, *args: str) -> list[str]:
         """Run manage.py in this tree; its stdout's lines."""
@@ -173,7 +185,7 @@ class ServedTree:
         self.logs = Path(tempfile.mkstemp(prefix=f"bench-status-gunicorn-{self.label}-", suffix=".log")[1])
         # Command-line flags win over any gunicorn.conf.py a tree may carry: both trees run the same server.
         cmd = [sys.executable, "-m", "gunicorn", "video_saas.wsgi:application", "--chdir", str(self.root),
-               "--workers", str(GUNICORN_WORKERS), "--worker-class", "sync", "--threads", "1",
+               "--workers", str(self.workers), "--worker-class", "sync", "--threads", "1",
                "--bind", f"127.0.0.1:{self.port}"]
         with self.logs.open("wb") as out:
             self.process = subprocess.Popen(cmd, cwd=self.root, env=self.env, stdout=out, stderr=subprocess.STDOUT,
@@ -192,12 +204,13 @@ class ServedTree:
                 raise RuntimeError(f"tree {self.label}: gunicorn exited with {self.process.returncode}:\n"
                                    f"{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
-                response = httpx.get(self.status_url, headers=headers, timeout=5)
+                response = httpx.get(self.ready_url, headers=headers, timeout=5)
                 if response.status_code == 200:
                     return
                 answer = f"{response.status_code} {response.text[:300]}"
             time.sleep(0.2)
-        raise RuntimeError(f"tree {self.label}: status URL never answered 200 (last: {answer}):\n{self.log_tail()}")
+        raise RuntimeError(f"tree {self.label}: {self.ready_url} never answered 200 (last: {answer}):\n"
+                           f"{self.log_tail()}")
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.logs.read_text(errors="replace")[-chars:] if self.logs and self.logs.exists() else ""

@@ -19,14 +19,15 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from video_generation.models import JobStatus, VideoJob
 from video_generation.pipeline.states import ACTIVE_STATUSES
 
 from .models import EntryKind, LedgerEntry, UserProfile
-from .plans import DEFAULT_PLAN, plan_named
+from .plans import DEFAULT_PLAN, plan_named, plan_refusals
 
 
 class InsufficientCredits(Exception):
@@ -34,6 +35,14 @@ class InsufficientCredits(Exception):
         super().__init__(f"{required} credits needed, {available} available")
         self.required = required
         self.available = available
+
+
+class PlanRefusal(Exception):
+    """The plan does not allow this brief: field name -> reasons, worded for the customer."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(message for messages in errors.values() for message in messages))
+        self.errors = errors
 
 
 class LimitReached(Exception):
@@ -80,29 +89,42 @@ def open_account(user, *, plan_code: str = DEFAULT_PLAN, now: datetime | None = 
     return UserProfile.objects.select_related("plan").get(id=profile.id)
 
 
+def _locking(rows):
+    # Only the account row is locked: its plan is read with it, and locking the plan too would make every account
+    # on that plan wait for each other.
+    return rows.select_for_update(of=("self",)).select_related("plan")
+
+
 def locked(account_id) -> UserProfile:
     """The account row, locked until the transaction ends. Call inside transaction.atomic()."""
-    return UserProfile.objects.select_for_update().select_related("plan").get(id=account_id)
+    return _locking(UserProfile.objects).get(id=account_id)
 
 
-def account_for_user(user_id) -> UserProfile:
-    """The user's account (opened now if an older user has none; its period rolled over if it has ended), locked.
-    Call inside transaction.atomic()."""
-    profile = UserProfile.objects.filter(user_id=user_id).values_list("id", flat=True).first()
-    if profile is None:
-        profile = open_account(get_user_model().objects.get(pk=user_id)).id
-    account = locked(profile)
+def account_for_user(user_id, *, in_progress_besides=None) -> UserProfile:
+    """The user's account, locked (one query), opened now if an older user has none and rolled over if its period
+    has ended. With `in_progress_besides` (a job id) it also carries `in_progress`: the user's other jobs that are
+    still running. Call inside transaction.atomic()."""
+    rows = _locking(UserProfile.objects.filter(user_id=user_id))
+    if in_progress_besides is not None:
+        running = (VideoJob.objects.filter(user_id=OuterRef("user_id"), status__in=ACTIVE_STATUSES)
+                   .exclude(id=in_progress_besides).order_by().values("user_id").annotate(n=Count("id")).values("n"))
+        rows = rows.annotate(in_progress=Coalesce(Subquery(running), 0))
+    account = rows.first()
+    if account is None:
+        open_account(get_user_model().objects.get(pk=user_id))
+        account = rows.get()
     if account.period_end <= timezone.now():
         roll_over(account.id)
-        account = locked(profile)
+        account = rows.get()
     return account
 
 
 def post(account: UserProfile, kind: str, change: Change, *, key: str, job_id=None, payment_ref: str = "",
-         memo: str = "", created_by=None) -> LedgerEntry:
+         memo: str = "", created_by=None, key_is_new: bool = False) -> LedgerEntry:
     """Apply `change` to a locked `account` and append its entry; an entry already posted under `key` is returned
-    unchanged (nothing is applied twice)."""
-    earlier = LedgerEntry.objects.filter(idempotency_key=key).first()
+    unchanged (nothing is applied twice). `key_is_new` skips that look-up where the key cannot exist yet (the first
+    hold of a job created in this transaction); the unique index still stands behind it."""
+    earlier = None if key_is_new else LedgerEntry.objects.filter(idempotency_key=key).first()
     if earlier is not None:
         return earlier
     account.granted_credits += change.granted
@@ -133,27 +155,24 @@ def open_hold(account: UserProfile, job_id) -> tuple[int, int]:
     return held, entries.filter(kind=EntryKind.HOLD).count()
 
 
-def hold_for_job(job: VideoJob, credits: int) -> LedgerEntry | None:
-    """Admit `job` at `credits`: check the plan's videos in progress and hold the credits, or raise.
+def hold_for_job(job: VideoJob, credits: int, *, retry: bool = False) -> LedgerEntry | None:
+    """Admit `job` at `credits` under its plan: what the plan allows in a brief, its videos in progress, and the
+    credits, held; or raise PlanRefusal, InsufficientCredits or LimitReached.
 
     Runs in the transaction that creates (or retries) the job, under the account lock, so two concurrent submits
     are decided one after the other and can never spend the same credit. Unlimited plans hold nothing."""
-    account = account_for_user(job.user_id)
-    in_progress = VideoJob.objects.filter(user_id=job.user_id, status__in=ACTIVE_STATUSES).exclude(id=job.id).count()
-    if account.plan.unlimited:
-        check_in_progress(account, in_progress)
-        return None
-    if credits > account.available_credits:
+    account = account_for_user(job.user_id, in_progress_besides=job.id)
+    if errors := plan_refusals(account.plan, job):
+        raise PlanRefusal(errors)
+    if not account.plan.unlimited and credits > account.available_credits:
         raise InsufficientCredits(credits, account.available_credits)
-    check_in_progress(account, in_progress)
-    _, holds = open_hold(account, job.id)
-    return post(account, EntryKind.HOLD, Change(held=credits), key=f"hold:{job.id}:{holds + 1}", job_id=job.id,
-                memo=f"{job.product_title[:200]}: {credits} credits quoted")
-
-
-def check_in_progress(account: UserProfile, in_progress: int) -> None:
-    if in_progress >= account.plan.max_jobs_in_flight:
+    if account.in_progress >= account.plan.max_jobs_in_flight:
         raise LimitReached(account.plan.max_jobs_in_flight)
+    if account.plan.unlimited:
+        return None
+    holds = open_hold(account, job.id)[1] if retry else 0
+    return post(account, EntryKind.HOLD, Change(held=credits), key=f"hold:{job.id}:{holds + 1}", job_id=job.id,
+                memo=f"{job.product_title[:200]}: {credits} credits quoted", key_is_new=not retry)
 
 
 def settle_job(job_id, status: str, credits: int) -> None:

@@ -40,3 +40,14 @@ def plan_named(code: str):
     if plan is None:
         raise Plan.DoesNotExist(f"no plan {code!r}")
     return plan
+
+
+def plan_refusals(plan, job) -> dict[str, list[str]]:
+    """What `plan` does not allow in `job`'s brief, as field errors worded for the customer (empty: all allowed)."""
+    errors = {}
+    if len(job.scenes_data) > plan.max_scenes:
+        errors["scenes"] = [f"Your {plan.name} plan allows at most {plan.max_scenes} scenes per video "
+                            f"(this brief has {len(job.scenes_data)})."]
+    if not plan.offers(job.quality):
+        errors["quality"] = [f"Your {plan.name} plan offers quality {', '.join(plan.allowed_qualities)} only."]
+    return errors

@@ -9,33 +9,19 @@ from django.dispatch import receiver
 from video_generation.pipeline.signals import JobRefused, job_admitting, job_finished
 
 from . import ledger
-from .models import UserProfile
-from .plans import DEFAULT_PLAN, plan_named
 
 
 @receiver(job_admitting, dispatch_uid="billing.admit_job")
 def admit_job(sender, *, job, credits: int, retry: bool, **kwargs) -> None:
-    plan = UserProfile.objects.filter(user_id=job.user_id).values_list("plan__code", flat=True).first()
-    check_plan_offers(job, plan_named(plan or DEFAULT_PLAN))
     try:
-        ledger.hold_for_job(job, credits)
+        ledger.hold_for_job(job, credits, retry=retry)
+    except ledger.PlanRefusal as refused:
+        raise JobRefused(400, {"error": "Validation error", "details": refused.errors}) from None
     except ledger.InsufficientCredits as refused:
         raise JobRefused(402, {"error": "Insufficient credits", "required": refused.required,
                                "available": refused.available}) from None
     except ledger.LimitReached as refused:
         raise JobRefused(429, {"error": "Too many videos in progress", "limit": refused.limit}) from None
-
-
-def check_plan_offers(job, plan) -> None:
-    """The plan's limits on a brief, refused as field errors (400) like any other invalid input."""
-    errors = {}
-    if len(job.scenes_data) > plan.max_scenes:
-        errors["scenes"] = [f"Your {plan.name} plan allows at most {plan.max_scenes} scenes per video "
-                            f"(this brief has {len(job.scenes_data)})."]
-    if not plan.offers(job.quality):
-        errors["quality"] = [f"Your {plan.name} plan offers quality {', '.join(plan.allowed_qualities)} only."]
-    if errors:
-        raise JobRefused(400, {"error": "Validation error", "details": errors})
 
 
 @receiver(job_finished, dispatch_uid="billing.settle_job")

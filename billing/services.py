@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time as clock
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -14,11 +15,24 @@ from video_generation.models import JobStatus, VideoJob
 from . import ledger
 from .models import LedgerEntry, UserProfile
 
+PLAN_RATE_TTL_SECONDS = 60.0
+_plan_rates: dict = {}  # user id -> (the plan's rate or None, monotonic expiry): this process's memory
+
 
 def plan_rate_limit(user) -> str | None:
-    """The user's plan's generate rate limit, if it sets one (rate_limits.generate_rate asks)."""
-    return UserProfile.objects.filter(user_id=user.pk).values_list("plan__generate_rate_limit", flat=True).first() \
-        or None
+    """The user's plan's generate rate limit, if it sets one (rate_limits.generate_rate asks on every submit).
+
+    Remembered for a minute in each process, so the submit path does not query it every time: a plan change reaches
+    the rate limit within PLAN_RATE_TTL_SECONDS (credits and plan limits are always read fresh, under the lock)."""
+    now = clock.monotonic()
+    remembered = _plan_rates.get(user.pk)
+    if remembered is not None and remembered[1] > now:
+        return remembered[0]
+    rate = UserProfile.objects.filter(user_id=user.pk).values_list("plan__generate_rate_limit", flat=True).first()
+    if len(_plan_rates) > 10_000:
+        _plan_rates.clear()
+    _plan_rates[user.pk] = (rate or None, now + PLAN_RATE_TTL_SECONDS)
+    return rate or None
 
 
 def account(user) -> UserProfile:

@@ -37,3 +37,10 @@ def _no_broker(monkeypatch):
     from video_generation.pipeline import dispatch
 
     monkeypatch.setattr(dispatch, "publish", lambda *args, **kwargs: True)
+
+
+@pytest.fixture(autouse=True)
+def _forget_plan_rates():
+    from billing import services
+
+    services._plan_rates.clear()

@@ -97,3 +97,12 @@ def test_a_replayed_key_holds_nothing_more(user, client_for, brief):
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.json()["credits"] == 3
     assert UserProfile.objects.get(user=user).held_credits == 3
+
+
+def test_holding_credits_adds_four_queries_to_a_submit(user, client_for, brief, django_assert_num_queries):
+    """The submit path stays short: the job insert, then one locked read of the account with its plan and its
+    videos in progress, the balance update and the hold entry (and the savepoint around them)."""
+    client = client_for(user)
+    client.post(GENERATE, brief, format="json")  # the plan's rate limit is remembered from here on
+    with django_assert_num_queries(6):  # savepoint, job, account, balance, entry, release savepoint
+        assert client.post(GENERATE, brief, format="json").status_code == 202

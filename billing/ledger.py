@@ -19,12 +19,10 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Sum
 from django.utils import timezone
 
 from video_generation.models import JobStatus, VideoJob
-from video_generation.pipeline.states import ACTIVE_STATUSES
 
 from .models import EntryKind, LedgerEntry, UserProfile
 from .plans import DEFAULT_PLAN, plan_named, plan_refusals
@@ -100,15 +98,10 @@ def locked(account_id) -> UserProfile:
     return _locking(UserProfile.objects).get(id=account_id)
 
 
-def account_for_user(user_id, *, in_progress_besides=None) -> UserProfile:
+def account_for_user(user_id) -> UserProfile:
     """The user's account, locked (one query), opened now if an older user has none and rolled over if its period
-    has ended. With `in_progress_besides` (a job id) it also carries `in_progress`: the user's other jobs that are
-    still running. Call inside transaction.atomic()."""
+    has ended. Call inside transaction.atomic()."""
     rows = _locking(UserProfile.objects.filter(user_id=user_id))
-    if in_progress_besides is not None:
-        running = (VideoJob.objects.filter(user_id=OuterRef("user_id"), status__in=ACTIVE_STATUSES)
-                   .exclude(id=in_progress_besides).order_by().values("user_id").annotate(n=Count("id")).values("n"))
-        rows = rows.annotate(in_progress=Coalesce(Subquery(running), 0))
     account = rows.first()
     if account is None:
         open_account(get_user_model().objects.get(pk=user_id))
@@ -133,7 +126,8 @@ def post(account: UserProfile, kind: str, change: Change, *, key: str, job_id=No
     if min(account.granted_credits, account.purchased_credits, account.held_credits) < 0 \
             or account.available_credits < 0:
         raise ValueError(f"{kind} {change} would leave account {account.id} negative")
-    account.save(update_fields=["granted_credits", "purchased_credits", "held_credits", "updated_at"])
+    account.save(update_fields=["granted_credits", "purchased_credits", "held_credits", "jobs_in_progress",
+                                "updated_at"])
     return LedgerEntry.objects.create(
         account=account, kind=kind, amount=change.amount, balance_after=account.available_credits,
         granted_delta=change.granted, purchased_delta=change.purchased, held_delta=change.held,
@@ -161,14 +155,16 @@ def hold_for_job(job: VideoJob, credits: int, *, retry: bool = False) -> LedgerE
 
     Runs in the transaction that creates (or retries) the job, under the account lock, so two concurrent submits
     are decided one after the other and can never spend the same credit. Unlimited plans hold nothing."""
-    account = account_for_user(job.user_id, in_progress_besides=job.id)
+    account = account_for_user(job.user_id)
     if errors := plan_refusals(account.plan, job):
         raise PlanRefusal(errors)
     if not account.plan.unlimited and credits > account.available_credits:
         raise InsufficientCredits(credits, account.available_credits)
-    if account.in_progress >= account.plan.max_jobs_in_flight:
+    if account.jobs_in_progress >= account.plan.max_jobs_in_flight:
         raise LimitReached(account.plan.max_jobs_in_flight)
+    account.jobs_in_progress += 1
     if account.plan.unlimited:
+        account.save(update_fields=["jobs_in_progress", "updated_at"])
         return None
     holds = open_hold(account, job.id)[1] if retry else 0
     return post(account, EntryKind.HOLD, Change(held=credits), key=f"hold:{job.id}:{holds + 1}", job_id=job.id,
@@ -183,17 +179,17 @@ def settle_job(job_id, status: str, credits: int) -> None:
         return
     account = account_for_user(user_id)
     held, holds = open_hold(account, job_id)
+    account.jobs_in_progress = max(0, account.jobs_in_progress - 1)  # a miscount must never stop a job ending
     if held > 0:
         post(account, EntryKind.RELEASE, Change(held=-held), key=f"release:{job_id}:{holds}", job_id=job_id,
              memo="hold ended")
-    if status != JobStatus.COMPLETED:
-        return
-    charged = min(credits, held) if not account.plan.unlimited else 0
+    charged = min(credits, held) if status == JobStatus.COMPLETED and not account.plan.unlimited else 0
     if charged:
         post(account, EntryKind.CAPTURE, spend(account, charged), key=f"capture:{job_id}:{holds}", job_id=job_id,
              memo=f"video delivered: {charged} credits")
-    account.videos_this_month += 1
-    account.save(update_fields=["videos_this_month", "updated_at"])
+    if status == JobStatus.COMPLETED:
+        account.videos_this_month += 1
+    account.save(update_fields=["videos_this_month", "jobs_in_progress", "updated_at"])
 
 
 # --- Periods: grants and expiry -------------------------------------------------------------------------------

@@ -75,6 +75,8 @@ class UserProfile(models.Model):
     purchased_credits = models.IntegerField(default=0)
     held_credits = models.IntegerField(default=0)
     videos_this_month = models.IntegerField(default=0, help_text="Videos delivered in the current period.")
+    jobs_in_progress = models.IntegerField(default=0, help_text="Accepted videos not yet finished: counted up when one "
+                                                                "is admitted and down when it ends, under the lock.")
     period_start = models.DateTimeField()
     period_end = models.DateTimeField(db_index=True)
     stripe_customer_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
@@ -87,6 +89,7 @@ class UserProfile(models.Model):
             models.CheckConstraint(condition=Q(granted_credits__gte=0), name="granted_not_negative"),
             models.CheckConstraint(condition=Q(purchased_credits__gte=0), name="purchased_not_negative"),
             models.CheckConstraint(condition=Q(held_credits__gte=0), name="held_not_negative"),
+            models.CheckConstraint(condition=Q(jobs_in_progress__gte=0), name="jobs_in_progress_not_negative"),
             models.CheckConstraint(condition=Q(held_credits__lte=F("granted_credits") + F("purchased_credits")),
                                    name="held_within_balance"),
         ]

@@ -276,3 +276,16 @@ def test_a_delivered_video_can_be_refunded_once(user, job_data, admin_user):
     assert ledger.refund_job(job, reason="again", by=admin_user) == refund
     assert account_of(user).available_credits == 15
     assert_balanced(account_of(user))
+
+
+def test_the_migration_counts_each_users_jobs_in_progress(user, other_user, job_data):
+    import importlib
+
+    from django.apps import apps
+
+    for _ in range(3):
+        create_job(user=user, data=job_data)
+    cancel_job(user.video_jobs.first())
+    UserProfile.objects.update(jobs_in_progress=0)
+    importlib.import_module("billing.migrations.0003_jobs_in_progress").count_jobs_in_progress(apps, None)
+    assert (account_of(user).jobs_in_progress, account_of(other_user).jobs_in_progress) == (2, 0)

@@ -15,6 +15,7 @@ from billing.tests.conftest import validated
 from devstack.briefs import headphones_brief
 from video_generation.models import JobStatus, VideoJob
 from video_generation.pipeline import JobRefused, cancel_job, create_job, retry_job
+from video_generation.pipeline.states import ACTIVE_STATUSES
 from video_generation.pipeline.transitions import complete_job, fail_job
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +72,7 @@ def check(user) -> None:
     assert min(account.granted_credits, account.purchased_credits, account.held_credits,
                account.available_credits) >= 0
     assert all(entry.balance_after >= 0 for entry in entries)
+    assert account.jobs_in_progress == VideoJob.objects.filter(user=user, status__in=ACTIVE_STATUSES).count()
     for job in VideoJob.objects.filter(user=user):
         mine = entries.filter(job_id=job.id)
         held = mine.aggregate(total=Sum("held_delta"))["total"] or 0

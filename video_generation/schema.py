@@ -14,6 +14,8 @@ class VideoSaasAutoSchema(AutoSchema):
         schema = super()._map_basic_serializer(serializer, direction)
         if isinstance(serializer, RejectUnknownFieldsMixin):
             schema["additionalProperties"] = False  # unknown fields are answered 400, not ignored
+        if one_of := getattr(serializer, "exactly_one_of", None):
+            schema["oneOf"] = [{"required": [name]} for name in one_of]  # exactly one of these fields is sent
         return schema
 
 

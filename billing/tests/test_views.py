@@ -130,4 +130,5 @@ def test_the_schema_names_exactly_what_is_on_sale(api_client):
     enums = {name: schema["components"]["schemas"][body["properties"][name]["allOf"][0]["$ref"].rpartition("/")[2]]
              for name in ("plan", "pack")}
     assert (enums["plan"]["enum"], enums["pack"]["enum"]) == (["pro"], ["credits-50"])
+    assert schema["paths"][CHECKOUT]["post"]["requestBody"]["required"] is True  # an empty body is refused
     assert "/api/billing/stripe-webhook/" not in schema["paths"]  # Stripe's endpoint, not the client API

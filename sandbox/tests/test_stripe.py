@@ -182,8 +182,8 @@ def test_the_official_library_reads_what_it_answers(stripe_sbx):
 
 
 def test_paying_for_a_subscription_sends_the_subscription_the_paid_invoice_and_the_checkout(api, receiver):
-    created = session(api, mode="subscription", price="price_sandbox_pro", **{"metadata[plan]": "pro",
-                                                                              "subscription_data[metadata][plan]": "pro"})
+    plan = {"metadata[plan]": "pro", "subscription_data[metadata][plan]": "pro"}
+    created = session(api, mode="subscription", price="price_sandbox_pro", **plan)
     pay(created["url"])
     events = receiver.wait_for(3)
     assert [e["type"] for e in events] == ["customer.subscription.created", "invoice.paid",

@@ -299,6 +299,19 @@ def start_paid_period(account_id, *, plan, period_start: datetime, period_end: d
                     payment_ref=invoice_id, memo=f"{plan.name} plan credits, invoice paid")
 
 
+def record_subscription(account_id, *, plan, subscription_id: str) -> bool:
+    """A checkout for `plan` started subscription `subscription_id`: the account is on the plan from now on; its
+    credits come with the paid invoice (start_paid_period). False if the account has another subscription (which
+    this one does not displace) or the invoice was recorded first."""
+    with transaction.atomic():
+        account = locked(account_id)
+        if account.stripe_subscription_id:
+            return False
+        account.plan, account.stripe_subscription_id = plan, subscription_id
+        account.save(update_fields=["plan", "stripe_subscription_id", "updated_at"])
+    return True
+
+
 def end_subscription(account_id, *, subscription_id: str) -> bool:
     """The subscription ended: the account is back on the free plan (its granted credits last to the period's
     end, then the free grant starts). False if the account had another subscription by then."""

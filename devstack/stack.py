@@ -47,6 +47,7 @@ class Stack:
     env: dict[str, str]
     sandbox_url: str
     api_url: str = ""
+    planned_api_url: str = ""  # the "api" server's address, known before it starts (Stripe's webhook URL)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def log(self, name: str) -> Path:
@@ -80,8 +81,9 @@ class Stack:
         return self.spawn(name, argv)
 
     def start_api(self, name: str = "api", *, workers: int = 2, **env: str) -> str:
-        """An API server with `env` on top of the stack's; the one named "api" is the stack's `api_url`."""
-        url = f"http://127.0.0.1:{free_port()}"
+        """An API server with `env` on top of the stack's; the one named "api" is the stack's `api_url` (at
+        `planned_api_url`, where the sandbox sends Stripe's events)."""
+        url = self.planned_api_url if name == "api" and self.planned_api_url else f"http://127.0.0.1:{free_port()}"
         process = self.spawn(name, [sys.executable, "-m", "gunicorn", "video_saas.wsgi:application",
                                     "--bind", url.removeprefix("http://"), "--workers", str(workers),
                                     "--threads", "4", "--timeout", "60"], PUBLIC_BASE_URL=url, **env)
@@ -137,12 +139,16 @@ def local_stack(workdir: Path, *, veo_seconds: float = 2.0, heygen_seconds: floa
                 heygen_api_version: str = "v3", database_url: str | None = None,
                 redis_url: str | None = None, sandbox_args: tuple[str, ...] = (),
                 extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """Start the sandbox and wire the environment; the caller starts workers and the API as it needs."""
+    """Start the sandbox and wire the environment; the caller starts workers and the API as it needs. The sandbox's
+    env file configures every provider, Stripe included (its key, webhook secret and the seeded price ids), and
+    its Stripe events go to the "api" server's webhook endpoint."""
     from sandbox import SandboxProcess
 
     workdir.mkdir(parents=True, exist_ok=True)
+    api_url = f"http://127.0.0.1:{free_port()}"
+    webhook = ["--stripe-webhook-url", f"{api_url}/api/billing/stripe-webhook/"]
     sandbox = SandboxProcess(data_dir=workdir / "sandbox", veo_latency=veo_seconds, heygen_latency=heygen_seconds,
-                             extra_args=list(sandbox_args))
+                             extra_args=webhook + list(sandbox_args))
     sandbox.start()
     try:
         env = {**os.environ, **sandbox.env, **pipeline_env(veo_seconds=veo_seconds, heygen_seconds=heygen_seconds)}
@@ -169,7 +175,7 @@ def local_stack(workdir: Path, *, veo_seconds: float = 2.0, heygen_seconds: floa
             env["CELERY_BROKER_URL"] = "filesystem://"
             env["CELERY_FILESYSTEM_QUEUE_DIR"] = str(workdir / "broker")
         env.update(extra_env or {})
-        stack = Stack(workdir=workdir, env=env, sandbox_url=sandbox.env["SANDBOX_URL"])
+        stack = Stack(workdir=workdir, env=env, sandbox_url=sandbox.env["SANDBOX_URL"], planned_api_url=api_url)
         stack.manage("migrate", "--noinput")
         yield stack
     finally:

@@ -1,4 +1,4 @@
-"""Loopback sandbox for the Veo (Vertex AI), HeyGen and GCS wire protocols.
+"""Loopback sandbox for the Veo (Vertex AI), HeyGen, GCS and Stripe wire protocols.
 
 Django-free; product code never imports it. Start it with ``python -m sandbox serve`` or, from tests,
 with :class:`sandbox.process.SandboxProcess`.

@@ -22,6 +22,7 @@ from .heygen import HeyGenService
 from .httpkit import Hang, Request, Response, json_response
 from .ledger import Ledger
 from .render_cache import RenderCache
+from .stripe import PRICE_SETTINGS, StripeService
 from .veo import VeoService
 
 BUCKET = "sandbox-videos"
@@ -46,6 +47,8 @@ class Context:
         self.veo_latency = args.veo_latency * args.latency_scale
         self.heygen_latency = args.heygen_latency * args.latency_scale
         self.heygen_api_key = args.heygen_api_key or ("sandbox-" + secrets.token_hex(16))
+        self.stripe_secret_key = args.stripe_secret_key or ("sk_test_sandbox" + secrets.token_hex(16))
+        self.stripe_webhook_secret = args.stripe_webhook_secret or ("whsec_" + secrets.token_hex(24))
         self.executor = ThreadPoolExecutor(max_workers=args.render_workers, thread_name_prefix="render")
         self.render_cache = RenderCache(enabled=args.reuse_renders)
         self.stopping = threading.Event()
@@ -60,11 +63,14 @@ class Context:
 
 
 class App:
-    def __init__(self, ctx: Context, service_account: ServiceAccount):
+    def __init__(self, ctx: Context, service_account: ServiceAccount, args):
         self.ctx = ctx
         self.sa = service_account
         self.veo = VeoService(ctx)
         self.heygen = HeyGenService(ctx)
+        self.stripe = StripeService(ctx, secret_key=ctx.stripe_secret_key, webhook_url=args.stripe_webhook_url,
+                                    webhook_secret=ctx.stripe_webhook_secret,
+                                    duplicate_events=args.stripe_duplicate_events)
 
     def dispatch(self, req: Request):
         p = req.path
@@ -72,6 +78,10 @@ class App:
             return self.veo.handle(req)
         if p.startswith("/heygen/") or p.startswith("/heygen-upload/"):
             return self.heygen.handle(req)
+        if p.startswith("/stripe/"):
+            return self.stripe.handle(req)
+        if p == "/_sandbox/stripe/events" and req.method == "GET":
+            return json_response(200, {"events": self.stripe.webhooks.report()})
         if p == "/oauth2/token":
             return self.token(req)
         if p.startswith("/files/"):
@@ -180,7 +190,7 @@ def make_handler(app: App):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m sandbox", description="Loopback Veo/HeyGen/GCS sandbox")
+    ap = argparse.ArgumentParser(prog="python -m sandbox", description="Loopback Veo/HeyGen/GCS/Stripe sandbox")
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the sandbox")
     s.add_argument("--port", type=int, default=8900, help="HTTP port (0 = pick a free one)")
@@ -197,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how many first submits of a request a 429/500/hang/lost_response fault hits")
     s.add_argument("--heygen-api-key", default=os.environ.get("SANDBOX_HEYGEN_API_KEY"),
                    help="fixed HeyGen API key (default: random)")
+    s.add_argument("--stripe-webhook-url", default=os.environ.get("SANDBOX_STRIPE_WEBHOOK_URL"),
+                   help="where Stripe events are POSTed (env SANDBOX_STRIPE_WEBHOOK_URL; default: not delivered)")
+    s.add_argument("--stripe-webhook-secret", default=os.environ.get("SANDBOX_STRIPE_WEBHOOK_SECRET"),
+                   help="the secret events are signed with (env SANDBOX_STRIPE_WEBHOOK_SECRET; default: random)")
+    s.add_argument("--stripe-secret-key", default=os.environ.get("SANDBOX_STRIPE_SECRET_KEY"),
+                   help="the API key Stripe requests must carry (default: random)")
+    s.add_argument("--stripe-duplicate-events", action="store_true",
+                   help="deliver every Stripe event twice (Stripe may)")
     s.add_argument("--render-workers", type=int,
                    default=int(os.environ.get("SANDBOX_RENDER_WORKERS") or min(2, os.cpu_count() or 1)),
                    help="renders (ffmpeg processes) run at once; further jobs wait in a FIFO queue "
@@ -225,7 +243,7 @@ def serve(args) -> int:
         sa = ServiceAccount(PROJECT, f"{base}/oauth2/token")
         sa_path = sa.write(data_dir / "service-account.json")
         ctx = Context(args, base, emulator.client, data_dir)
-        app = App(ctx, sa)
+        app = App(ctx, sa, args)
         httpd.RequestHandlerClass = make_handler(app)
 
         env = {
@@ -239,6 +257,10 @@ def serve(args) -> int:
             "HEYGEN_API_BASE_URL": f"{base}/heygen",
             "HEYGEN_UPLOAD_BASE_URL": f"{base}/heygen-upload",
             "HEYGEN_API_KEY": ctx.heygen_api_key,
+            "STRIPE_API_BASE": f"{base}/stripe",
+            "STRIPE_SECRET_KEY": ctx.stripe_secret_key,
+            "STRIPE_WEBHOOK_SECRET": ctx.stripe_webhook_secret,
+            **PRICE_SETTINGS,
             "SANDBOX_DATA_DIR": str(data_dir),
         }
         text = "".join(f"{k}={v}\n" for k, v in env.items())

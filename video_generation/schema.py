@@ -10,10 +10,18 @@ from .validators import url_pattern
 
 
 class VideoSaasAutoSchema(AutoSchema):
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        if getattr(serializer, "exactly_one_of", None):
+            required = True  # no field is required on its own, but an empty body is refused
+        return schema, required
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         if isinstance(serializer, RejectUnknownFieldsMixin):
             schema["additionalProperties"] = False  # unknown fields are answered 400, not ignored
+        if one_of := getattr(serializer, "exactly_one_of", None):
+            schema["oneOf"] = [{"required": [name]} for name in one_of]  # exactly one of these fields is sent
         return schema
 
 

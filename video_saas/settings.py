@@ -278,6 +278,25 @@ ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=False)
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 WEBHOOK_SECRET = env("WEBHOOK_SECRET", default="")
 
+# --- Payments: Stripe ------------------------------------------------------------------------------
+# billing/stripe_service.py; payments are on when STRIPE_SECRET_KEY is set. The redirect URLs are your
+# app's pages; Stripe replaces {CHECKOUT_SESSION_ID} in the success URL with the session's id.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+STRIPE_SUCCESS_URL = env("STRIPE_SUCCESS_URL",
+                         default=PUBLIC_BASE_URL + "/?checkout=success&session_id={CHECKOUT_SESSION_ID}")
+STRIPE_CANCEL_URL = env("STRIPE_CANCEL_URL", default=PUBLIC_BASE_URL + "/?checkout=cancelled")
+STRIPE_PORTAL_RETURN_URL = env("STRIPE_PORTAL_RETURN_URL", default=PUBLIC_BASE_URL + "/")
+# Price ids for the seeded plans and packs, used when the row's own stripe_price_id (set in the admin) is empty.
+STRIPE_PRICES = {
+    "plan:pro": env("STRIPE_PRICE_PRO", default=""),
+    "plan:enterprise": env("STRIPE_PRICE_ENTERPRISE", default=""),
+    "pack:credits-50": env("STRIPE_PRICE_CREDITS_50", default=""),
+    "pack:credits-200": env("STRIPE_PRICE_CREDITS_200", default=""),
+}
+
 # --- Security -----------------------------------------------------------------------------------------
 # Production defaults whenever DEBUG is false; each can be turned off from the environment (a plain-HTTP loopback
 # stack sets SECURE_SSL_REDIRECT, SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE to false and SECURE_HSTS_SECONDS=0).
@@ -312,7 +331,9 @@ LOGGING = {
     "loggers": {
         "video_generation": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"),
                              "propagate": False},
+        "billing": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"), "propagate": False},
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "httpx": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},  # the library logs every request at INFO
     },
 }

@@ -4,6 +4,9 @@ server process, authenticated, with a fixed seed and 100 examples per operation.
 The default checks include that every schema-valid request is accepted (so the schema may not promise more than
 the server takes) and every schema-invalid one refused (nor less), that every status code and response body is
 documented, that unauthenticated requests are refused, and that no request gets a 5xx.
+
+Payments are on, against the sandbox's Stripe, so checkout and portal answer as in production. Stripe's webhook is
+not in the schema (only Stripe can sign a request to it); billing/tests/test_stripe_webhook.py attacks it instead.
 """
 
 import os
@@ -14,6 +17,7 @@ import sys
 from pathlib import Path
 
 from devstack.stack import REPO, free_port, wait_for_http
+from sandbox import SandboxProcess
 
 SEED = "20261128"
 EXAMPLES_PER_OPERATION = "100"
@@ -28,9 +32,10 @@ expected-statuses = ["2xx", "3xx", "401", "402", "403", "404", "409", "422", "42
 """
 
 
-def server_env(tmp_path: Path) -> dict[str, str]:
+def server_env(tmp_path: Path, sandbox_env: dict[str, str]) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL")}
-    return {**env, "DJANGO_SETTINGS_MODULE": "video_saas.settings", "DEBUG": "false",
+    stripe = {key: value for key, value in sandbox_env.items() if key.startswith("STRIPE_")}
+    return {**env, **stripe, "DJANGO_SETTINGS_MODULE": "video_saas.settings", "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(64), "SECURE_SSL_REDIRECT": "false",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "CELERY_BROKER_URL": "memory://",
             "LOCAL_STORAGE_DIR": str(tmp_path / "media"), "GENERATE_RATE_LIMIT": "1000000/hour"}
@@ -42,7 +47,11 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 def test_the_api_keeps_every_promise_its_openapi_schema_makes(tmp_path):
-    env = server_env(tmp_path)
+    with SandboxProcess(data_dir=tmp_path / "sandbox") as sandbox:
+        run_schemathesis(tmp_path, server_env(tmp_path, sandbox.env))
+
+
+def run_schemathesis(tmp_path: Path, env: dict[str, str]) -> None:
     manage(env, "migrate", "--noinput")
     token = manage(env, "create_api_token", "fuzzer").strip().splitlines()[-1]
     manage(env, "set_plan", "fuzzer", "enterprise")

@@ -39,8 +39,8 @@ MIN_FRAGMENT = 8
 # Settings always treated as secrets; a list or tuple value (SECRET_KEY_FALLBACKS) counts item by item.
 _CORE_SECRET_SETTINGS = ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "HEYGEN_API_KEY", "WEBHOOK_SECRET")
 
-# Further settings that hold secrets, e.g. "STRIPE_SECRET_KEY": their values are redacted everywhere as well.
-SECRET_SETTING_NAMES: tuple[str, ...] = ()
+# Further settings that hold secrets: their values are redacted everywhere as well.
+SECRET_SETTING_NAMES: tuple[str, ...] = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
 
 _PEM_PRIVATE_KEY = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"

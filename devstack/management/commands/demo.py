@@ -3,12 +3,15 @@
 Starts the sandbox (Veo, HeyGen, GCS emulator), a Celery worker with the sweeper, and the API server; creates a
 user and token; submits the brief's "Premium Wireless Headphones" example through the real HTTP API; shows a
 progress bar; downloads the finished MP4; stops everything; prints the file's path as the last line.
+With --buy-credits it first buys the 50-credit pack through the sandbox's Stripe Checkout (the payment's webhook
+credits the account).
 """
 
 import os
 import time
 from pathlib import Path
 
+import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -29,6 +32,8 @@ class Command(BaseCommand):
         parser.add_argument("--scenes", type=int, default=3)
         parser.add_argument("--veo-latency", type=float, default=4.0, help="seconds per Veo operation")
         parser.add_argument("--heygen-latency", type=float, default=8.0, help="seconds per HeyGen render")
+        parser.add_argument("--buy-credits", action="store_true",
+                            help="first buy the credits-50 pack through the sandbox's Stripe Checkout")
 
     def handle(self, *args, **options):
         workdir = settings.BASE_DIR / "var" / "demo" / time.strftime("%Y%m%d-%H%M%S")
@@ -41,7 +46,10 @@ class Command(BaseCommand):
             api_url = stack.start_api()
             # The free plan covers up to five scenes (15 credits); a longer demo runs on the unlimited plan.
             plan = None if options["scenes"] <= FREE_PLAN_SCENES else "enterprise"
-            api = VideoApi(api_url, stack.create_token("demo", plan=plan))
+            token = stack.create_token("demo", plan=plan)
+            api = VideoApi(api_url, token)
+            if options["buy_credits"]:
+                say(buy_credits(api_url, token))
             brief = headphones_brief(f"{stack.sandbox_url}/assets/headphones.png", scenes=options["scenes"],
                                      aspect_ratio=options["aspect_ratio"])
             try:
@@ -76,3 +84,17 @@ class Command(BaseCommand):
         return (f"Done in {job['processing_time_seconds']} s: {info.width}x{info.height}, {info.duration:.1f} s, "
                 f"{info.video_codec}/{info.audio_codec}, {path.stat().st_size / 1e6:.1f} MB, "
                 f"credits used {job['credits_used']}")
+
+
+def buy_credits(api_url: str, token: str, pack: str = "credits-50") -> str:
+    """Check out `pack` through the API and pay on the sandbox's hosted Checkout page, as a user would."""
+    with httpx.Client(timeout=30, trust_env=False) as http:
+        answer = http.post(f"{api_url}/api/billing/checkout/", json={"pack": pack},
+                           headers={"Authorization": f"Token {token}"})
+        if answer.status_code != 200:
+            raise CommandError(f"checkout refused: {answer.status_code} {answer.text}")
+        checkout = answer.json()
+        paid = http.post(checkout["checkout_url"], data={"deliver": "once"})  # the page's Pay button
+        if paid.status_code != 303:
+            raise CommandError(f"the sandbox's Checkout did not take the payment: {paid.status_code}")
+    return f"Bought the {pack} pack through Stripe Checkout (session {checkout['session_id']})"

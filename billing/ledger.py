@@ -279,15 +279,18 @@ def roll_over_due(*, now: datetime | None = None, batch: int = 500) -> int:
 def start_paid_period(account_id, *, plan, period_start: datetime, period_end: datetime, subscription_id: str,
                       invoice_id: str) -> LedgerEntry | None:
     """A subscription invoice was paid: the account is on `plan` for the invoice's period, what was left of the
-    previous period's grant expires, and the plan's credits are granted (once per invoice)."""
+    grant before it expires (held credits excepted), and the plan's credits are granted. Once per invoice: a
+    redelivered invoice changes nothing."""
     with transaction.atomic():
         account = locked(account_id)
+        expire_key = f"expire:invoice:{invoice_id}"
+        if LedgerEntry.objects.filter(idempotency_key__in=[expire_key, f"grant:invoice:{invoice_id}"]).exists():
+            return LedgerEntry.objects.filter(idempotency_key=f"grant:invoice:{invoice_id}").first()
+        expiring = max(0, account.granted_credits - account.held_credits)
+        if expiring:
+            post(account, EntryKind.EXPIRE, Change(granted=-expiring), key=expire_key,
+                 memo=f"unused plan credits, replaced by the {plan.name} plan's")
         if period_start > account.period_start:
-            ended = account.period_start.isoformat()
-            expiring = max(0, account.granted_credits - account.held_credits)
-            if expiring:
-                post(account, EntryKind.EXPIRE, Change(granted=-expiring), key=f"expire:{account.id}:{ended}",
-                     memo=f"unused plan credits of the period from {ended[:10]}")
             account.period_start, account.videos_this_month = period_start, 0
         account.period_end = max(period_end, account.period_end)
         account.plan, account.stripe_subscription_id = plan, subscription_id

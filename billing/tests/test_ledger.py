@@ -289,3 +289,15 @@ def test_the_migration_counts_each_users_jobs_in_progress(user, other_user, job_
     UserProfile.objects.update(jobs_in_progress=0)
     importlib.import_module("billing.migrations.0003_jobs_in_progress").count_jobs_in_progress(apps, None)
     assert (account_of(user).jobs_in_progress, account_of(other_user).jobs_in_progress) == (2, 0)
+
+
+def test_subscribing_in_the_first_second_replaces_the_free_grant(user):
+    """An invoice whose period starts when the account's does still replaces the grant before it."""
+    account = account_of(user)
+    pro = plan_named("pro")
+    ledger.start_paid_period(account.id, plan=pro, period_start=account.period_start,
+                             period_end=ledger.add_months(account.period_start), subscription_id="sub_2",
+                             invoice_id="in_2")
+    account.refresh_from_db()
+    assert account.granted_credits == 150
+    assert_balanced(account)

@@ -17,6 +17,14 @@ def migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.fixture(autouse=True)
+def every_app_migrated_again_afterwards():
+    """Going back to an old state unapplies the apps that depend on it (billing): later tests need them back."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 def make_job(apps, user_id, keys_and_kinds):
     VideoJob = apps.get_model("video_generation", "VideoJob")
     JobStep = apps.get_model("video_generation", "JobStep")

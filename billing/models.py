@@ -138,7 +138,8 @@ class LedgerEntry(models.Model):
     `held`, a capture takes them out of `granted` (first) and `purchased`.
     """
 
-    account = models.ForeignKey(UserProfile, on_delete=models.PROTECT, related_name="entries")
+    # Indexed by ledger_account_idx (account, -id), which serves every look-up by account: no index of its own.
+    account = models.ForeignKey(UserProfile, on_delete=models.PROTECT, related_name="entries", db_index=False)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     amount = models.IntegerField()
     balance_after = models.IntegerField()
@@ -151,17 +152,24 @@ class LedgerEntry(models.Model):
                             db_constraint=False, related_name="ledger_entries")
     payment_ref = models.CharField(max_length=255, blank=True, default="",
                                    help_text="The Stripe object (checkout session, invoice) it belongs to.")
-    idempotency_key = models.CharField(max_length=255, unique=True)
+    idempotency_key = models.CharField(max_length=255)  # unique: a constraint, which needs no LIKE index beside it
     memo = models.CharField(max_length=500, blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", help_text="The staff member who made an adjustment.")
+                                   related_name="+", db_index=False,
+                                   help_text="The staff member who made an adjustment.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["account", "-id"], name="ledger_account_idx")]
+        # Every submit inserts an entry, so the table keeps only the indexes its reads need.
+        indexes = [
+            models.Index(fields=["account", "-id"], name="ledger_account_idx"),
+            # Only adjustments name a staff member: the index holds them alone (for SET_NULL when one is deleted).
+            models.Index(fields=["created_by"], condition=Q(created_by__isnull=False), name="ledger_created_by_idx"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="ledger_unique_idempotency_key")]
         verbose_name_plural = "ledger entries"
 
     def __str__(self) -> str:

@@ -110,8 +110,6 @@ class VideoJob(models.Model):
         indexes = [
             models.Index(fields=["user", "created_at"]),
             models.Index(fields=["status"]),
-            # A user's jobs in progress, counted on every submit (billing's plan limit) and filtered by status.
-            models.Index(fields=["user", "status"], name="job_user_status_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["user", "idempotency_key"],

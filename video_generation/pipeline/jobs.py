@@ -41,10 +41,9 @@ def create_job_idempotently(*, user, data: dict[str, Any], idempotency_key: str)
     unique (user, key) constraint decides, so a sequential repeat and a concurrent one are answered alike; callers
     that want to skip the insert for a known repeat look first with find_replay.
     """
-    try:
-        with transaction.atomic():
-            return create_job(user=user, data=data, idempotency_key=idempotency_key,
-                              request_fingerprint=fingerprint(data)), True
+    try:  # create_job's transaction (or savepoint) is rolled back by the unique constraint's error
+        return create_job(user=user, data=data, idempotency_key=idempotency_key,
+                          request_fingerprint=fingerprint(data)), True
     except IntegrityError:  # an earlier or concurrent request with the same key has the job
         return find_replay(user=user, data=data, idempotency_key=idempotency_key), False
 

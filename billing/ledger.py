@@ -25,7 +25,7 @@ from django.utils import timezone
 from video_generation.models import JobStatus, VideoJob
 
 from . import sql
-from .models import EntryKind, LedgerEntry, UserProfile
+from .models import EndedSubscription, EntryKind, LedgerEntry, UserProfile
 from .plans import DEFAULT_PLAN, plan_named, plan_refusals
 
 
@@ -243,6 +243,8 @@ def start_paid_period(account_id, *, plan, period_start: datetime, period_end: d
     redelivered invoice changes nothing."""
     with transaction.atomic():
         account = locked(account_id)
+        if subscription_has_ended(subscription_id):  # a late invoice: its credits were paid for, its plan is over
+            return _grant_paid_credits(account, plan, invoice_id)
         expire_key = f"expire:invoice:{invoice_id}"
         if LedgerEntry.objects.filter(idempotency_key__in=[expire_key, f"grant:invoice:{invoice_id}"]).exists():
             return LedgerEntry.objects.filter(idempotency_key=f"grant:invoice:{invoice_id}").first()
@@ -257,19 +259,28 @@ def start_paid_period(account_id, *, plan, period_start: datetime, period_end: d
         account.plan, account.stripe_subscription_id = plan, subscription_id
         account.save(update_fields=["plan", "stripe_subscription_id", "period_start", "period_end",
                                     "videos_this_month", "updated_at"])
-        if plan.unlimited or not plan.monthly_credits:
-            return None
-        return post(account, EntryKind.GRANT, Change(granted=plan.monthly_credits), key=f"grant:invoice:{invoice_id}",
-                    payment_ref=invoice_id, memo=f"{plan.name} plan credits, invoice paid")
+        return _grant_paid_credits(account, plan, invoice_id)
+
+
+def _grant_paid_credits(account: UserProfile, plan, invoice_id: str) -> LedgerEntry | None:
+    if plan.unlimited or not plan.monthly_credits:
+        return None
+    return post(account, EntryKind.GRANT, Change(granted=plan.monthly_credits), key=f"grant:invoice:{invoice_id}",
+                payment_ref=invoice_id, memo=f"{plan.name} plan credits, invoice paid")
+
+
+def subscription_has_ended(subscription_id: str) -> bool:
+    return EndedSubscription.objects.filter(subscription_id=subscription_id).exists()
 
 
 def record_subscription(account_id, *, plan, subscription_id: str) -> bool:
     """A checkout for `plan` started subscription `subscription_id`: the account is on the plan from now on; its
     credits come with the paid invoice (start_paid_period). False if the account has another subscription (which
-    this one does not displace) or the invoice was recorded first."""
+    this one does not displace), the invoice was recorded first, or the subscription has already ended (a late
+    event)."""
     with transaction.atomic():
         account = locked(account_id)
-        if account.stripe_subscription_id:
+        if account.stripe_subscription_id or subscription_has_ended(subscription_id):
             return False
         account.plan, account.stripe_subscription_id = plan, subscription_id
         account.save(update_fields=["plan", "stripe_subscription_id", "updated_at"])
@@ -280,6 +291,7 @@ def end_subscription(account_id, *, subscription_id: str) -> bool:
     """The subscription ended: the account is back on the free plan (its granted credits last to the period's
     end, then the free grant starts). False if the account had another subscription by then."""
     with transaction.atomic():
+        EndedSubscription.objects.get_or_create(subscription_id=subscription_id)
         account = locked(account_id)
         if account.stripe_subscription_id not in ("", subscription_id):
             return False

@@ -184,6 +184,17 @@ class LedgerEntry(models.Model):
         raise TypeError("ledger entries are never deleted: post a correcting entry instead")
 
 
+class EndedSubscription(models.Model):
+    """A Stripe subscription that has ended: a late event of it (a checkout completion, a paid invoice delivered
+    after the deletion) never puts an account back on its plan."""
+
+    subscription_id = models.CharField(max_length=255, unique=True)
+    ended_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.subscription_id
+
+
 class StripeEvent(models.Model):
     """A Stripe event we have processed: a redelivery of the same id is acknowledged and ignored."""
 

@@ -298,7 +298,7 @@ def _start_subscription(account: UserProfile, session: dict) -> str:
         logger.warning("Stripe checkout session %s names no subscription or plan", _object_id(session.get("id")))
         return "ignored"
     recorded = ledger.record_subscription(account.id, plan=plan, subscription_id=subscription_id)
-    return "subscribed" if recorded else "subscription already recorded"
+    return "subscribed" if recorded else "subscription not recorded (another is current, or it has ended)"
 
 
 def on_invoice_paid(invoice: dict) -> str:

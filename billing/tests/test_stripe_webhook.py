@@ -132,6 +132,30 @@ def test_a_deleted_subscription_returns_the_account_to_the_free_plan(account):
     assert (ended.plan.code, ended.stripe_subscription_id) == ("free", "")
 
 
+def test_a_checkout_event_delivered_after_its_subscription_ended_leaves_the_account_on_free(account):
+    session = subscription_session(CUSTOMER, subscription="sub_late")
+    deliver(body_of(event("customer.subscription.deleted",
+                          {"id": "sub_late", "object": "subscription", "customer": CUSTOMER})))
+    r = deliver(body_of(event("checkout.session.completed", session)))
+    assert r.json()["outcome"].startswith("subscription not recorded")
+    assert (fresh(account).plan.code, fresh(account).stripe_subscription_id) == ("free", "")
+
+
+def test_an_invoice_paid_after_its_subscription_ended_grants_its_credits_once_but_not_the_plan(account):
+    granted_before = fresh(account).granted_credits
+    deliver(body_of(event("checkout.session.completed", subscription_session(CUSTOMER, subscription="sub_gone"))))
+    deliver(body_of(event("customer.subscription.deleted",
+                          {"id": "sub_gone", "object": "subscription", "customer": CUSTOMER})))
+    invoice = paid_invoice(CUSTOMER, subscription="sub_gone", start=int(time.time()) + 5,
+                           end=int(time.time()) + 30 * 86400)
+    for _ in range(2):
+        assert deliver(body_of(event("invoice.paid", invoice))).json()["outcome"] == "period paid"
+    after = fresh(account)
+    assert (after.plan.code, after.stripe_subscription_id) == ("free", "")
+    assert after.granted_credits == granted_before + 150
+    assert LedgerEntry.objects.filter(idempotency_key=f"grant:invoice:{invoice['id']}").count() == 1
+
+
 def test_the_end_of_an_older_subscription_leaves_the_current_one(account):
     deliver(body_of(event("checkout.session.completed", subscription_session(CUSTOMER, subscription="sub_new"))))
     deliver(body_of(event("customer.subscription.deleted",

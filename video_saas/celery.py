@@ -17,8 +17,8 @@ app.autodiscover_tasks()
 @app.on_after_finalize.connect
 def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
     """Beat runs the sweeper every SWEEP_INTERVAL_SECONDS, the credit periods' rollover every
-    BILLING_ROLLOVER_INTERVAL_SECONDS and the webhook sweeper every WEBHOOK_SWEEP_INTERVAL_SECONDS. A run that waited longer than its interval in a busy queue is dropped: the next
-    one covers it."""
+    BILLING_ROLLOVER_INTERVAL_SECONDS and the webhook sweeper every WEBHOOK_SWEEP_INTERVAL_SECONDS. A run that
+    waited longer than its interval in a busy queue is dropped: the next one covers it."""
     from django.conf import settings
 
     from billing.tasks import roll_over_periods

@@ -135,6 +135,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a `status` field with their own choices: each enum gets its own name.
+    "ENUM_NAME_OVERRIDES": {"StatusEnum": "video_generation.models.JobStatus",
+                            "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus"},
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])

@@ -70,12 +70,16 @@ def sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
     """Ring for every due delivery (the beat task); returns how many."""
     from . import tasks
 
-    now = now or timezone.now()
-    due = list(Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-               .order_by("next_attempt_at").values_list("id", flat=True)[:batch])
+    due = due_ids(now=now, batch=batch)
     for delivery_id in due:
         dispatch.publish(tasks.deliver, str(delivery_id), queue=settings.WEBHOOK_QUEUE)
     return len(due)
+
+
+def due_ids(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> list:
+    now = now or timezone.now()
+    return list(Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+                .order_by("next_attempt_at").values_list("id", flat=True)[:batch])
 
 
 # --- One attempt -----------------------------------------------------------------------------------------------

@@ -88,7 +88,13 @@ class RotatedSecretSerializer(serializers.Serializer):
         help_text="Until then every delivery is signed with both the new and the replaced secret.")
 
 
-class DeliveryFilterSerializer(serializers.Serializer):
+class PageSerializer(serializers.Serializer):
+    """`?page=`: an integer if given ("" or "two" is a 400; a page past the end is the paginator's 404)."""
+
+    page = serializers.IntegerField(required=False)
+
+
+class DeliveryFilterSerializer(PageSerializer):
     endpoint = serializers.UUIDField(required=False)
     event_type = serializers.ChoiceField(choices=EventType.choices, required=False)
     job = serializers.UUIDField(required=False)

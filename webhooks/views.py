@@ -31,6 +31,7 @@ from .serializers import (
     EndpointCreateSerializer,
     EndpointSerializer,
     EndpointUpdateSerializer,
+    PageSerializer,
     RotatedSecretSerializer,
 )
 
@@ -69,8 +70,10 @@ class EndpointListCreateApi(APIView):
 
     @extend_schema(operation_id="webhooks_endpoints_list", summary="Your webhook endpoints, newest first",
                    parameters=[OpenApiParameter("page", int, description="Page number (1-based).")],
-                   responses={200: EndpointSerializer(many=True), 401: _AUTH, 404: _PAGE_NOT_FOUND, 500: _SERVER})
+                   responses={200: EndpointSerializer(many=True), 400: ValidationErrorSerializer, 401: _AUTH,
+                              404: _PAGE_NOT_FOUND, 500: _SERVER})
     def get(self, request):
+        PageSerializer(data=request.query_params.dict()).is_valid(raise_exception=True)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(Endpoint.objects.filter(user=request.user), request, view=self)
         return paginator.get_paginated_response(EndpointSerializer(page, many=True).data)

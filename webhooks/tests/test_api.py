@@ -208,9 +208,19 @@ def test_deliveries_are_listed_and_filtered_by_endpoint_event_job_and_outcome(ap
 
 
 @pytest.mark.parametrize("filters", [{"endpoint": "x"}, {"event_type": "job.exploded"}, {"job": "1"},
-                                     {"outcome": "maybe"}, {"page": "9"}])
-def test_a_bad_filter_or_page_is_refused(api_client, two_deliveries, filters):
-    assert api_client.get(DELIVERIES, filters).status_code in (400, 404)
+                                     {"outcome": "maybe"}, {"page": ""}, {"page": "two"}, {"outcome": ""}])
+def test_a_bad_filter_or_page_is_a_400(api_client, two_deliveries, filters):
+    assert api_client.get(DELIVERIES, filters).status_code == 400
+
+
+@pytest.mark.parametrize("page", ["", "x"])
+def test_a_malformed_page_of_endpoints_is_a_400(api_client, page):
+    assert api_client.get(ENDPOINTS, {"page": page}).status_code == 400
+
+
+@pytest.mark.parametrize("url", [ENDPOINTS, DELIVERIES])
+def test_a_page_past_the_end_is_a_404(api_client, url):
+    assert api_client.get(url, {"page": "9"}).status_code == 404
 
 
 def test_a_delivery_shows_its_event_and_attempts(api_client, two_deliveries, receiver, plain_http):

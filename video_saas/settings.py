@@ -185,9 +185,9 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 MEDIA_QUEUE = env("MEDIA_QUEUE", default="media")
 # A third, "webhooks", carries customer webhook deliveries (a slow receiver holds up only other deliveries).
-CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(MEDIA_QUEUE),
-                      Queue(env("WEBHOOK_QUEUE", default="webhooks")))
-CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": env("WEBHOOK_QUEUE", default="webhooks")}}
+WEBHOOK_QUEUE = env("WEBHOOK_QUEUE", default="webhooks")
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(MEDIA_QUEUE), Queue(WEBHOOK_QUEUE))
+CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": WEBHOOK_QUEUE}}
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=15.0)  # beat's schedule: video_saas/celery.py
 # Publishing to a dead broker must fail fast in the API (the job is saved; the sweeper starts it later).
 CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
@@ -290,8 +290,8 @@ WEBHOOK_SECRET = env("WEBHOOK_SECRET", default="")  # signs deliveries to a job'
 
 # --- Webhooks (webhooks/) ---------------------------------------------------------------------------------
 # Deliveries are rows; a message on their own queue only says "send this one now", and the sweeper re-sends what
-# a lost message left behind (webhooks/delivery.py). Endpoints must be https unless this is off (local runs).
-WEBHOOK_QUEUE = env("WEBHOOK_QUEUE", default="webhooks")
+# a lost message left behind (webhooks/delivery.py), on WEBHOOK_QUEUE (above). Endpoints must be https unless
+# WEBHOOK_REQUIRE_HTTPS is off (local runs).
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
 WEBHOOK_SWEEP_INTERVAL_SECONDS = env.float("WEBHOOK_SWEEP_INTERVAL_SECONDS", default=15.0)
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG and not ALLOW_PRIVATE_URLS)

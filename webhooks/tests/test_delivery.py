@@ -288,3 +288,32 @@ def test_a_host_resolving_to_a_private_address_is_never_connected_to(user, net, 
     assert not outcome.succeeded and outcome.status_code is None
     assert net.connections == [] and victim.requests == checked.requests == []
     assert Delivery.objects.get().status == "pending"  # retried later, checked again then
+
+
+# --- A slow receiver: the attempt ends by its deadline, on the webhooks queue ------------------------------------
+
+def test_a_receiver_that_never_answers_costs_one_attempt_its_deadline_and_is_retried(user, endpoint, receiver,
+                                                                                   broker, settings):
+    import time
+
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+
+    def never_answers(handler):
+        time.sleep(3)
+
+    receiver.default = never_answers
+    started = time.monotonic()
+    outcome = delivery.attempt(finish_a_job(user).id)
+
+    assert time.monotonic() - started < 2.5
+    assert not outcome.succeeded and outcome.status_code is None and outcome.error
+    assert Delivery.objects.get().status == "pending"
+
+
+def test_deliveries_travel_on_their_own_queue_never_the_pipelines(settings):
+    from video_saas.celery import app
+    from webhooks import tasks
+
+    assert settings.WEBHOOK_QUEUE not in ("celery", settings.MEDIA_QUEUE)
+    assert app.amqp.router.route({}, tasks.deliver.name)["queue"].name == settings.WEBHOOK_QUEUE
+    assert app.amqp.router.route({}, tasks.sweep.name)["queue"].name == settings.WEBHOOK_QUEUE

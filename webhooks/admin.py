@@ -22,7 +22,9 @@ class EndpointAdmin(admin.ModelAdmin):
     search_fields = ("url", "user__username", "description")
     fields = ("user", "url", "description", "events", "disabled_at", "disabled_reason", "failing_since",
               "previous_secret_expires_at", "created_at", "updated_at")
-    readonly_fields = ("user", "failing_since", "previous_secret_expires_at", "created_at", "updated_at")
+    # The URL and events are the owner's to change, through the API's checks; staff disable or enable.
+    readonly_fields = ("user", "url", "events", "failing_since", "previous_secret_expires_at", "created_at",
+                       "updated_at")
     actions = ("enable",)
 
     def has_add_permission(self, request):

@@ -31,6 +31,7 @@ from video_generation.services.redact import readable
 from video_generation.services.safe_http import PostResult, loggable_url, post_json_answer
 
 from .models import Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint
+from .signing import secrets_for, signature_header
 
 logger = logging.getLogger(__name__)
 
@@ -119,15 +120,11 @@ def claim_delivery(delivery_id, *, now: datetime | None = None) -> Claim | None:
 
 def send(delivery: Delivery) -> Outcome:
     """POST the event through the SSRF-safe client (DNS pinned, private addresses refused, no redirects)."""
-    from .services import signing_secrets
-
     event = delivery.event
     body = json.dumps(event.payload, separators=(",", ":")).encode()
     timestamp = int(time.time())
     headers = {"webhook-id": event.message_id, "webhook-timestamp": str(timestamp)}
-    if secrets_ := signing_secrets(delivery):
-        from .signing import signature_header
-
+    if secrets_ := secrets_for(delivery):
         headers["webhook-signature"] = signature_header(secrets_, event.message_id, timestamp, body)
     url = delivery.endpoint.url if delivery.endpoint is not None else delivery.url
     try:

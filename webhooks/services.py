@@ -7,7 +7,7 @@ to the job's own webhook_url; each delivery's bell rings once that transaction c
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -17,10 +17,9 @@ from django.utils import timezone
 from video_generation.models import JobStatus, VideoJob
 
 from . import delivery as engine
-from .models import SUBSCRIBABLE_EVENTS, Delivery, Endpoint, Event, EventType  # noqa: F401  (views list them)
-from .signing import new_secret
+from .models import SUBSCRIBABLE_EVENTS, Delivery, Endpoint, Event, EventType
+from .signing import ROTATION_OVERLAP, new_secret
 
-ROTATION_OVERLAP = timedelta(hours=24)
 JOB_EVENTS = {JobStatus.COMPLETED: EventType.JOB_COMPLETED, JobStatus.FAILED: EventType.JOB_FAILED,
               JobStatus.CANCELLED: EventType.JOB_CANCELLED}
 
@@ -81,36 +80,24 @@ def endpoint_rotate_secret(endpoint: Endpoint, *, now: datetime | None = None) -
     return endpoint
 
 
-def signing_secrets(delivery: Delivery, *, now: datetime | None = None) -> list[str]:
-    """The secrets a delivery is signed with: its endpoint's (with the previous one during a rotation's overlap);
-    for a job's own webhook_url, settings.WEBHOOK_SECRET if set (none: unsigned)."""
-    endpoint = delivery.endpoint
-    if endpoint is None:
-        return [settings.WEBHOOK_SECRET] if settings.WEBHOOK_SECRET else []
-    now = now or timezone.now()
-    overlap = endpoint.previous_secret and endpoint.previous_secret_expires_at \
-        and endpoint.previous_secret_expires_at > now
-    return [endpoint.secret, endpoint.previous_secret] if overlap else [endpoint.secret]
-
-
 # --- Events ----------------------------------------------------------------------------------------------------
 
-def record_event(*, user_id, type: str, data: dict, job: VideoJob | None = None,
+def record_event(*, user_id, event_type: str, data: dict, job: VideoJob | None = None,
                  endpoints=None) -> Event | None:
     """Write the event and its deliveries in the current transaction; ring for each once it commits. None (and
     nothing written) when nobody is to receive it.
-    `endpoints`: where to send it (default: the user's enabled endpoints subscribed to `type`)."""
+    `endpoints`: where to send it (default: the user's enabled endpoints subscribed to `event_type`)."""
     created = timezone.now()
     if endpoints is None:
         endpoints = [e for e in Endpoint.objects.filter(user_id=user_id, disabled_at__isnull=True)
-                     if type in e.events]
+                     if event_type in e.events]
     urls = [(e, e.url) for e in endpoints]
     if job is not None and job.webhook_url:
         urls.append((None, job.webhook_url))
     if not urls:
         return None
-    event = Event.objects.create(user_id=user_id, type=type, job=job, created_at=created, payload={
-        "type": type, "timestamp": created.isoformat().replace("+00:00", "Z"), "data": data})
+    event = Event.objects.create(user_id=user_id, type=event_type, job=job, created_at=created, payload={
+        "type": event_type, "timestamp": created.isoformat().replace("+00:00", "Z"), "data": data})
     targets = [Delivery(event=event, endpoint=endpoint, url=url, next_attempt_at=created) for endpoint, url in urls]
     for target in Delivery.objects.bulk_create(targets):
         engine.ring(target.id)
@@ -131,11 +118,11 @@ def job_finished(job_id, status: str, credits: int) -> Event | None:
     job = VideoJob.objects.filter(id=job_id).first()
     if job is None or status not in JOB_EVENTS:
         return None
-    return record_event(user_id=job.user_id, type=JOB_EVENTS[status], data=job_data(job, credits), job=job)
+    return record_event(user_id=job.user_id, event_type=JOB_EVENTS[status], data=job_data(job, credits), job=job)
 
 
 def credits_low(user_id, available: int, threshold: int) -> Event | None:
-    return record_event(user_id=user_id, type=EventType.CREDITS_LOW, data={
+    return record_event(user_id=user_id, event_type=EventType.CREDITS_LOW, data={
         "available_credits": available, "threshold": threshold,
         "links": {"account": absolute(reverse("account:account"))}})
 
@@ -145,7 +132,7 @@ def send_test(endpoint: Endpoint) -> Delivery:
     if not endpoint.enabled:
         raise EndpointDisabled("The endpoint is disabled; enable it first.")
     with transaction.atomic():
-        event = record_event(user_id=endpoint.user_id, type=EventType.TEST, endpoints=[endpoint], data={
+        event = record_event(user_id=endpoint.user_id, event_type=EventType.TEST, endpoints=[endpoint], data={
             "endpoint_id": str(endpoint.id), "message": "A test event: your endpoint receives and verifies."})
     return event.deliveries.get()
 

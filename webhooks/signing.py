@@ -13,12 +13,17 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
+from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
+
+from .models import Delivery
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
+ROTATION_OVERLAP = timedelta(hours=24)  # how long a replaced secret keeps signing beside the new one
 
 
 def new_secret() -> str:
@@ -40,3 +45,15 @@ def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 def signature_header(secrets_: Iterable[str], message_id: str, timestamp: int, body: bytes) -> str:
     return " ".join(signature(secret, message_id, timestamp, body) for secret in secrets_)
+
+
+def secrets_for(delivery: Delivery, *, now: datetime | None = None) -> list[str]:
+    """The secrets a delivery is signed with: its endpoint's (with the replaced one during a rotation's overlap);
+    for a job's own webhook_url, settings.WEBHOOK_SECRET if set (none: sent unsigned)."""
+    endpoint = delivery.endpoint
+    if endpoint is None:
+        return [settings.WEBHOOK_SECRET] if settings.WEBHOOK_SECRET else []
+    now = now or timezone.now()
+    overlapping = bool(endpoint.previous_secret) and endpoint.previous_secret_expires_at is not None \
+        and endpoint.previous_secret_expires_at > now
+    return [endpoint.secret, endpoint.previous_secret] if overlapping else [endpoint.secret]

@@ -22,7 +22,7 @@ from video_generation.serializers import (
 )
 
 from . import services
-from .models import Delivery, Endpoint, EventType
+from .models import SUBSCRIBABLE_EVENTS, Delivery, Endpoint, EventType
 from .serializers import (
     DeliveryDetailSerializer,
     DeliveryFilterSerializer,
@@ -80,7 +80,7 @@ class EndpointListCreateApi(APIView):
 
     @extend_schema(
         operation_id="webhooks_endpoints_create", summary="Register a webhook endpoint",
-        description=f"Events: {', '.join(services.SUBSCRIBABLE_EVENTS)} (default: all). The answer carries the "
+        description=f"Events: {', '.join(SUBSCRIBABLE_EVENTS)} (default: all). The answer carries the "
                     "endpoint's signing secret (`whsec_...`), shown this once.",
         request=EndpointCreateSerializer,
         responses={201: EndpointCreatedSerializer, 400: ValidationErrorSerializer, 401: _AUTH, 409: _CONFLICT,

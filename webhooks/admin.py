@@ -76,8 +76,8 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("event", "url", "endpoint", "status", "attempt_count", "next_attempt_at", "created_at")
     list_filter = ("status", "event__type")
     search_fields = ("id", "url", "event__user__username", "event__job__id")
-    readonly_fields = ("id", "event", "endpoint", "url", "status", "attempt_count", "next_attempt_at", "replay_of",
-                       "created_at", "updated_at")
+    readonly_fields = ("id", "event", "endpoint", "url", "status", "attempt_count", "next_attempt_at", "rung_at",
+                       "replay_of", "created_at", "updated_at")
     inlines = (AttemptInline,)
     actions = ("replay",)
 

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from video_generation.pipeline import dispatch
@@ -41,6 +41,7 @@ DISABLE_AFTER_FAILING_FOR = timedelta(days=5)
 LEASE_MARGIN_SECONDS = 45  # a claim's lease: the request's timeout and this margin
 SNIPPET_BYTES = 1000
 SWEEP_BATCH = 500
+REDRIVE_AFTER_SECONDS = 60  # a bell not answered by then is rung again (a duplicate finds nothing to claim)
 
 
 @dataclass(frozen=True)
@@ -60,21 +61,36 @@ class Outcome:
 # --- Ringing the bell ------------------------------------------------------------------------------------------
 
 def ring(delivery_id) -> None:
-    """Ask a worker to attempt the delivery now; after the current transaction commits. A message that is lost or
-    cannot be published is made up for by the sweeper."""
+    """Ask a worker to attempt the delivery now, once the current transaction commits (the delivery is written
+    with rung_at set). A message that cannot be published clears rung_at, so the next sweep rings again."""
+    transaction.on_commit(lambda: ring_now([delivery_id]))
+
+
+def ring_now(delivery_ids: list) -> int:
+    """Publish a deliver message for each id; returns how many the broker took."""
     from . import tasks
 
-    dispatch.enqueue(tasks.deliver, str(delivery_id), queue=settings.WEBHOOK_QUEUE)
+    taken = 0
+    for delivery_id in delivery_ids:
+        if dispatch.publish(tasks.deliver, str(delivery_id), queue=settings.WEBHOOK_QUEUE):
+            taken += 1
+        else:
+            Delivery.objects.filter(id=delivery_id).update(rung_at=None)
+    return taken
 
 
 def sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
-    """Ring for every due delivery (the beat task); returns how many."""
-    from . import tasks
-
-    due = due_ids(now=now, batch=batch)
-    for delivery_id in due:
-        dispatch.publish(tasks.deliver, str(delivery_id), queue=settings.WEBHOOK_QUEUE)
-    return len(due)
+    """Ring for every due delivery nobody has rung for since it came due (a retry whose time has come, a lease
+    that ran out, a message that could not be published) or for REDRIVE_AFTER_SECONDS (a message lost on the
+    way); the beat task. Returns how many were rung."""
+    now = now or timezone.now()
+    unrung = (Q(rung_at__isnull=True) | Q(rung_at__lt=F("next_attempt_at"))
+              | Q(rung_at__lte=now - timedelta(seconds=REDRIVE_AFTER_SECONDS)))
+    ids = list(Delivery.objects.filter(unrung, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+               .order_by("next_attempt_at").values_list("id", flat=True)[:batch])
+    Delivery.objects.filter(id__in=ids).update(rung_at=now)
+    ring_now(ids)
+    return len(ids)
 
 
 def due_ids(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> list:

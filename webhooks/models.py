@@ -94,6 +94,8 @@ class Delivery(models.Model):
     attempt_count = models.PositiveIntegerField(default=0)
     # When the next attempt is due; while one is under way, when its lease ends (then it is due again).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a message last asked a worker to attempt it (empty: its message could not be published).
+    rung_at = models.DateTimeField(null=True, blank=True)
     replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -98,7 +98,8 @@ def record_event(*, user_id, event_type: str, data: dict, job: VideoJob | None =
         return None
     event = Event.objects.create(user_id=user_id, type=event_type, job=job, created_at=created, payload={
         "type": event_type, "timestamp": created.isoformat().replace("+00:00", "Z"), "data": data})
-    targets = [Delivery(event=event, endpoint=endpoint, url=url, next_attempt_at=created) for endpoint, url in urls]
+    targets = [Delivery(event=event, endpoint=endpoint, url=url, next_attempt_at=created, rung_at=created)
+               for endpoint, url in urls]
     for target in Delivery.objects.bulk_create(targets):
         engine.ring(target.id)
     return event
@@ -145,6 +146,6 @@ def replay(original: Delivery) -> Delivery:
     with transaction.atomic():
         copy = Delivery.objects.create(event=original.event, endpoint=original.endpoint,
                                        url=original.endpoint.url if original.endpoint else original.url,
-                                       next_attempt_at=now, replay_of=original)
+                                       next_attempt_at=now, rung_at=now, replay_of=original)
         engine.ring(copy.id)
     return copy

@@ -99,11 +99,29 @@ def test_a_broker_down_at_the_jobs_end_delays_the_delivery_and_the_sweeper_sends
     assert sent.status == "succeeded"
 
 
-def test_two_sweepers_ringing_for_the_same_delivery_send_it_once(user, endpoint, receiver, broker):
-    finish_a_job(user)
-    assert delivery.sweep() + delivery.sweep() == 2  # two bells for one due delivery...
-    broker.run()
+def test_two_bells_for_the_same_delivery_send_it_once(user, endpoint, receiver, broker):
+    sent = finish_a_job(user)
+    delivery.ring_now([sent.id, sent.id])  # a duplicate message (a redrive, a redelivery)...
+    assert broker.run() == 2
     assert len(receiver.requests) == 1  # ...one claim, one POST
+
+
+def test_the_sweeper_rings_again_only_for_what_nobody_rang_for_since_it_came_due(user, endpoint, receiver, broker,
+                                                                                clock):
+    receiver.default = Answer(503, b"", ())
+    sent = finish_a_job(user)  # rung when the job ended
+    assert delivery.sweep() == 0
+
+    delivery.attempt(sent.id)  # the worker answers that bell: attempt 1 fails; attempt 2 is due in 5 s
+    assert delivery.sweep() == 0
+    clock.shift(timedelta(seconds=5))
+    assert delivery.sweep() == 1  # the retry came due: rung once...
+    assert delivery.sweep() == 0  # ...not at every sweep while its message waits in the queue
+    clock.shift(timedelta(seconds=delivery.REDRIVE_AFTER_SECONDS))
+    assert delivery.sweep() == 1  # a bell unanswered for a minute is rung again
+    broker.run()
+    sent.refresh_from_db()
+    assert sent.attempt_count == 2 and len(receiver.requests) == 2
 
 
 def test_a_claimed_delivery_cannot_be_claimed_again_until_its_lease_ends(user, endpoint, broker, clock):

@@ -17,6 +17,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Sum
@@ -27,6 +28,7 @@ from video_generation.models import JobStatus, VideoJob
 from . import sql
 from .models import EndedSubscription, EntryKind, LedgerEntry, UserProfile
 from .plans import DEFAULT_PLAN, plan_named, plan_refusals
+from .signals import credits_low
 
 
 class InsufficientCredits(Exception):
@@ -117,6 +119,7 @@ def post(account: UserProfile, kind: str, change: Change, *, key: str, job_id=No
     earlier = None if key_is_new else LedgerEntry.objects.filter(idempotency_key=key).first()
     if earlier is not None:
         return earlier
+    available_before = account.available_credits
     account.granted_credits += change.granted
     account.purchased_credits += change.purchased
     account.held_credits += change.held
@@ -130,7 +133,16 @@ def post(account: UserProfile, kind: str, change: Change, *, key: str, job_id=No
         job_id=job_id, payment_ref=payment_ref, idempotency_key=key, memo=memo[:500], created_by=created_by,
         created_at=account.updated_at)
     sql.write(account, entry)
+    announce_low_credits(account, available_before)
     return entry
+
+
+def announce_low_credits(account: UserProfile, available_before: int) -> None:
+    """Send credits_low when this change took the available credits below the threshold (once per crossing)."""
+    threshold = settings.CREDITS_LOW_THRESHOLD
+    if threshold > 0 and available_before >= threshold > account.available_credits:
+        credits_low.send(sender=UserProfile, user_id=account.user_id, available=account.available_credits,
+                         threshold=threshold)
 
 
 def spend(account: UserProfile, credits: int) -> Change:

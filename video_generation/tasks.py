@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from .pipeline import machine, webhooks
+from .pipeline import machine
 
 
 @shared_task(acks_late=True)
@@ -24,10 +24,3 @@ def poll_step(step_id: str) -> None:
 @shared_task(acks_late=True)
 def sweep() -> dict:
     return machine.sweep()
-
-
-@shared_task(bind=True, acks_late=True, max_retries=None)
-def deliver_webhook(self, job_id: str) -> None:
-    retry_in = webhooks.deliver(job_id, attempt=self.request.retries)
-    if retry_in is not None:
-        raise self.retry(countdown=retry_in)

@@ -16,19 +16,23 @@ app.autodiscover_tasks()
 
 @app.on_after_finalize.connect
 def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
-    """Beat runs the sweeper every SWEEP_INTERVAL_SECONDS and the credit periods' rollover every
-    BILLING_ROLLOVER_INTERVAL_SECONDS. A run that waited longer than its interval in a busy queue is dropped: the next
-    one covers it."""
+    """Beat runs the sweeper every SWEEP_INTERVAL_SECONDS, the credit periods' rollover every
+    BILLING_ROLLOVER_INTERVAL_SECONDS and the webhook sweeper every WEBHOOK_SWEEP_INTERVAL_SECONDS. A run that
+    waited longer than its interval in a busy queue is dropped: the next one covers it."""
     from django.conf import settings
 
     from billing.tasks import roll_over_periods
     from video_generation.tasks import sweep
+    from webhooks.tasks import sweep as sweep_webhooks
 
     interval = settings.SWEEP_INTERVAL_SECONDS
     sender.add_periodic_task(interval, sweep.s(), name="sweep-video-jobs", expires=interval)
     # Monthly grants and expiries: each account's period ends at its own time, so look every few minutes.
     rollover = settings.BILLING_ROLLOVER_INTERVAL_SECONDS
     sender.add_periodic_task(rollover, roll_over_periods.s(), name="roll-over-credit-periods", expires=rollover)
+    # Webhook deliveries that are due: retries whose time has come, and any whose bell was never rung.
+    hooks = settings.WEBHOOK_SWEEP_INTERVAL_SECONDS
+    sender.add_periodic_task(hooks, sweep_webhooks.s(), name="sweep-webhook-deliveries", expires=hooks)
 
 
 @signals.after_setup_logger.connect

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "video_generation",
     "billing",
+    "webhooks",
     "devstack",  # local stack: the sandbox-backed demo; no product code depends on it
 ]
 
@@ -134,6 +135,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a `status` field with their own choices: each enum gets its own name.
+    "ENUM_NAME_OVERRIDES": {"StatusEnum": "video_generation.models.JobStatus",
+                            "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus"},
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
@@ -180,7 +184,10 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
 # the CPUs, so a burst of composes never delays a provider poll.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 MEDIA_QUEUE = env("MEDIA_QUEUE", default="media")
-CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(MEDIA_QUEUE))
+# A third, "webhooks", carries customer webhook deliveries (a slow receiver holds up only other deliveries).
+WEBHOOK_QUEUE = env("WEBHOOK_QUEUE", default="webhooks")
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(MEDIA_QUEUE), Queue(WEBHOOK_QUEUE))
+CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": WEBHOOK_QUEUE}}
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=15.0)  # beat's schedule: video_saas/celery.py
 # Publishing to a dead broker must fail fast in the API (the job is saved; the sweeper starts it later).
 CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
@@ -265,6 +272,9 @@ NARRATION_WORDS_PER_MINUTE = env.int("NARRATION_WORDS_PER_MINUTE", default=150)
 
 # --- Billing ------------------------------------------------------------------------------------------
 BILLING_ROLLOVER_INTERVAL_SECONDS = env.float("BILLING_ROLLOVER_INTERVAL_SECONDS", default=300.0)
+# A change that takes the available credits below this sends billing.signals.credits_low (the credits.low webhook);
+# 0 turns it off.
+CREDITS_LOW_THRESHOLD = env.int("CREDITS_LOW_THRESHOLD", default=10)
 
 # --- Storage ------------------------------------------------------------------------------------------
 LOCAL_STORAGE_DIR = Path(env("LOCAL_STORAGE_DIR", default=str(BASE_DIR / "var" / "media")))
@@ -276,7 +286,16 @@ PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # Off in production: user-supplied URLs may not reach loopback or private networks (SSRF).
 ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=False)
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
-WEBHOOK_SECRET = env("WEBHOOK_SECRET", default="")
+WEBHOOK_SECRET = env("WEBHOOK_SECRET", default="")  # signs deliveries to a job's own webhook_url (if set)
+
+# --- Webhooks (webhooks/) ---------------------------------------------------------------------------------
+# Deliveries are rows; a message on their own queue only says "send this one now", and the sweeper re-sends what
+# a lost message left behind (webhooks/delivery.py), on WEBHOOK_QUEUE (above). Endpoints must be https unless
+# WEBHOOK_REQUIRE_HTTPS is off (local runs).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+WEBHOOK_SWEEP_INTERVAL_SECONDS = env.float("WEBHOOK_SWEEP_INTERVAL_SECONDS", default=15.0)
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG and not ALLOW_PRIVATE_URLS)
+WEBHOOK_MAX_ENDPOINTS_PER_USER = env.int("WEBHOOK_MAX_ENDPOINTS_PER_USER", default=20)
 
 # --- Payments: Stripe ------------------------------------------------------------------------------
 # billing/stripe_service.py; payments are on when STRIPE_SECRET_KEY is set. The redirect URLs are your
@@ -332,6 +351,7 @@ LOGGING = {
         "video_generation": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"),
                              "propagate": False},
         "billing": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"), "propagate": False},
+        "webhooks": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"), "propagate": False},
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "httpx": {"level": "WARNING"},
         "stripe": {"level": "WARNING"},  # the library logs every request at INFO

@@ -42,10 +42,6 @@ def poll_step(step_id, *, countdown: float | None = None) -> None:
     enqueue(tasks().poll_step, str(step_id), countdown=countdown)
 
 
-def deliver_webhook(job_id) -> None:
-    enqueue(tasks().deliver_webhook, str(job_id))
-
-
 # --- Publishing -----------------------------------------------------------------------------------------------
 
 def enqueue(task: Any, *args: str, countdown: float | None = None, queue: str | None = None) -> None:

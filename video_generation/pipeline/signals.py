@@ -1,4 +1,4 @@
-"""The pipeline's hooks for the domains built on it (billing today; webhooks and others later).
+"""The pipeline's hooks for the domains built on it (billing and webhooks today).
 
 The pipeline never imports those domains: they connect receivers to these signals in their AppConfig.ready().
 Each signal is sent inside the database transaction that makes the change, so what a receiver writes (a ledger

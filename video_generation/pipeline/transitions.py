@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from ..models import JobStatus, JobStep, Provider, StepKind, StepState, VideoJob
 from ..services.redact import readable
-from . import dispatch, pricing
+from . import pricing
 from .signals import job_finished
 from .states import ACTIVE_STATUSES, move_job, move_steps, statuses_before
 
@@ -130,9 +130,9 @@ def cancel_job_row(job_id) -> bool:
 
 
 def finished(job_id, status: str, credits: int = 0) -> None:
-    """What follows every final transition, in its transaction: the domains' hooks, then the webhook."""
+    """What follows every final transition, in its transaction: the domains' hooks (billing settles the job,
+    webhooks writes its events to the outbox)."""
     job_finished.send(sender=VideoJob, job_id=job_id, status=status, credits=credits)
-    dispatch.deliver_webhook(job_id)
 
 
 def stop_unstarted_steps(job_id) -> None:

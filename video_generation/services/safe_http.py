@@ -112,6 +112,7 @@ class Fetched:
 @dataclass(frozen=True)
 class PostResult:
     status_code: int
+    body_start: bytes = b""  # post_json_answer: the first bytes of the answer's body
 
 
 # --- The URL rule (no DNS) ------------------------------------------------------------------------------
@@ -589,6 +590,36 @@ def post_json(
 ) -> PostResult:
     """POST `body` (JSON) to `url`. Returns on a 2xx; a redirect is not followed and fails like any other
     non-2xx status. The response body is read up to `max_response_bytes` and dropped."""
+    response, _start = _post(url, body, headers=headers, deadline_seconds=deadline_seconds,
+                             max_response_bytes=max_response_bytes, keep_bytes=0, provider=provider)
+    if 300 <= response.status_code < 400:
+        raise PermanentError("The URL redirects elsewhere; redirects are not followed.", provider=provider,
+                             code="redirect_not_allowed", status_code=response.status_code)
+    if not response.is_success:
+        raise _status_error(response, provider)
+    return PostResult(status_code=response.status_code)
+
+
+def post_json_answer(
+    url: str,
+    body: bytes,
+    *,
+    headers: Mapping[str, str],
+    deadline_seconds: float = 10.0,
+    max_response_bytes: int = 64 * 1024,
+    keep_bytes: int = 1024,
+    provider: str = "webhook",
+) -> PostResult:
+    """POST `body` (JSON) to `url` and return whatever status came back, with the first `keep_bytes` of the
+    answer's body (redirects are not followed: a 3xx is returned like any other status). Raises only when there
+    was no answer: the URL refused (UrlRefusedError) or the exchange failed (a ProviderError)."""
+    response, start = _post(url, body, headers=headers, deadline_seconds=deadline_seconds,
+                            max_response_bytes=max_response_bytes, keep_bytes=keep_bytes, provider=provider)
+    return PostResult(status_code=response.status_code, body_start=start)
+
+
+def _post(url: str, body: bytes, *, headers: Mapping[str, str], deadline_seconds: float, max_response_bytes: int,
+          keep_bytes: int, provider: str) -> tuple[httpx.Response, bytes]:
     deadline = time.monotonic() + deadline_seconds
     target = _checked_target(url, provider)
     request_headers = httpx.Headers({"Content-Type": "application/json"})
@@ -598,21 +629,20 @@ def post_json(
         _pinned_exchange(target, "POST", provider=provider, deadline=deadline, timeout=deadline_seconds,
                          headers=request_headers, content=body) as response,
     ):
-        _discard_body(response, max_response_bytes)
-    if 300 <= response.status_code < 400:
-        raise PermanentError("The URL redirects elsewhere; redirects are not followed.", provider=provider,
-                             code="redirect_not_allowed", status_code=response.status_code)
-    if not response.is_success:
-        raise _status_error(response, provider)
-    return PostResult(status_code=response.status_code)
+        start = _discard_body(response, max_response_bytes, keep_bytes)
+    return response, start
 
 
-def _discard_body(response: httpx.Response, max_bytes: int) -> None:
-    """Read and drop at most `max_bytes`. The status line has already decided the outcome, so a body that is
-    too long, too slow or cut off changes nothing."""
+def _discard_body(response: httpx.Response, max_bytes: int, keep_bytes: int = 0) -> bytes:
+    """Read at most `max_bytes` and return the first `keep_bytes` of them. The status line has already decided
+    the outcome, so a body that is too long, too slow or cut off changes nothing."""
     read = 0
+    kept = bytearray()
     with contextlib.suppress(httpx.TransportError):
         for chunk in response.iter_raw():
+            if len(kept) < keep_bytes:
+                kept += chunk[:keep_bytes - len(kept)]
             read += len(chunk)
             if read >= max_bytes:
                 break
+    return bytes(kept)

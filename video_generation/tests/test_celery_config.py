@@ -47,8 +47,8 @@ def test_tasks_take_only_ids():
         assert [p.annotation for p in params] in ([str], ["str"]), task.name
 
 
-def test_a_worker_started_without_a_queue_list_consumes_both_orchestration_and_media():
-    assert set(app.amqp.queues) == {"celery", settings.MEDIA_QUEUE}
+def test_a_worker_started_without_a_queue_list_consumes_orchestration_media_and_webhooks():
+    assert set(app.amqp.queues) == {"celery", settings.MEDIA_QUEUE, settings.WEBHOOK_QUEUE}
     assert app.conf.task_default_queue == "celery"
 
 

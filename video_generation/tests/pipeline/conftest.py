@@ -17,12 +17,14 @@ from django.utils import timezone
 from devstack.briefs import headphones_brief
 from video_generation import downloads, tasks
 from video_generation.models import JobStep, VideoJob
-from video_generation.pipeline import dispatch, handlers, jobs, machine, providers, webhooks
+from video_generation.pipeline import dispatch, handlers, jobs, machine, providers
 from video_generation.services import compose
 from video_generation.services.errors import AmbiguousError, PermanentError
 from video_generation.services.heygen_service import HeyGenVideo, MattingUnsupportedError
 from video_generation.services.safe_http import Fetched
 from video_generation.services.veo_service import MediaRef, VeoResult
+from webhooks import delivery as webhook_delivery
+from webhooks import tasks as webhook_tasks
 
 BRIEF = {
     **headphones_brief("https://cdn.example.com/headphones.jpg"),
@@ -238,7 +240,7 @@ class Driver:
         tasks.process_video_job.name: lambda arg: machine.advance_job(arg),
         tasks.run_step.name: lambda arg: machine.run_step(int(arg)),
         tasks.poll_step.name: lambda arg: machine.poll_step(int(arg)),
-        tasks.deliver_webhook.name: lambda arg: webhooks.deliver(arg),
+        webhook_tasks.deliver.name: lambda arg: webhook_delivery.attempt(arg),
     }
 
     def publish(self, task, *args, countdown=None, queue=None):

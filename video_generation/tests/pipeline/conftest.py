@@ -216,6 +216,12 @@ class FakeHeyGen:
     get_video = _status
     get_video_status_v2 = _status
 
+    bulk_calls: list = field(default_factory=list)  # the ids of each GET /v3/videos/statuses
+
+    def get_video_statuses(self, video_ids):
+        self.bulk_calls.append(list(video_ids))
+        return {video_id: self._status(video_id) for video_id in video_ids if video_id in self.videos}
+
     def download(self, url, dest, *, max_bytes=0):
         Path(dest).write_bytes(b"presenter:" + url.encode())
         return 10

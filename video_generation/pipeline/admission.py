@@ -26,7 +26,7 @@ from ..services.limiter import Verdict
 from . import handlers
 
 WAITING_CODE = "waiting_for_capacity"
-VEO_WINDOW_SECONDS = 60.0
+VEO_WINDOW_SECONDS = 61.0  # Vertex counts a minute; a second more so network delays cannot overlap two windows
 VEO_KINDS = frozenset({StepKind.VEO_GENERATE, StepKind.VEO_EXTEND})
 HEYGEN_RENDERS = "heygen:renders"
 IN_FLIGHT = (StepState.SUBMITTING, StepState.SUBMITTED, StepState.UNKNOWN)

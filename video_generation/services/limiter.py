@@ -70,17 +70,20 @@ local key, limit, now, holder, expiry = KEYS[1], tonumber(ARGV[1]), tonumber(ARG
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
 if redis.call('ZSCORE', key, holder) or redis.call('ZCARD', key) < limit then
   redis.call('ZADD', key, expiry, holder)
-  redis.call('PEXPIREAT', key, math.ceil(expiry * 1000) + 60000)
+  redis.call('PEXPIRE', key, math.ceil((expiry - now) * 1000) + 60000)
   return '0'
 end
 local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 return tostring(tonumber(first[2]) - now)
 """
 
-# KEYS[1] the holders; ARGV: holder, expiry. Renews a lease that is still held (1) or does nothing (0).
+# KEYS[1] the holders; ARGV: holder, expiry, now. Renews a lease that is still held (1) or does nothing (0).
 RENEW_SLOT_LUA = """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+  if redis.call('PTTL', KEYS[1]) < (tonumber(ARGV[2]) - tonumber(ARGV[3])) * 1000 then
+    redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[2]) - tonumber(ARGV[3])) * 1000) + 60000)
+  end
   return 1
 end
 return 0
@@ -143,7 +146,7 @@ class MemoryBackend:
                 return 0.0
             return min(held.values()) - now
 
-    def renew_slot(self, key: str, *, holder: str, expiry: float) -> None:
+    def renew_slot(self, key: str, *, holder: str, now: float, expiry: float) -> None:
         with self.lock:
             held = self.slots.get(key, {})
             if holder in held:
@@ -182,8 +185,8 @@ class RedisBackend:
     def take_slot(self, key: str, *, limit: int, now: float, holder: str, expiry: float) -> float:
         return float(self._take_slot(keys=[key], args=[limit, repr(now), holder, repr(expiry)]))
 
-    def renew_slot(self, key: str, *, holder: str, expiry: float) -> None:
-        self._renew_slot(keys=[key], args=[holder, repr(expiry)])
+    def renew_slot(self, key: str, *, holder: str, now: float, expiry: float) -> None:
+        self._renew_slot(keys=[key], args=[holder, repr(expiry), repr(now)])
 
     def release_slot(self, key: str, *, holders: list[str]) -> None:
         if holders:
@@ -246,7 +249,7 @@ def take_slot(name: str, *, limit: int, now: float, holder: str, lease: float) -
 
 def renew_slot(name: str, *, holder: str, now: float, lease: float) -> None:
     try:
-        backend().renew_slot(KEY_PREFIX + name, holder=holder, expiry=now + lease)
+        backend().renew_slot(KEY_PREFIX + name, holder=holder, now=now, expiry=now + lease)
     except Exception as exc:
         logger.warning("admission: could not renew a slot of %s (%s)", name, type(exc).__name__)
 

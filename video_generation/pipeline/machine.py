@@ -354,7 +354,11 @@ def claim_companions(step: JobStep) -> list[JobStep]:
     candidates = (JobStep.objects.select_related("job").filter(peers, kind=step.kind, state=S.SUBMITTED,
                                                                 next_check_at__lte=due_by,
                                                                 job__status__in=ACTIVE_STATUSES)
-                  .exclude(id=step.id).exclude(external_id="").order_by("next_check_at")[:handler.bulk_size - 1])
+                  .exclude(id=step.id).exclude(external_id="")
+                  # one whose message for this due time is already out (handed off when found done, or re-sent
+                  # by the sweeper) is left to it: taking it along would only hand it off again
+                  .exclude(last_enqueued_at__gte=F("next_check_at"))
+                  .order_by("next_check_at")[:handler.bulk_size - 1])
     return [c for c in candidates if claim_poll(c, due_by=due_by)]
 
 

@@ -19,7 +19,7 @@ from video_generation import downloads, tasks
 from video_generation.models import JobStep, VideoJob
 from video_generation.pipeline import dispatch, handlers, jobs, machine, providers, webhooks
 from video_generation.services import compose
-from video_generation.services.errors import AmbiguousError, PermanentError
+from video_generation.services.errors import AmbiguousError, PermanentError, RateLimitedError
 from video_generation.services.heygen_service import HeyGenVideo, MattingUnsupportedError
 from video_generation.services.safe_http import Fetched
 from video_generation.services.veo_service import MediaRef, VeoResult
@@ -91,6 +91,9 @@ class FakeVeo:
     poll_errors: list = field(default_factory=list)
     outcomes: dict = field(default_factory=dict)  # prompt substring -> "filtered" | "failed"
     lose_answer_once: set = field(default_factory=set)  # prompt substrings whose first answer is lost
+    requests_per_minute: int = 0  # Vertex's quota per model, enforced as Vertex does (429) when set
+    sent_at: dict = field(default_factory=dict)  # model -> when each accepted request came (the virtual clock)
+    refused: int = 0  # 429s answered for the quota
 
     def model(self, model_id):
         """The client of one model, as providers.veo(model_id) hands it out."""
@@ -99,6 +102,7 @@ class FakeVeo:
     def _submit(self, kind, prompt, storage_uri, model_id, **request):
         if self.submit_errors:
             raise self.submit_errors.pop(0)
+        self._take_quota(model_id)
         name = f"projects/p/locations/us-central1/publishers/google/models/{model_id}/operations/{uuid.uuid4()}"
         outcome = next((o for marker, o in self.outcomes.items() if marker in prompt), "succeeded")
         op = FakeOperation(name, kind, {"prompt": prompt, "storage_uri": storage_uri, "model": model_id, **request},
@@ -122,6 +126,15 @@ class FakeVeo:
     def extend_video(self, *, model_id, video, prompt, storage_uri, aspect_ratio, resolution=None, seed=None):
         assert video.gcs_uri or video.data
         return self._submit("extend", prompt, storage_uri, model_id, video=video)
+
+    def _take_quota(self, model_id):
+        now = timezone.now().timestamp()
+        sent = self.sent_at.setdefault(model_id, [])
+        if self.requests_per_minute and sum(1 for t in sent if t > now - 60) >= self.requests_per_minute:
+            self.refused += 1
+            raise RateLimitedError("Resource exhausted. Please try again later.", provider="veo",
+                                   code="RESOURCE_EXHAUSTED", status_code=429)
+        sent.append(now)
 
     def _finish(self, op):
         if op.outcome == "succeeded" and op.request["storage_uri"]:

@@ -2,6 +2,8 @@
 
 The allowed state changes and how each is applied live in states.py; what each kind of step does lives in
 handlers.py. Rules (the reliability notes in the README, "Never paying twice"):
+- a paid step first asks the provider's limiter (admission.py); over the limit it stays pending until its turn,
+  unclaimed, and nothing is sent;
 - a step is claimed with a conditional UPDATE; whoever updates 0 rows walks away without calling anyone;
 - the provider is called outside any transaction; its operation id is saved the moment it returns, and a step
   with a saved id is only ever polled, never submitted again;

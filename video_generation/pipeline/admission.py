@@ -30,7 +30,7 @@ VEO_WINDOW_SECONDS = 61.0  # Vertex counts a minute; a second more so network de
 VEO_KINDS = frozenset({StepKind.VEO_GENERATE, StepKind.VEO_EXTEND})
 HEYGEN_RENDERS = "heygen:renders"
 IN_FLIGHT = (StepState.SUBMITTING, StepState.SUBMITTED, StepState.UNKNOWN)
-SLOT_RECHECK_SECONDS = 10.0  # a full HeyGen is asked again this often (a render ends at an unknown time)
+SLOT_RECHECK_SECONDS = 30.0  # a render waiting for a slot asks again this often (a freed slot wakes it sooner)
 
 
 def veo_quota(model_id: str) -> str:

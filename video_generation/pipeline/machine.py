@@ -148,6 +148,7 @@ def run_step(step_id) -> None:
     if job.is_terminal:  # cancelled between our read and our claim
         move_step(step, S.CANCELLED, expect=[step.state], same_attempt=True)
         admission.give_back(step, job)
+        wake_next_waiting(step)
         return
     if submit_policy().exhausted(step.attempts - 1):  # this attempt would be one too many (a crash loop)
         fail_step(step, "too_many_attempts", f"gave up after {step.attempts - 1} attempts")
@@ -168,6 +169,24 @@ def wait_for_capacity(step: JobStep, delay: float) -> None:
         error_message=error_text(admission.waiting_message(step, step.job, go_at)))
     if waiting:
         dispatch.run_step(step.id, queue=queue_for(step), countdown=min(delay, cfg("MAX_COUNTDOWN_SECONDS")))
+
+
+def release_capacity(step: JobStep) -> None:
+    """The step no longer needs its provider capacity (a HeyGen render's slot): free it for the next in line."""
+    admission.release(step)
+    wake_next_waiting(step)
+
+
+def wake_next_waiting(step: JobStep) -> None:
+    """Run the step of the same kind that has waited longest for capacity now, rather than at its next recheck."""
+    if not admission.holds_slot(step):
+        return
+    waiting = (JobStep.objects.filter(kind=step.kind, state=S.PENDING, error_code=admission.WAITING_CODE,
+                                      job__status__in=ACTIVE_STATUSES)
+               .exclude(id=step.id).order_by("next_check_at").first())
+    if waiting and JobStep.objects.filter(id=waiting.id, state=S.PENDING, next_check_at=waiting.next_check_at).update(
+            next_check_at=timezone.now()):
+        enqueue_run(waiting)
 
 
 def claim(step: JobStep) -> bool:
@@ -255,7 +274,7 @@ def retry_later(step: JobStep, exc: BaseException, *, retry_after: float | None 
     if not counts_as_attempt:
         fields["attempts"] = F("attempts") - 1
     if move_step(step, S.PENDING, expect=[step.state], same_attempt=True, **fields):
-        admission.release(step)  # it takes its turn again when it next runs
+        release_capacity(step)  # it takes its turn again when it next runs
         dispatch.run_step(step.id, queue=queue_for(step), countdown=min(delay, cfg("MAX_COUNTDOWN_SECONDS")))
 
 
@@ -279,7 +298,7 @@ def succeed(step: JobStep, outcome: Done) -> None:
                          error_code="", error_message="", **cost)
         if not done:
             return
-        admission.release(step)
+        release_capacity(step)
         logger.info("job %s: step %s succeeded", step.job_id, step.key)
         steps = list(JobStep.objects.filter(job_id=step.job_id))  # read once, used for all that follows
         finished = next(s for s in steps if s.id == step.id)
@@ -301,7 +320,7 @@ def fail_step(step: JobStep, code: str, message: str, *, billed: bool = False) -
     if not billed:
         fields["cost_usd"] = 0
     if move_step(step, S.FAILED, expect=UNFINISHED, **fields):
-        admission.release(step)
+        release_capacity(step)
         fail_job(step.job_id, describe_failure(step, message))
 
 
@@ -322,7 +341,7 @@ def poll_step(step_id) -> None:
     if step.job.is_terminal:
         # The job was cancelled or failed elsewhere: its cost is on record; nothing more will be done with it.
         move_step(step, S.CANCELLED, expect=[step.state])
-        admission.release(step)
+        release_capacity(step)
         return
     if not claim_poll(step):
         return

@@ -109,6 +109,14 @@ class TestHeyGenRendersInFlight:
         assert {job.status for job in VideoJob.objects.filter(id__in=[j.id for j in made])} == {JobStatus.COMPLETED}
         assert limiter.slot_holders(admission.HEYGEN_RENDERS) == []  # every slot given back
 
+    def test_a_freed_slot_starts_the_render_that_waited_longest_at_once(self, driver, burst, settings):
+        settings.HEYGEN_MAX_RENDERS_IN_FLIGHT = 1
+        burst(2)
+        driver.run(max_tasks=2000)
+        first, second = JobStep.objects.filter(kind=StepKind.HEYGEN_RENDER).order_by("submitted_at")
+        assert second.submitted_at >= first.finished_at
+        assert (second.submitted_at - first.finished_at).total_seconds() < 1  # not at its next recheck
+
     def test_a_failed_render_gives_its_slot_back(self, driver, burst, settings, fake_heygen):
         settings.HEYGEN_MAX_RENDERS_IN_FLIGHT = 1
         fake_heygen.fail_render = True

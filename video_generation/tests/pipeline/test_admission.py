@@ -10,7 +10,6 @@ from billing.models import UserProfile
 from billing.plans import plan_named
 from video_generation.models import JobStatus, JobStep, StepKind, StepState, VideoJob
 from video_generation.pipeline import admission, jobs
-from video_generation.serializers import VideoJobSerializer
 from video_generation.services import limiter
 
 from .conftest import brief
@@ -59,7 +58,8 @@ class TestVeoQuota:
         assert fake_veo.refused > 0
 
     def test_a_step_over_the_quota_stays_pending_says_when_it_goes_and_costs_nothing(self, driver, burst,
-                                                                                     fake_veo, settings):
+                                                                                     fake_veo, settings,
+                                                                                     api_client):
         settings.VEO_REQUESTS_PER_MINUTE = 2
         burst(3)
         driver.run(until=lambda: veo_steps().filter(error_code=admission.WAITING_CODE).exists())
@@ -67,8 +67,9 @@ class TestVeoQuota:
         assert waiting.state == StepState.PENDING and waiting.attempts == 0 and waiting.external_id == ""
         assert waiting.next_check_at > timezone.now() + timedelta(seconds=50)
         assert len(fake_veo.ledger) == 2
-        shown = VideoJobSerializer(waiting.job).data["steps"]
-        message = next(s["error_message"] for s in shown if s["key"] == waiting.key)
+        status = api_client.get(f"/api/video/status/{waiting.job_id}/")
+        assert status.status_code == 200 and status.json()["status"] == JobStatus.PROCESSING_VEO
+        message = next(s["error_message"] for s in status.json()["steps"] if s["key"] == waiting.key)
         assert message.startswith("waiting for provider capacity (Google Veo takes 2 requests a minute for ")
         assert "next try at" in message
 

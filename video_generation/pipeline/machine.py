@@ -371,9 +371,12 @@ def claim_companions(step: JobStep) -> list[JobStep]:
     peers = handler.bulk_peers(step, step.job)
     if peers is None:
         return []
-    due_by = timezone.now() + timedelta(seconds=poll_interval(step) / 2)
-    candidates = (JobStep.objects.select_related("job").filter(peers, kind=step.kind, state=S.SUBMITTED,
-                                                                next_check_at__lte=due_by,
+    now = timezone.now()
+    due_by = now + timedelta(seconds=poll_interval(step) / 2)
+    # A render not yet polled at all waits for its first poll at its expected finish, the likeliest time to find
+    # it done: only one already polled comes along early.
+    due = Q(next_check_at__lte=now + CLOCK_SLACK) | Q(poll_count__gt=0, next_check_at__lte=due_by)
+    candidates = (JobStep.objects.select_related("job").filter(peers, due, kind=step.kind, state=S.SUBMITTED,
                                                                 job__status__in=ACTIVE_STATUSES)
                   .exclude(id=step.id).exclude(external_id="")
                   # one whose message for this due time is already out (handed off when found done, or re-sent

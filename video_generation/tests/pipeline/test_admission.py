@@ -176,6 +176,27 @@ class TestBulkPolling:
         # GET (which has the link to download it from).
         assert max(r.poll_count for r in renders) <= 6
 
+    def test_a_render_not_yet_polled_is_first_checked_at_its_expected_finish_not_early(self, driver, burst,
+                                                                                        fake_heygen, monkeypatch):
+        fake_heygen.polls_until_done = 3
+        (first,) = burst(1)
+        driver.run_until_submitted(first, "heygen:render")
+        driver.advance(3)  # the second render is due 3 s after the first: within half a poll interval
+        (second,) = burst(1)
+        seen_unpolled = []
+        real = fake_heygen.get_video_statuses
+
+        def watching(ids):
+            renders = JobStep.objects.filter(kind=StepKind.HEYGEN_RENDER, external_id__in=ids)
+            seen_unpolled.extend(r.id for r in renders if r.poll_count == 1 and r.next_check_at > timezone.now()
+                                 and r.submitted_at + timedelta(seconds=120) > timezone.now())
+            return real(ids)
+
+        monkeypatch.setattr(fake_heygen, "get_video_statuses", watching)
+        driver.run(max_tasks=5000)
+        assert fake_heygen.bulk_calls  # they did fall into step afterwards
+        assert seen_unpolled == []  # but neither was checked before its expected finish
+
     def test_a_single_render_is_polled_on_its_own(self, driver, burst, fake_heygen):
         burst(1)
         driver.run()

@@ -162,6 +162,10 @@ def local_stack(workdir: Path, *, veo_seconds: float = 2.0, heygen_seconds: floa
             "SESSION_COOKIE_SECURE": "false",
             "CSRF_COOKIE_SECURE": "false",
             "GENERATE_RATE_LIMIT": "100000/hour",  # the end-to-end tests and benchmarks start hundreds of jobs
+            # The sandbox enforces no provider quota unless asked (sandbox_args "--veo-requests-per-minute N"): a
+            # stack that wants admission control to match one sets these in extra_env.
+            "VEO_REQUESTS_PER_MINUTE": "0",
+            "HEYGEN_MAX_RENDERS_IN_FLIGHT": "0",
             "ALLOW_PRIVATE_URLS": "true",  # the product image is served by the sandbox on loopback
             "HEYGEN_API_VERSION": heygen_api_version,
             "LOCAL_STORAGE_DIR": str(workdir / "media"),

@@ -124,6 +124,8 @@ class HeyGenService:
         try:
             if sub == "/v3/videos" and req.method == "POST":
                 return self.create_v3(req)
+            if sub == "/v3/videos/statuses" and req.method == "GET":
+                return self.statuses_v3(req.params().get("video_ids", ""))
             m = re.match(r"^/v3/videos/([^/]+)$", sub)
             if m and req.method == "GET":
                 return self.get_v3(m.group(1))
@@ -412,6 +414,29 @@ class HeyGenService:
                 "failure_code": v.failed[0] if status == "failed" else None,
                 "failure_message": v.failed[1] if status == "failed" else None}
         return json_response(200, {"data": data})
+
+    def statuses_v3(self, video_ids: str):
+        """`GET /v3/videos/statuses?video_ids=a,b,...`: up to 100 videos in one answer (corrections.md 21), as
+        `{"data": [{"video_id", "status", ...}], "has_more", "next_token"}`. Ids it does not know are left out.
+        Each video in it counts as one poll of that video."""
+        ids = [i for i in (part.strip() for part in video_ids.split(",")) if i]
+        if not ids:
+            raise V3Error(400, "invalid_parameter", "video_ids is required.", "video_ids")
+        if len(ids) > 100:
+            raise V3Error(400, "invalid_parameter", "At most 100 ids may be asked for at once.", "video_ids")
+        items = []
+        for video_id in dict.fromkeys(ids):
+            try:
+                v = self._poll(video_id, V3Error)
+            except V3Error as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            status = self._status(v)
+            items.append({"video_id": v.id, "status": status,
+                          "failure_code": v.failed[0] if status == "failed" else None,
+                          "failure_message": v.failed[1] if status == "failed" else None})
+        return json_response(200, {"data": items, "has_more": False, "next_token": None})
 
     # -- legacy v1/v2 ----------------------------------------------------------------------------------
     def upload(self, req: Request):

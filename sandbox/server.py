@@ -46,6 +46,7 @@ class Context:
                                 args.transient_fault_count, args.hang_seconds)
         self.veo_latency = args.veo_latency * args.latency_scale
         self.heygen_latency = args.heygen_latency * args.latency_scale
+        self.veo_requests_per_minute = args.veo_requests_per_minute
         self.heygen_api_key = args.heygen_api_key or ("sandbox-" + secrets.token_hex(16))
         self.stripe_secret_key = args.stripe_secret_key or ("sk_test_sandbox" + secrets.token_hex(16))
         self.stripe_webhook_secret = args.stripe_webhook_secret or ("whsec_" + secrets.token_hex(24))
@@ -88,6 +89,8 @@ class App:
             return self.files(req)
         if p.startswith("/assets/"):
             return self.asset(req)
+        if p == "/_sandbox/veo/quota" and req.method == "GET":
+            return json_response(200, self.veo.quota.report())
         if p == "/_sandbox/health":
             return json_response(200, {"status": "ok"})
         if p == "/_sandbox/ledger" and req.method == "GET":
@@ -198,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--latency-scale", type=float, default=1.0, help="multiplies --veo-latency/--heygen-latency")
     s.add_argument("--veo-latency", type=float, default=75.0, help="seconds until a Veo operation is done")
     s.add_argument("--heygen-latency", type=float, default=150.0, help="seconds until a HeyGen video completes")
+    s.add_argument("--veo-requests-per-minute", type=int,
+                   default=int(os.environ.get("SANDBOX_VEO_REQUESTS_PER_MINUTE") or 0),
+                   help="enforce Vertex's Veo quota: predictLongRunning requests per minute per project, region and "
+                        "model, answering 429 RESOURCE_EXHAUSTED beyond it, as Vertex does (0 = no quota)")
     s.add_argument("--env-file", default=None, help="where to write KEY=VALUE lines (default DATA_DIR/sandbox.env)")
     s.add_argument("--data-dir", default=None, help="key, ledger, rendered files (default: a temp dir)")
     s.add_argument("--hang-seconds", type=float, default=30.0, help="how long hang/lost_response hold a connection")

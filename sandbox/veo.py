@@ -64,11 +64,44 @@ class Operation:
     extra: dict = field(default_factory=dict)
 
 
+class Quota:
+    """Vertex's "requests per minute per base model" quota (veo-vertex.md, Limits): a sliding minute of accepted
+    predictLongRunning requests per project, region and model. Counts what it refused, for tests to read."""
+
+    WINDOW_SECONDS = 60.0
+
+    def __init__(self, per_minute: int):
+        self.per_minute = per_minute
+        self.sent: dict[str, list[float]] = {}
+        self.accepted = 0
+        self.refused = 0
+        self.lock = threading.Lock()
+
+    def take(self, resource: str) -> bool:
+        if self.per_minute <= 0:
+            return True
+        now = time.monotonic()
+        with self.lock:
+            recent = [t for t in self.sent.get(resource, []) if t > now - self.WINDOW_SECONDS]
+            if len(recent) >= self.per_minute:
+                self.sent[resource] = recent
+                self.refused += 1
+                return False
+            self.sent[resource] = [*recent, now]
+            self.accepted += 1
+            return True
+
+    def report(self) -> dict:
+        with self.lock:
+            return {"requests_per_minute": self.per_minute, "accepted": self.accepted, "refused": self.refused}
+
+
 class VeoService:
     def __init__(self, ctx):
         self.ctx = ctx  # server context: tokens, gcs, ledger, faults, executor, latency
         self.ops: dict[str, Operation] = {}
         self.lock = threading.Lock()
+        self.quota = Quota(getattr(ctx, "veo_requests_per_minute", 0))
 
     # -- routing ---------------------------------------------------------------------------------------
     def handle(self, req: Request):
@@ -105,7 +138,7 @@ class VeoService:
         job = self.validate(body)
         kind = "veo.extend" if job["video"] is not None else "veo.generate"
         fault = self.ctx.faults.submit_fault("veo", kind, body)
-        if fault == "429":
+        if fault == "429" or not self.quota.take(resource):
             return ApiError(429, "Resource exhausted. Please try again later. Please refer to "
                                  "https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more "
                                  "details.").response({"Retry-After": "1"})

@@ -15,3 +15,5 @@ from video_saas.settings import *  # noqa: E402,F403
 
 # In-process tests count rate limits in process memory; the shared Redis cache is tested with real processes.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Provider admission counts in process memory too; the Redis limiter has tests of its own (marked `services`).
+ADMISSION_REDIS_URL = ""

@@ -5,7 +5,7 @@
 * body over the cap   -> 413 {"error": "Request body too large ...", "max_bytes": n}
 * authentication      -> 401/403 DRF's own {"detail": ...} (the brief's 401 body)
 * not found           -> 404 {"error": "Job not found"} on job endpoints, {"error": "Not found"} elsewhere
-* throttled           -> 429 {"error": "Rate limit exceeded", "retry_after": seconds}
+* throttled           -> 429 {"error": "Rate limit exceeded", "retry_after": seconds, "rate_limit"?: "10/hour"}
 * a job refused       -> its own status and body (pipeline.signals.JobRefused: 402 {"error": "Insufficient
                          credits", "required": n, "available": m}, plan limits)
 * other API errors    -> their status with {"error": message}
@@ -84,6 +84,8 @@ def exception_handler(exc, context):
     elif isinstance(exc, exceptions.Throttled):
         retry_after = math.ceil(exc.wait) if exc.wait is not None else None
         response.data = {"error": "Rate limit exceeded", "retry_after": retry_after}
+        if rate_limit := getattr(exc, "rate_limit", ""):  # the generate rate limit names itself
+            response.data["rate_limit"] = rate_limit
     elif isinstance(exc, _KEEP_DRF_BODY):
         pass
     elif isinstance(exc, JobNotFound):

@@ -42,7 +42,12 @@ def parse_rate(text: str | None) -> Rate | None:
 
 
 class RateLimitExceeded(Throttled):
-    """429 {"error": "Rate limit exceeded", "retry_after": n} with a Retry-After header."""
+    """429 {"error": "Rate limit exceeded", "retry_after": n, "rate_limit": "10/hour"} with a Retry-After header:
+    the rate named is the one the user went over (their plan's, or GENERATE_RATE_LIMIT)."""
+
+    def __init__(self, wait=None, *, rate_limit: str = ""):
+        super().__init__(wait=wait)
+        self.rate_limit = rate_limit
 
 
 @dataclass
@@ -74,17 +79,23 @@ def register_rate_override(lookup: Callable[[object], str | None]) -> None:
         _rate_overrides.append(lookup)
 
 
-def generate_rate(user) -> Rate | None:
-    """The rate that applies to `user`: an override (the user's plan) if one is set, else GENERATE_RATE_LIMIT."""
+def generate_rate_text(user) -> str | None:
+    """The rate that applies to `user` as written: an override (the user's plan) if one is set, else
+    GENERATE_RATE_LIMIT."""
     for lookup in _rate_overrides:
         if text := lookup(user):
-            return parse_rate(text)
-    return parse_rate(settings.GENERATE_RATE_LIMIT)
+            return text
+    return settings.GENERATE_RATE_LIMIT or None
+
+
+def generate_rate(user) -> Rate | None:
+    return parse_rate(generate_rate_text(user))
 
 
 def reserve_generate(user, *, now: float | None = None) -> Reservation:
     """Count one started video for `user`, or raise RateLimitExceeded if the window is full."""
-    rate = generate_rate(user)
+    text = generate_rate_text(user)
+    rate = parse_rate(text)
     if rate is None:
         return Reservation(key=None)
     now = time.time() if now is None else now
@@ -102,5 +113,5 @@ def reserve_generate(user, *, now: float | None = None) -> Reservation:
     if count > rate.limit:
         Reservation(key=key).release()
         window_end = (window + 1) * rate.window_seconds
-        raise RateLimitExceeded(wait=max(1, math.ceil(window_end - now)))
+        raise RateLimitExceeded(wait=max(1, math.ceil(window_end - now)), rate_limit=text)
     return Reservation(key=key)

@@ -310,6 +310,8 @@ class TooManyRequestsSerializer(serializers.Serializer):
     error = serializers.CharField(help_text='"Rate limit exceeded" or "Too many videos in progress".')
     retry_after = serializers.IntegerField(required=False, help_text="Seconds until the next request is allowed.")
     limit = serializers.IntegerField(required=False, help_text="Your plan's videos in progress at once.")
+    rate_limit = serializers.CharField(required=False, help_text='The rate you went over, e.g. "10/hour": your '
+                                                                 "plan's, or the service's default.")
 
 
 class DownloadParamsSerializer(serializers.Serializer):

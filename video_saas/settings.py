@@ -251,6 +251,17 @@ HEYGEN_MAX_SCRIPT_CHARS = env.int("HEYGEN_MAX_SCRIPT_CHARS", default=5000)
 # v2 asset upload (raw bytes): HeyGen's upload guidance is 10 MB; a larger B-roll is re-encoded to fit first.
 HEYGEN_UPLOAD_MAX_BYTES = env.int("HEYGEN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 
+# --- Provider admission control (video_generation/pipeline/admission.py; README "Admission control and quotas") --
+# Counted in Redis so that every worker process and machine shares the same budget; empty: this process's memory
+# (single-process runs and the in-process tests). 0 switches a limit off.
+ADMISSION_REDIS_URL = env("ADMISSION_REDIS_URL", default=env("REDIS_URL", default=""))
+# Vertex's quota for Veo 3.1: 50 predictLongRunning requests a minute per project, region and base model.
+VEO_REQUESTS_PER_MINUTE = env.int("VEO_REQUESTS_PER_MINUTE", default=50)
+# HeyGen's concurrent renders (Free 1, Pro 3, Scale 6, pay-as-you-go 10: set it to the account's plan).
+HEYGEN_MAX_RENDERS_IN_FLIGHT = env.int("HEYGEN_MAX_RENDERS_IN_FLIGHT", default=10)
+# A render's slot is renewed on every poll; a slot nobody renews (a dead fleet) frees itself after this long.
+HEYGEN_RENDER_SLOT_LEASE_SECONDS = env.float("HEYGEN_RENDER_SLOT_LEASE_SECONDS", default=900.0)
+
 # --- Prices ---------------------------------------------------------------------------------------------
 # What the providers charge us, in USD (video_generation/pipeline/pricing.py applies them). Vertex prices Veo per
 # second of output, silent output at about half of output with audio (reference/veo-vertex.md, pricing; check

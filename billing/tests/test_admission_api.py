@@ -89,6 +89,7 @@ def test_the_plan_can_set_its_own_rate_limit(user, client_for, brief, settings):
     response = client.post(GENERATE, brief, format="json")
     assert response.status_code == 429
     assert response.json()["error"] == "Rate limit exceeded"
+    assert response.json()["rate_limit"] == "1/hour"  # the plan's, not GENERATE_RATE_LIMIT
 
 
 def test_a_replayed_key_holds_nothing_more(user, client_for, brief):

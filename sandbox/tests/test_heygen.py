@@ -135,3 +135,28 @@ def test_render_failed_and_poll_500(http, hg):
     assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
     d, _ = hg.wait_v3(vid)
     assert d["status"] == "failed" and d["failure_code"] and d["failure_message"]
+
+
+def test_v3_bulk_statuses_answer_many_videos_in_one_call(http, hg):
+    ids = [hg.create(v3_body(script=f"{SCRIPT} [[fault:render_failed]]" if i == 2 else SCRIPT)).json()["data"]
+           ["video_id"] for i in range(3)]
+    first = http.get("/heygen/v3/videos/statuses", params={"video_ids": ",".join([*ids, "unknown-id"])},
+                     headers=hg.h())
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["has_more"] is False and [item["video_id"] for item in body["data"]] == ids  # unknown ids left out
+    assert all(item["status"] in ("pending", "processing", "waiting") for item in body["data"])
+    for video_id in ids:
+        hg.wait_v3(video_id)
+    done = http.get("/heygen/v3/videos/statuses", params={"video_ids": ",".join(ids)}, headers=hg.h()).json()
+    statuses = {item["video_id"]: item for item in done["data"]}
+    assert [statuses[i]["status"] for i in ids] == ["completed", "completed", "failed"]
+    assert statuses[ids[2]]["failure_message"]
+
+
+def test_v3_bulk_statuses_refuse_no_ids_too_many_ids_and_a_missing_key(http, hg):
+    assert http.get("/heygen/v3/videos/statuses", params={"video_ids": ""}, headers=hg.h()).status_code == 400
+    many = ",".join(f"v{i}" for i in range(101))
+    refused = http.get("/heygen/v3/videos/statuses", params={"video_ids": many}, headers=hg.h())
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_parameter"
+    assert http.get("/heygen/v3/videos/statuses", params={"video_ids": "a"}).status_code == 401

@@ -198,3 +198,28 @@ def test_an_extension_has_sound_only_when_its_input_has(sbx, veo, generated, sil
                                                                                           "silent": False}
     silent = veo.wait(names["silent"])
     assert probe(gcs_bytes(sbx, silent["response"]["videos"][0]["gcsUri"]))["audio"] == []
+
+
+def test_veo_quota_answers_429_resource_exhausted_beyond_the_requests_per_minute_of_a_model():
+    import google.auth.transport.requests
+    from google.oauth2 import service_account
+
+    from sandbox import SandboxProcess
+
+    from .conftest import SCOPES, Veo
+
+    with SandboxProcess(veo_latency=0.5, heygen_latency=0.5,
+                        extra_args=["--veo-requests-per-minute", "3"]) as quota_sbx, \
+            httpx.Client(base_url=quota_sbx.url, timeout=60) as client:
+        creds = service_account.Credentials.from_service_account_file(quota_sbx.env["GCP_SERVICE_ACCOUNT_FILE"],
+                                                                      scopes=SCOPES)
+        creds.refresh(google.auth.transport.requests.Request())
+        veo = Veo(client, creds.token)
+        blocked = gen_body(prompt="A scene [[fault:safety]]")  # finished at once: nothing to render
+        answers = [veo.submit(blocked) for _ in range(5)]
+        other_model = veo.submit(blocked, model="veo-3.1-generate-001").status_code
+        report = client.get("/_sandbox/veo/quota").json()
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429, 429]
+    assert answers[-1].json()["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert other_model == 200  # counted per model
+    assert report == {"requests_per_minute": 3, "accepted": 4, "refused": 2}

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import ClassVar
 
 from django.conf import settings
+from django.db.models import Q
 
 from ..models import HeyGenMode, JobStep, StepKind, VideoJob
 from ..services import compose
 from ..services.errors import PermanentError
-from ..services.heygen_service import HeyGenVideo, MattingUnsupportedError
+from ..services.heygen_service import MAX_BULK_STATUS_IDS, HeyGenVideo, MattingUnsupportedError
 from ..services.safe_http import fetch_to_file
 from ..services.storage import get_storage
 from ..services.veo_service import MediaRef
@@ -105,6 +106,17 @@ class StepHandler:
 
     def reconcile(self, step: JobStep, job: VideoJob) -> Done | None:
         raise NotImplementedError(f"{type(self).__name__} cannot look for the output of a lost submit")
+
+    bulk_size: ClassVar[int] = 1
+
+    def bulk_peers(self, step: JobStep, job: VideoJob) -> Q | None:
+        """Which other steps of this kind one status call can check along with `step` (None: one at a time)."""
+        return None
+
+    def check_many(self, steps: list[JobStep]) -> dict[int, Running | Failed]:
+        """Check several submitted steps in one call: per step id, Running or Failed; a step left out is done (or
+        went unreported) and gets a check() of its own."""
+        raise NotImplementedError(f"{type(self).__name__} checks one step at a time")
 
 
 class LocalStep(StepHandler):
@@ -311,6 +323,26 @@ class HeyGenRender(ProviderStep):
             return Failed(video.failure_code or "render_failed", video.failure_message or "the render failed")
         uri, duration = self.store(step, job, video)
         return Done(uri, {**step.result, "duration": duration}, cost_usd=pricing.heygen_cost(duration))
+
+    bulk_size = MAX_BULK_STATUS_IDS
+
+    def bulk_peers(self, step: JobStep, job: VideoJob) -> Q | None:
+        # v3 renders are polled in bulk (GET /v3/videos/statuses); the legacy v2 status has no bulk form.
+        return Q(job__heygen_mode=HeyGenMode.V3) if job.heygen_mode == HeyGenMode.V3 else None
+
+    def check_many(self, steps: list[JobStep]) -> dict[int, Running | Failed]:
+        videos = providers.heygen().get_video_statuses([s.external_id for s in steps])
+        seen: dict[int, Running | Failed] = {}
+        for step in steps:
+            video = videos.get(step.external_id)
+            if video is None or video.state == "completed":
+                continue  # checked alone: its own GET has the link to download it from
+            if video.state == "failed":
+                seen[step.id] = Failed(video.failure_code or "render_failed",
+                                       video.failure_message or "the render failed")
+            else:
+                seen[step.id] = Running()
+        return seen
 
     def store(self, step: JobStep, job: VideoJob, video: HeyGenVideo) -> tuple[str, float]:
         """HeyGen's links expire: copy the render into our own storage before going on. Returns where it is now

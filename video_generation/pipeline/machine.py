@@ -2,6 +2,8 @@
 
 The allowed state changes and how each is applied live in states.py; what each kind of step does lives in
 handlers.py. Rules (the reliability notes in the README, "Never paying twice"):
+- a paid step first asks the provider's limiter (admission.py); over the limit it stays pending until its turn,
+  unclaimed, and nothing is sent;
 - a step is claimed with a conditional UPDATE; whoever updates 0 rows walks away without calling anyone;
 - the provider is called outside any transaction; its operation id is saved the moment it returns, and a step
   with a saved id is only ever polled, never submitted again;
@@ -26,7 +28,7 @@ from django.utils import timezone
 from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
 from ..services.errors import AmbiguousError, PermanentError, RateLimitedError, RetryableError
 from ..services.retry import RetryPolicy
-from . import dispatch, plan, pricing
+from . import admission, dispatch, plan, pricing
 from .handlers import MEDIA_KINDS, Done, Failed, Running, Submitted, handler_for, queue_for
 from .states import ACTIVE_STATUSES, move_step
 from .transitions import (
@@ -133,12 +135,20 @@ def run_step(step_id) -> None:
     succeeded = set(JobStep.objects.filter(job_id=step.job_id, state=S.SUCCEEDED).values_list("key", flat=True))
     if not is_ready(step, succeeded, timezone.now()):
         return
+    verdict = admission.admit(step, step.job)  # before the claim: a step over a provider's limit sends nothing
+    if not verdict.admitted:
+        wait_for_capacity(step, verdict.wait_seconds)
+        return
     if not claim(step):
+        if not admission.holds_slot(step):  # a slot is the step's own, now held by whoever claimed it
+            admission.give_back(step, step.job)
         return
     step.refresh_from_db()
     job = VideoJob.objects.get(id=step.job_id)
     if job.is_terminal:  # cancelled between our read and our claim
         move_step(step, S.CANCELLED, expect=[step.state], same_attempt=True)
+        admission.give_back(step, job)
+        wake_next_waiting(step)
         return
     if submit_policy().exhausted(step.attempts - 1):  # this attempt would be one too many (a crash loop)
         fail_step(step, "too_many_attempts", f"gave up after {step.attempts - 1} attempts")
@@ -147,6 +157,36 @@ def run_step(step_id) -> None:
     if step.storage_uri:
         JobStep.objects.filter(id=step.id).update(storage_uri=step.storage_uri)
     submit(step, job)
+
+
+def wait_for_capacity(step: JobStep, delay: float) -> None:
+    """Over a provider's limit: the step stays pending until the limiter said it may go, and says so in its status.
+    (Not a state change, and not an attempt: nothing was sent.)"""
+    now = timezone.now()
+    go_at = now + timedelta(seconds=delay)
+    waiting = JobStep.objects.filter(id=step.id, state=S.PENDING).update(
+        next_check_at=go_at, last_enqueued_at=now, redrives=0, error_code=admission.WAITING_CODE,
+        error_message=error_text(admission.waiting_message(step, step.job, go_at)))
+    if waiting:
+        dispatch.run_step(step.id, queue=queue_for(step), countdown=min(delay, cfg("MAX_COUNTDOWN_SECONDS")))
+
+
+def release_capacity(step: JobStep) -> None:
+    """The step no longer needs its provider capacity (a HeyGen render's slot): free it for the next in line."""
+    admission.release(step)
+    wake_next_waiting(step)
+
+
+def wake_next_waiting(step: JobStep) -> None:
+    """Run the step of the same kind that has waited longest for capacity now, rather than at its next recheck."""
+    if not admission.holds_slot(step):
+        return
+    waiting = (JobStep.objects.filter(kind=step.kind, state=S.PENDING, error_code=admission.WAITING_CODE,
+                                      job__status__in=ACTIVE_STATUSES)
+               .exclude(id=step.id).order_by("next_check_at").first())
+    if waiting and JobStep.objects.filter(id=waiting.id, state=S.PENDING, next_check_at=waiting.next_check_at).update(
+            next_check_at=timezone.now()):
+        enqueue_run(waiting)
 
 
 def claim(step: JobStep) -> bool:
@@ -234,6 +274,7 @@ def retry_later(step: JobStep, exc: BaseException, *, retry_after: float | None 
     if not counts_as_attempt:
         fields["attempts"] = F("attempts") - 1
     if move_step(step, S.PENDING, expect=[step.state], same_attempt=True, **fields):
+        release_capacity(step)  # it takes its turn again when it next runs
         dispatch.run_step(step.id, queue=queue_for(step), countdown=min(delay, cfg("MAX_COUNTDOWN_SECONDS")))
 
 
@@ -257,6 +298,7 @@ def succeed(step: JobStep, outcome: Done) -> None:
                          error_code="", error_message="", **cost)
         if not done:
             return
+        release_capacity(step)
         logger.info("job %s: step %s succeeded", step.job_id, step.key)
         steps = list(JobStep.objects.filter(job_id=step.job_id))  # read once, used for all that follows
         finished = next(s for s in steps if s.id == step.id)
@@ -278,6 +320,7 @@ def fail_step(step: JobStep, code: str, message: str, *, billed: bool = False) -
     if not billed:
         fields["cost_usd"] = 0
     if move_step(step, S.FAILED, expect=UNFINISHED, **fields):
+        release_capacity(step)
         fail_job(step.job_id, describe_failure(step, message))
 
 
@@ -298,46 +341,102 @@ def poll_step(step_id) -> None:
     if step.job.is_terminal:
         # The job was cancelled or failed elsewhere: its cost is on record; nothing more will be done with it.
         move_step(step, S.CANCELLED, expect=[step.state])
+        release_capacity(step)
         return
     if not claim_poll(step):
         return
     if step.state == S.UNKNOWN:
         reconcile(step)
+    elif companions := claim_companions(step):
+        check_together(step, companions)
     else:
         check(step)
 
 
-def claim_poll(step: JobStep) -> bool:
+def claim_poll(step: JobStep, *, due_by=None) -> bool:
     """One poll per due time: a duplicate message (countdown + sweeper) finds nothing due and walks away.
     (Not a state change: the step stays submitted or unknown; only its next check moves.)"""
     now = timezone.now()
     return JobStep.objects.filter(
-        id=step.id, state=step.state, next_check_at__lte=now + CLOCK_SLACK
+        id=step.id, state=step.state, next_check_at__lte=due_by or now + CLOCK_SLACK
     ).update(next_check_at=now + timedelta(seconds=cfg("LEASE_SECONDS")), poll_count=F("poll_count") + 1) == 1
 
 
-def check(step: JobStep) -> None:
-    job = step.job
-    try:
-        outcome = handler_for(step).check(step, job)
-    except RateLimitedError as exc:
-        poll_again(step, error=exc, retry_after=exc.retry_after)
-        return
-    except RetryableError as exc:
-        poll_again(step, error=exc)
-        return
-    except PermanentError as exc:
-        fail_step(step, exc.code or "rejected", str(exc), billed=True)
-        return
-    except Exception as exc:  # including Celery's soft time limit
-        logger.exception("poll of step %s raised", step.key)
-        poll_again(step, error=exc)
-        return
+def claim_companions(step: JobStep) -> list[JobStep]:
+    """Other operations the same status call can answer (HeyGen v3 renders: up to 100 a call), claimed like any
+    poll. Those due within half a poll interval come along early, so renders in flight fall into step and are
+    checked together from then on; each is still checked once per interval, and its own message, arriving to
+    find nothing due, walks away."""
+    handler = handler_for(step)
+    peers = handler.bulk_peers(step, step.job)
+    if peers is None:
+        return []
+    now = timezone.now()
+    due_by = now + timedelta(seconds=poll_interval(step) / 2)
+    # A render not yet polled at all waits for its first poll at its expected finish, the likeliest time to find
+    # it done: only one already polled comes along early.
+    due = Q(next_check_at__lte=now + CLOCK_SLACK) | Q(poll_count__gt=0, next_check_at__lte=due_by)
+    candidates = (JobStep.objects.select_related("job").filter(peers, due, kind=step.kind, state=S.SUBMITTED,
+                                                                job__status__in=ACTIVE_STATUSES)
+                  .exclude(id=step.id).exclude(external_id="")
+                  # one whose message for this due time is already out (handed off when found done, or re-sent
+                  # by the sweeper) is left to it: taking it along would only hand it off again
+                  .exclude(last_enqueued_at__gte=F("next_check_at"))
+                  .order_by("next_check_at")[:handler.bulk_size - 1])
+    return [c for c in candidates if claim_poll(c, due_by=due_by)]
 
-    if isinstance(outcome, Running):
+
+def check(step: JobStep) -> None:
+    try:
+        outcome = handler_for(step).check(step, step.job)
+    except Exception as exc:  # including Celery's soft time limit
+        outcome = exc
+    settle_check(step, outcome)
+
+
+def check_together(step: JobStep, companions: list[JobStep]) -> None:
+    """One status call for `step` and its companions. A finished companion is handed to a poll of its own (which
+    fetches and stores its output); `step` itself is finished here, with a check of its own if it is done."""
+    try:
+        seen = handler_for(step).check_many([step, *companions])
+    except Exception as exc:
+        for each in (step, *companions):
+            settle_check(each, exc)
+        return
+    for companion in companions:
+        outcome = seen.get(companion.id)
+        if outcome is None:
+            poll_now(companion)
+        else:
+            settle_check(companion, outcome)
+    outcome = seen.get(step.id)
+    if outcome is None:
+        check(step)
+    else:
+        settle_check(step, outcome)
+
+
+def poll_now(step: JobStep) -> None:
+    if JobStep.objects.filter(id=step.id, state=S.SUBMITTED).update(next_check_at=timezone.now()):
+        enqueue_poll(step.id, 0)
+
+
+def settle_check(step: JobStep, outcome) -> None:
+    """Act on what a status check found: an outcome, or the error it raised."""
+    if isinstance(outcome, RateLimitedError):
+        poll_again(step, error=outcome, retry_after=outcome.retry_after)
+    elif isinstance(outcome, RetryableError):
+        poll_again(step, error=outcome)
+    elif isinstance(outcome, PermanentError):
+        fail_step(step, outcome.code or "rejected", str(outcome), billed=True)
+    elif isinstance(outcome, BaseException):
+        logger.error("poll of step %s raised", step.key, exc_info=outcome)
+        poll_again(step, error=outcome)
+    elif isinstance(outcome, Running):
         if (timezone.now() - step.submitted_at).total_seconds() > cfg("STEP_DEADLINE_SECONDS"):
             fail_step(step, "timeout", "the provider did not finish in time", billed=True)
             return
+        admission.renew(step)
         poll_again(step)
         refresh_job(step.job_id)
     elif isinstance(outcome, Failed):

@@ -53,6 +53,7 @@ V2_MAX_SCALE = 5.0
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 DEFAULT_DOWNLOAD_DEADLINE_SECONDS = 180.0  # below CELERY_TASK_SOFT_TIME_LIMIT (240 s)
 MAX_ERROR_MESSAGE_CHARS = 500
+MAX_BULK_STATUS_IDS = 100  # GET /v3/videos/statuses answers up to 100 videos (corrections.md 21)
 
 _HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _MATTING_WORDS = ("matting", "transparen", "webm", "alpha channel", "remove_background", "background removal")
@@ -339,6 +340,40 @@ class HeyGenService:
             failure_code=failure_code,
             failure_message=failure_message,
         )
+
+    def get_video_statuses(self, video_ids: list[str]) -> dict[str, HeyGenVideo]:
+        """Poll up to MAX_BULK_STATUS_IDS v3 renders in one call: `GET /v3/videos/statuses?video_ids=a,b,...`
+        (comma-separated; corrections.md 21, reference/heygen.md "bulk statuses"), answered as
+        `{"data": [{"video_id", "status", ...}], "has_more", "next_token"}`. Returns what it said per id; an id it
+        left out is missing from the result. A completed video may come without its `video_url` (the bulk answer
+        is not documented to carry one): fetch it with get_video() before downloading."""
+        ids = list(dict.fromkeys(video_id for video_id in video_ids if video_id))
+        if not ids or len(ids) > MAX_BULK_STATUS_IDS:
+            raise ValueError(f"between 1 and {MAX_BULK_STATUS_IDS} video ids, got {len(ids)}")
+        request = self._request("GET", self._url("/v3/videos/statuses"), params={"video_ids": ",".join(ids)})
+        body = json_body(self._send(request, creates_work=False), provider=PROVIDER)
+        items = body.get("data")
+        if isinstance(items, dict):  # tolerate `{"data": {"videos": [...]}}`
+            items = items.get("videos") or items.get("items")
+        if not isinstance(items, list):
+            self._raise_for_error_envelope(body, default=RetryableError)
+            raise RetryableError("HeyGen sent a status list without data", provider=PROVIDER, code="bad_response")
+        found: dict[str, HeyGenVideo] = {}
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            video_id = _text(item.get("video_id")) or _text(item.get("id"))
+            if video_id not in ids:
+                continue
+            state = _state(item.get("status"))
+            failed = state == "failed"
+            found[video_id] = HeyGenVideo(
+                video_id=video_id, state=state, video_url=_text(item.get("video_url")) if state == "completed" else "",
+                duration=_duration(item.get("duration")),
+                failure_code=self._scrub(_text(item.get("failure_code")), 100) if failed else "",
+                failure_message=(self._scrub(_text(item.get("failure_message")))
+                                 or "HeyGen reported the render as failed") if failed else "")
+        return found
 
     # --- v2 (legacy) -----------------------------------------------------------------------------------
 

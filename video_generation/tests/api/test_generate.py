@@ -227,6 +227,7 @@ def test_it_limits_how_many_videos_a_user_starts(api_client, pipeline, settings)
     assert r.status_code == 429
     body = r.json()
     assert body["error"] == "Rate limit exceeded"
+    assert body["rate_limit"] == "2/min"  # names the limit it went over
     assert isinstance(body["retry_after"], int) and 0 < body["retry_after"] <= 60
     assert r.headers["Retry-After"] == str(body["retry_after"])
     assert pipeline.create_job.call_count == 2

@@ -19,7 +19,7 @@ from video_generation import downloads, tasks
 from video_generation.models import JobStep, VideoJob
 from video_generation.pipeline import dispatch, handlers, jobs, machine, providers
 from video_generation.services import compose
-from video_generation.services.errors import AmbiguousError, PermanentError
+from video_generation.services.errors import AmbiguousError, PermanentError, RateLimitedError
 from video_generation.services.heygen_service import HeyGenVideo, MattingUnsupportedError
 from video_generation.services.safe_http import Fetched
 from video_generation.services.veo_service import MediaRef, VeoResult
@@ -93,6 +93,9 @@ class FakeVeo:
     poll_errors: list = field(default_factory=list)
     outcomes: dict = field(default_factory=dict)  # prompt substring -> "filtered" | "failed"
     lose_answer_once: set = field(default_factory=set)  # prompt substrings whose first answer is lost
+    requests_per_minute: int = 0  # Vertex's quota per model, enforced as Vertex does (429) when set
+    sent_at: dict = field(default_factory=dict)  # model -> when each accepted request came (the virtual clock)
+    refused: int = 0  # 429s answered for the quota
 
     def model(self, model_id):
         """The client of one model, as providers.veo(model_id) hands it out."""
@@ -101,6 +104,7 @@ class FakeVeo:
     def _submit(self, kind, prompt, storage_uri, model_id, **request):
         if self.submit_errors:
             raise self.submit_errors.pop(0)
+        self._take_quota(model_id)
         name = f"projects/p/locations/us-central1/publishers/google/models/{model_id}/operations/{uuid.uuid4()}"
         outcome = next((o for marker, o in self.outcomes.items() if marker in prompt), "succeeded")
         op = FakeOperation(name, kind, {"prompt": prompt, "storage_uri": storage_uri, "model": model_id, **request},
@@ -124,6 +128,15 @@ class FakeVeo:
     def extend_video(self, *, model_id, video, prompt, storage_uri, aspect_ratio, resolution=None, seed=None):
         assert video.gcs_uri or video.data
         return self._submit("extend", prompt, storage_uri, model_id, video=video)
+
+    def _take_quota(self, model_id):
+        now = timezone.now().timestamp()
+        sent = self.sent_at.setdefault(model_id, [])
+        if self.requests_per_minute and sum(1 for t in sent if t > now - 60) >= self.requests_per_minute:
+            self.refused += 1
+            raise RateLimitedError("Resource exhausted. Please try again later.", provider="veo",
+                                   code="RESOURCE_EXHAUSTED", status_code=429)
+        sent.append(now)
 
     def _finish(self, op):
         if op.outcome == "succeeded" and op.request["storage_uri"]:
@@ -217,6 +230,12 @@ class FakeHeyGen:
 
     get_video = _status
     get_video_status_v2 = _status
+
+    bulk_calls: list = field(default_factory=list)  # the ids of each GET /v3/videos/statuses
+
+    def get_video_statuses(self, video_ids):
+        self.bulk_calls.append(list(video_ids))
+        return {video_id: self._status(video_id) for video_id in video_ids if video_id in self.videos}
 
     def download(self, url, dest, *, max_bytes=0):
         Path(dest).write_bytes(b"presenter:" + url.encode())

@@ -937,3 +937,53 @@ def test_it_replaces_an_existing_file_only_when_the_download_is_complete(mock, s
     mock.get(SIGNED).respond(200, content=b"new video", headers={"Content-Type": "video/mp4"})
     assert service.download(SIGNED, dest) == 9
     assert dest.read_bytes() == b"new video"
+
+
+# --- bulk statuses: GET /v3/videos/statuses ---------------------------------------------------------------
+
+
+def test_bulk_statuses_ask_for_every_id_in_one_call_and_read_each_answer(mock, service):
+    route = mock.get(f"{API}/v3/videos/statuses").mock(return_value=httpx.Response(200, json={
+        "data": [{"video_id": "v1", "status": "processing"},
+                 {"video_id": "v2", "status": "completed", "video_url": "https://files.heygen.ai/v2.webm"},
+                 {"video_id": "v3", "status": "failed", "failure_code": "RENDER_ERROR",
+                  "failure_message": "avatar render failed"}],
+        "has_more": False, "next_token": None}))
+    found = service.get_video_statuses(["v1", "v2", "v3", "v4"])
+    assert len(route.calls) == 1
+    request = route.calls[0].request
+    assert request.url.params["video_ids"] == "v1,v2,v3,v4"
+    assert request.headers["X-Api-Key"] == KEY
+    assert found["v1"].state == "processing"
+    assert found["v2"].state == "completed" and found["v2"].video_url == "https://files.heygen.ai/v2.webm"
+    assert (found["v3"].state, found["v3"].failure_code) == ("failed", "RENDER_ERROR")
+    assert "v4" not in found  # left out of the answer: checked on its own
+
+
+def test_bulk_statuses_take_at_most_a_hundred_ids(service):
+    with pytest.raises(ValueError):
+        service.get_video_statuses([f"v{i}" for i in range(101)])
+    with pytest.raises(ValueError):
+        service.get_video_statuses([])
+
+
+def test_bulk_statuses_ignore_ids_that_were_not_asked_for(mock, service):
+    mock.get(f"{API}/v3/videos/statuses").mock(return_value=httpx.Response(200, json={
+        "data": [{"video_id": "someone-else", "status": "completed", "video_url": "https://x/y.mp4"},
+                 {"id": "v1", "status": "pending"}, "junk"]}))
+    found = service.get_video_statuses(["v1"])
+    assert list(found) == ["v1"] and found["v1"].state == "pending"
+
+
+def test_bulk_statuses_that_answer_429_are_rate_limited_with_retry_after(mock, service):
+    mock.get(f"{API}/v3/videos/statuses").mock(return_value=httpx.Response(
+        429, headers={"Retry-After": "7"}, json={"error": {"code": "rate_limit_exceeded", "message": "slow down"}}))
+    with pytest.raises(RateLimitedError) as caught:
+        service.get_video_statuses(["v1"])
+    assert caught.value.retry_after == 7
+
+
+def test_bulk_statuses_without_a_list_are_a_retryable_bad_response(mock, service):
+    mock.get(f"{API}/v3/videos/statuses").mock(return_value=httpx.Response(200, json={"data": None}))
+    with pytest.raises(RetryableError):
+        service.get_video_statuses(["v1"])

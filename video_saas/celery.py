@@ -17,18 +17,21 @@ app.autodiscover_tasks()
 @app.on_after_finalize.connect
 def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
     """Beat runs the sweeper every SWEEP_INTERVAL_SECONDS and the credit periods' rollover every
-    BILLING_ROLLOVER_INTERVAL_SECONDS. A run that waited longer than its interval in a busy queue is dropped: the next
-    one covers it."""
+    BILLING_ROLLOVER_INTERVAL_SECONDS, and retention every RETENTION_INTERVAL_SECONDS. A run that waited longer than
+    its interval in a busy queue is dropped: the next one covers it."""
     from django.conf import settings
 
     from billing.tasks import roll_over_periods
-    from video_generation.tasks import sweep
+    from video_generation.tasks import expire_stored_files, sweep
 
     interval = settings.SWEEP_INTERVAL_SECONDS
     sender.add_periodic_task(interval, sweep.s(), name="sweep-video-jobs", expires=interval)
     # Monthly grants and expiries: each account's period ends at its own time, so look every few minutes.
     rollover = settings.BILLING_ROLLOVER_INTERVAL_SECONDS
     sender.add_periodic_task(rollover, roll_over_periods.s(), name="roll-over-credit-periods", expires=rollover)
+    # Retention: expired files and pending purges (video_generation/retention.py).
+    retention = settings.RETENTION_INTERVAL_SECONDS
+    sender.add_periodic_task(retention, expire_stored_files.s(), name="expire-stored-files", expires=retention)
 
 
 @signals.after_setup_logger.connect

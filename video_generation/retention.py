@@ -73,9 +73,10 @@ def delete_job_files(job_id, *, keep_uri: str = "") -> int:
 
 # --- Purges: the row first, the deletion second ---------------------------------------------------------------
 
-def queue_purge(job_id, *, keep_uri: str = "", passes: int = 1) -> StoragePurge:
-    """Record that the job's files (but `keep_uri`) are to be deleted; in the caller's transaction."""
-    return StoragePurge.objects.create(job_id=job_id, keep_uri=keep_uri, passes_left=passes)
+def queue_purge(job_id, *, keep_uri: str = "", passes: int = 1, now: datetime | None = None) -> StoragePurge:
+    """Record that the job's files (but `keep_uri`) are to be deleted, due `now`; in the caller's transaction."""
+    return StoragePurge.objects.create(job_id=job_id, keep_uri=keep_uri, passes_left=passes,
+                                       due_at=now or timezone.now())
 
 
 def carry_out(purge_ids: Iterable[int], *, now: datetime | None = None) -> int:
@@ -116,7 +117,7 @@ def expire_intermediates(job_id, *, now: datetime) -> bool:
         if not marked:
             return False
         job = VideoJob.objects.only("final_video_uri", "video_expired_at").get(id=job_id)
-        queue_purge(job_id, keep_uri="" if job.video_expired_at else job.final_video_uri)
+        queue_purge(job_id, keep_uri="" if job.video_expired_at else job.final_video_uri, now=now)
     return True
 
 
@@ -127,7 +128,7 @@ def expire_video(job_id, *, now: datetime) -> bool:
                                          video_expired_at__isnull=True).update(video_expired_at=now)
         if not marked:
             return False
-        queue_purge(job_id)
+        queue_purge(job_id, now=now)
     return True
 
 

@@ -168,7 +168,8 @@ def export_account(user) -> Iterator[str]:
     yield '], "ledger": ['
     entries = LedgerEntry.objects.filter(account__user=user).order_by("id").values(*LEDGER_FIELDS)
     for index, entry in enumerate(entries.iterator(chunk_size=EXPORT_CHUNK)):
-        yield ("," if index else "") + encode({**entry, "job": entry.pop("job_id")})
+        entry["job"] = entry.pop("job_id")
+        yield ("," if index else "") + encode(entry)
     yield "]}"
 
 

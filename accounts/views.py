@@ -11,24 +11,24 @@ from rest_framework.views import APIView
 
 from billing.account_api import AccountApi as BillingAccountApi
 from billing.account_api import AccountSerializer, LedgerEntrySerializer
-from video_generation.serializers import ErrorSerializer, ValidationErrorSerializer
+from video_generation.api_errors import UnprocessableRequest
+from video_generation.serializers import (
+    ErrorSerializer,
+    RejectUnknownFieldsMixin,
+    StrictCharField,
+    ValidationErrorSerializer,
+)
 from video_generation.views import _AUTH_ERROR, _SERVER_ERROR
 
 from . import services
 
 
-class EraseConfirmationSerializer(serializers.Serializer):
-    confirm = serializers.CharField(max_length=150, help_text="Your username, to confirm that the account and "
-                                                              "everything in it is to be erased.")
+class EraseConfirmationSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    confirm = StrictCharField(trim_whitespace=False, help_text="Your username, to confirm that the account and "
+                                                               "everything in it is to be erased.")
 
-    def __init__(self, *args, username: str, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.username = username
 
-    def validate_confirm(self, value: str) -> str:
-        if value != self.username:
-            raise serializers.ValidationError("Send your username to confirm the erasure.")
-        return value
+NOT_CONFIRMED = "The confirmation is not your username: nothing was erased."
 
 
 class AccountApi(BillingAccountApi):
@@ -37,21 +37,27 @@ class AccountApi(BillingAccountApi):
     @extend_schema(
         operation_id="account_delete",
         summary="Erase your account: your jobs, stored files, keys and webhook endpoints",
-        description="Send `{\"confirm\": \"<your username>\"}`. Running jobs are cancelled first (not charged), "
+        description="Send `{\"confirm\": \"<your username>\"}` (none: 400; another name: 422; nothing is erased "
+                    "either way). Running jobs are cancelled first (not charged), "
                     "then every file of your jobs is deleted from storage, then your jobs, API keys, tokens, "
                     "webhook endpoints and your user. Only an anonymised record of money is kept (your credit "
                     "ledger and one usage row per job, naming neither you nor your content). Your credentials stop "
                     "working at once. A running paid subscription must be cancelled first (409).",
         request=EraseConfirmationSerializer,
-        responses={204: OpenApiResponse(description="Erased."), 400: ValidationErrorSerializer, 401: _AUTH_ERROR,
+        responses={204: OpenApiResponse(description="Erased."),
+                   400: OpenApiResponse(ValidationErrorSerializer, description="No confirmation (nothing erased)."),
+                   401: _AUTH_ERROR,
                    409: OpenApiResponse(ErrorSerializer, description="A paid subscription is still active."),
+                   422: OpenApiResponse(ErrorSerializer, description="The confirmation is not your username "
+                                                                     "(nothing erased)."),
                    500: _SERVER_ERROR},
     )
     def delete(self, request):
         user = request.user
-        confirmation = EraseConfirmationSerializer(data=request.data if isinstance(request.data, dict) else {},
-                                                   username=user.get_username())
-        confirmation.is_valid(raise_exception=True)
+        confirmation = EraseConfirmationSerializer(data=request.data if isinstance(request.data, dict) else {})
+        confirmation.is_valid(raise_exception=True)  # no confirmation at all: 400
+        if confirmation.validated_data["confirm"] != user.get_username():
+            raise UnprocessableRequest(NOT_CONFIRMED)  # a well-formed one that names someone else: 422
         try:
             services.erase_account(user.pk)
         except services.SubscriptionActive:

@@ -51,15 +51,24 @@ def files_of(job) -> list[str]:
 
 # --- Confirmation -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body", [None, {}, {"confirm": "bob"}, {"confirm": USERNAME.upper()}, {"confirm": 5},
-                                  ["zelda-erasable"], {"confirm": ""}])
-def test_an_erasure_without_the_callers_username_as_confirmation_is_a_400_and_erases_nothing(zelda, token_client,
-                                                                                            body):
+@pytest.mark.parametrize("body", [None, {}, {"confirm": 5}, {"confirm": None}, ["zelda-erasable"], "zelda-erasable",
+                                  {"confirm": ""}, {"confirm": USERNAME, "also": "x"}])
+def test_an_erasure_without_a_confirmation_is_a_400_and_erases_nothing(zelda, token_client, body):
     job = start_job(zelda)
     response = token_client(zelda).delete("/api/account/", body, format="json")
     assert response.status_code == 400
     assert response.json()["error"] == "Validation error"
     assert get_user_model().objects.filter(id=USER_ID).exists()
+    assert VideoJob.objects.filter(id=job.id).exists()
+
+
+@pytest.mark.parametrize("name", ["bob", USERNAME.upper(), USERNAME + " ", " " + USERNAME, USERNAME[:-1]])
+def test_a_confirmation_naming_anyone_else_is_a_422_and_erases_nothing(zelda, bob, token_client, name):
+    job = start_job(zelda)
+    response = erase(token_client(zelda), confirm=name)
+    assert response.status_code == 422
+    assert "nothing was erased" in response.json()["error"]
+    assert get_user_model().objects.filter(id=USER_ID).exists() and get_user_model().objects.filter(id=bob.id)
     assert VideoJob.objects.filter(id=job.id).exists()
 
 

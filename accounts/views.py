@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import logout
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,10 +12,10 @@ from rest_framework.views import APIView
 from billing.account_api import AccountApi as BillingAccountApi
 from billing.account_api import AccountSerializer, LedgerEntrySerializer
 from video_generation.api_errors import UnprocessableRequest
+from video_generation.schema import VideoSaasAutoSchema
 from video_generation.serializers import (
     ErrorSerializer,
     RejectUnknownFieldsMixin,
-    StrictCharField,
     ValidationErrorSerializer,
 )
 from video_generation.views import _AUTH_ERROR, _SERVER_ERROR
@@ -23,16 +23,48 @@ from video_generation.views import _AUTH_ERROR, _SERVER_ERROR
 from . import services
 
 
+@extend_schema_field({"type": "string", "minLength": 1})
+class ConfirmationField(serializers.Field):
+    """Any non-empty string, taken as sent: whether it is the caller's username is decided by the view (422)."""
+
+    default_error_messages = {"invalid": "Must be a non-empty string: your username."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not data:
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
 class EraseConfirmationSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    confirm = StrictCharField(trim_whitespace=False, help_text="Your username, to confirm that the account and "
-                                                               "everything in it is to be erased.")
+    """The body of DELETE /api/account/."""
+
+    confirm = ConfirmationField(help_text="Your username, to confirm that the account and everything in it is to be "
+                                          "erased.")
 
 
 NOT_CONFIRMED = "The confirmation is not your username: nothing was erased."
 
 
+class BodyOnDeleteSchema(VideoSaasAutoSchema):
+    """drf-spectacular documents a body only for POST, PUT and PATCH; this DELETE takes one (its confirmation)."""
+
+    def _get_request_body(self, direction="request"):
+        if self.method != "DELETE":
+            return super()._get_request_body(direction)
+        self.method = "POST"  # the body is documented as for a POST; the operation stays the DELETE
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+
+
 class AccountApi(BillingAccountApi):
     """GET is billing's summary; DELETE erases the account (accounts/services.py erase_account)."""
+
+    schema = BodyOnDeleteSchema()
 
     @extend_schema(
         operation_id="account_delete",

@@ -62,7 +62,8 @@ def test_an_erasure_without_a_confirmation_is_a_400_and_erases_nothing(zelda, to
     assert VideoJob.objects.filter(id=job.id).exists()
 
 
-@pytest.mark.parametrize("name", ["bob", USERNAME.upper(), USERNAME + " ", " " + USERNAME, USERNAME[:-1], "zelda\x00", " "])
+@pytest.mark.parametrize("name", ["bob", USERNAME.upper(), USERNAME + " ", " " + USERNAME, USERNAME[:-1],
+                                  "zelda\x00", " "])
 def test_a_confirmation_naming_anyone_else_is_a_422_and_erases_nothing(zelda, bob, token_client, name):
     job = start_job(zelda)
     response = erase(token_client(zelda), confirm=name)

@@ -81,27 +81,42 @@ def stop_running_jobs(user_id) -> int:
 
 def erase_rows(user_id, *, now: datetime) -> list[int] | None:
     """Step 2 of the erasure, in one transaction; the ids of the purges it queued, or None if the user is gone."""
-    user_model = get_user_model()
     with transaction.atomic():
-        user = user_model.objects.select_for_update().filter(pk=user_id).first()
+        user = get_user_model().objects.select_for_update().filter(pk=user_id).first()
         if user is None:
             return None
-        jobs = list(VideoJob.objects.select_for_update().filter(user_id=user_id).order_by("id"))
-        for job in jobs:
-            if job.status in ACTIVE_STATUSES:  # accepted after the first pass: stopped here, in this transaction
-                cancel_job_row(job.id)
-        account = UserProfile.objects.select_for_update().filter(user_id=user_id).first()
-        if account is not None:
-            keep_usage(account, [job.id for job in jobs])
-        purge_ids = [retention.queue_purge(job.id, passes=2).id for job in jobs]
-        VideoJob.objects.filter(id__in=[job.id for job in jobs]).delete()
-        if account is not None:
-            anonymise(account, now=now)
-        account_erasing.send(sender=user_model, user_id=user_id)
-        forget_sessions(user_id)
-        forget_admin_history(user_id, account, jobs)
+        purge_ids = erase_user_data(user_id, now=now)
+        user._data_erased = True  # for erase_before_user_deletion: done already
         user.delete()
     return purge_ids
+
+
+def erase_user_data(user_id, *, now: datetime) -> list[int]:
+    """Everything of the user but the user row, in the caller's transaction; the ids of the purges it queued."""
+    jobs = list(VideoJob.objects.select_for_update().filter(user_id=user_id).order_by("id"))
+    for job in jobs:
+        if job.status in ACTIVE_STATUSES:  # accepted after the first pass: stopped here, in this transaction
+            cancel_job_row(job.id)
+    account = UserProfile.objects.select_for_update().filter(user_id=user_id).first()
+    if account is not None:
+        keep_usage(account, [job.id for job in jobs])
+    purge_ids = [retention.queue_purge(job.id, passes=2).id for job in jobs]
+    VideoJob.objects.filter(id__in=[job.id for job in jobs]).delete()
+    if account is not None:
+        anonymise(account, now=now)
+    account_erasing.send(sender=get_user_model(), user_id=user_id)
+    forget_sessions(user_id)
+    forget_admin_history(user_id, account, jobs)
+    return purge_ids
+
+
+def erase_before_user_deletion(sender, *, instance, **kwargs) -> None:
+    """pre_delete of the user model: a user deleted some other way (the admin's user page, a script) is erased the
+    same way, in the deletion's transaction; the files go once it commits (or with the retention task)."""
+    if getattr(instance, "_data_erased", False):
+        return
+    purge_ids = erase_user_data(instance.pk, now=timezone.now())
+    transaction.on_commit(lambda: retention.carry_out(purge_ids))
 
 
 def keep_usage(account: UserProfile, job_ids: list) -> None:

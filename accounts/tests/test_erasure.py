@@ -324,3 +324,21 @@ def test_an_erasure_racing_a_job_completion_settles_the_ledger_either_way(django
         ended = LedgerEntry.objects.filter(job_id=job.id, kind=EntryKind.RELEASE).count()
         assert ended == 1
         user = django_user_model.objects.create_user(id=USER_ID, username=USERNAME, password="pw")
+
+
+def test_a_user_deleted_another_way_is_erased_the_same_way(zelda, bob, django_capture_on_commit_callbacks):
+    """The admin's user page deletes the user row: the same erasure runs in its transaction."""
+    job = start_job(zelda, product_title=PRODUCT)
+    store_files(job)
+    account = UserProfile.objects.get(user=zelda)
+    with django_capture_on_commit_callbacks(execute=True):
+        get_user_model().objects.get(id=USER_ID).delete()
+
+    account.refresh_from_db()
+    assert account.user_id is None and account.erased_at is not None
+    assert JobUsageRecord.objects.get(job_id=job.id).status == JobStatus.CANCELLED
+    assert [kind for kind in LedgerEntry.objects.filter(job_id=job.id).order_by("id").values_list("kind", flat=True)
+            ] == [EntryKind.HOLD, EntryKind.RELEASE]
+    assert files_of(job) == []
+    for text in (USERNAME, EMAIL, str(USER_ID), PRODUCT):
+        assert rows_containing(text) == [], text

@@ -10,8 +10,10 @@ class BillingConfig(AppConfig):
         from django.contrib.auth import get_user_model
 
         from video_generation.rate_limits import register_rate_override
+        from video_generation.retention import register_video_retention
 
         from . import receivers, services
 
         receivers.connect_user_signal(get_user_model())
         register_rate_override(services.plan_rate_limit)
+        register_video_retention(services.plan_video_retention)

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -179,7 +179,7 @@ def hold_for_job(job: VideoJob, credits: int, *, retry: bool = False) -> LedgerE
         return None
     holds = open_hold(account, job.id)[1] if retry else 0
     return post(account, EntryKind.HOLD, Change(held=credits), key=f"hold:{job.id}:{holds + 1}", job_id=job.id,
-                memo=f"{job.product_title[:200]}: {credits} credits quoted", key_is_new=not retry)
+                memo=f"{credits} credits quoted", key_is_new=not retry)  # the job id names it: no customer text
 
 
 def settle_job(job_id, status: str, credits: int) -> None:
@@ -242,7 +242,8 @@ def roll_over(account_id, *, now: datetime | None = None) -> bool:
 def roll_over_due(*, now: datetime | None = None, batch: int = 500) -> int:
     """Roll over every account whose period has ended (the beat task); returns how many were."""
     now = now or timezone.now()
-    due = UserProfile.objects.filter(period_end__lte=now).values_list("id", flat=True)[:batch]
+    # An erased account (accounts/services.py) is kept only as the record of its ledger: it gets no new periods.
+    due = UserProfile.objects.filter(period_end__lte=now, erased_at__isnull=True).values_list("id", flat=True)[:batch]
     return sum(roll_over(account_id, now=now) for account_id in due)
 
 
@@ -350,3 +351,18 @@ def refund_job(job: VideoJob, *, reason: str, by) -> LedgerEntry:
             raise ValueError("this job was not charged")
         return post(account, EntryKind.REFUND, Change(purchased=captured), key=f"refund:{job.id}", job_id=job.id,
                     memo=reason, created_by=by)
+
+
+# --- Erasure ----------------------------------------------------------------------------------------------------
+
+FREE_TEXT_KINDS = (EntryKind.ADJUST, EntryKind.REFUND)  # their memo is a reason typed by our staff
+ERASED_MEMO = "(erased)"
+
+
+def erase_free_text(account_id) -> int:
+    """The one change ever made to posted entries: when the account's customer is erased, the memos our staff typed
+    (adjustment and refund reasons, which may name the customer) are replaced. Amounts, balances, kinds, keys, job
+    ids and payment references stay: the record of money is kept. Our own memos name no customer."""
+    entries = LedgerEntry.objects.filter(account_id=account_id, kind__in=FREE_TEXT_KINDS).exclude(memo=ERASED_MEMO)
+    return models.QuerySet.update(entries, memo=ERASED_MEMO)  # past AppendOnlyQuerySet's guard, deliberately
+

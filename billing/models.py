@@ -29,6 +29,9 @@ class Plan(models.Model):
         default=list, blank=True, help_text='Qualities the plan offers, e.g. ["fast"]; empty: all of them.')
     stripe_price_id = models.CharField(max_length=255, blank=True, default="",
                                        help_text="The Stripe Price a subscription to this plan is made with.")
+    video_retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Days a finished video is kept after delivery; empty: the "
+                                         "VIDEO_RETENTION_DAYS setting applies.")
     sort_order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -69,7 +72,11 @@ class UserProfile(models.Model):
     its end; purchased ones do not. Spending takes granted credits first.
     """
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    # The balance row outlives its user: an erased account (accounts/services.py) keeps it, anonymised (user
+    # empty, erased_at set, Stripe ids cleared), because its ledger entries PROTECT it.
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="profile")
+    erased_at = models.DateTimeField(null=True, blank=True, help_text="When the account's user was erased.")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="profiles")
     granted_credits = models.IntegerField(default=0)
     purchased_credits = models.IntegerField(default=0)
@@ -95,7 +102,7 @@ class UserProfile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} ({self.plan.code})"
+        return f"{self.user if self.user_id else f'erased account {self.id}'} ({self.plan.code})"
 
     @property
     def posted_credits(self) -> int:

@@ -35,6 +35,11 @@ def plan_rate_limit(user) -> str | None:
     return rate or None
 
 
+def plan_video_retention(user_id) -> int | None:
+    """Days the user's plan keeps a finished video, if it sets them (retention.video_expiry asks on delivery)."""
+    return UserProfile.objects.filter(user_id=user_id).values_list("plan__video_retention_days", flat=True).first()
+
+
 def account(user) -> UserProfile:
     """The user's account, its period rolled over first if it has ended."""
     profile = ledger.open_account(user)

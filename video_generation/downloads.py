@@ -44,20 +44,38 @@ class Artifact(enum.StrEnum):
     `code` is the artifact's byte inside tokens: never renumber or reuse one, or old links change meaning.
     """
 
-    VIDEO = "video", 1, "final_video_uri", "{job_id}.mp4"
-    BROLL = "broll", 2, "veo_video_gcs_uri", "{job_id}-broll.mp4"
+    VIDEO = "video", 1, "final_video_uri", "{job_id}.mp4", ("video_expired_at",)
+    # The B-roll is an intermediate (retention.py): it goes with them, or with the video if that goes first.
+    BROLL = "broll", 2, "veo_video_gcs_uri", "{job_id}-broll.mp4", ("intermediates_expired_at", "video_expired_at")
 
-    def __new__(cls, value: str, code: int, job_field: str, file_name: str) -> Artifact:
+    def __new__(cls, value: str, code: int, job_field: str, file_name: str,
+                expiry_fields: tuple[str, ...]) -> Artifact:
         member = str.__new__(cls, value)
         member._value_ = value
         member.code = code
         member.job_field = job_field
         member.file_name = file_name
+        member.expiry_fields = expiry_fields
         return member
 
     @classmethod
     def from_code(cls, code: int) -> Artifact | None:
         return next((artifact for artifact in cls if artifact.code == code), None)
+
+
+class ArtifactExpired(Exception):
+    """The job had this file, and retention has deleted it (answered 410 Gone)."""
+
+    def __init__(self, artifact: Artifact, expired_at):
+        super().__init__(f"the {artifact.value} expired at {expired_at.isoformat()}")
+        self.artifact = artifact
+        self.expired_at = expired_at
+
+
+def gone_body(error: ArtifactExpired) -> dict:
+    """The 410 body of the download endpoint and the /media/ view."""
+    what = "video" if error.artifact is Artifact.VIDEO else error.artifact.value
+    return {"error": f"This {what} has expired and was deleted (retention).", "expired_at": error.expired_at}
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,18 @@ def artifact_uri(job: VideoJob, artifact: Artifact) -> str:
     return getattr(job, artifact.job_field) or ""
 
 
+def artifact_expired_at(job: VideoJob, artifact: Artifact):
+    """When retention deleted the job's artifact, or None while it is kept."""
+    return min((moment for field in artifact.expiry_fields if (moment := getattr(job, field))), default=None)
+
+
+def check_not_expired(job: VideoJob, artifact: Artifact) -> None:
+    """ArtifactExpired if the job had the artifact and retention has deleted it."""
+    expired_at = artifact_expired_at(job, artifact)
+    if expired_at is not None and artifact_uri(job, artifact):
+        raise ArtifactExpired(artifact, expired_at)
+
+
 def download_name(job: VideoJob, artifact: Artifact) -> str:
     return artifact.file_name.format(job_id=job.id)
 
@@ -86,9 +116,9 @@ def link_ttl(ttl_seconds: int | None) -> int:
 
 
 def artifact_url(job: VideoJob, artifact: Artifact, *, ttl_seconds: int | None = None) -> str | None:
-    """A fresh link to the job's artifact, or None if the job has no such artifact in our storage."""
+    """A fresh link to the job's artifact, or None if the job has no such artifact in our storage (or it expired)."""
     uri = artifact_uri(job, artifact)
-    if not uri:
+    if not uri or artifact_expired_at(job, artifact) is not None:
         return None
     storage = get_storage()
     if not storage.owns(uri):
@@ -157,14 +187,16 @@ def read_link_token(token: str) -> tuple[uuid.UUID, Artifact] | None:
 
 
 def resolve_link(token: str) -> Download | None:
-    """What a `/media/` token grants, if it is valid, its job still has that artifact and our storage owns it."""
+    """What a `/media/` token grants, if it is valid, its job still has that artifact and our storage owns it;
+    ArtifactExpired if retention has deleted it (only a genuine token learns that)."""
     grant = read_link_token(token)
     if grant is None:
         return None
     job_id, artifact = grant
-    job = VideoJob.objects.filter(id=job_id).only("id", artifact.job_field).first()
+    job = VideoJob.objects.filter(id=job_id).only("id", artifact.job_field, *artifact.expiry_fields).first()
     if job is None:
         return None
+    check_not_expired(job, artifact)
     uri = artifact_uri(job, artifact)
     if not uri or not get_storage().owns(uri):
         return None

@@ -2,9 +2,10 @@
 
 The token (see downloads.py) is the credential: no login. It names one artifact of one job; the file is the
 one the job row points at, streamed from our storage (local files, or GCS objects when GCS has no signing key).
-The filename in the path is cosmetic. A bad, tampered or expired token, a job that no longer exists or has no
-such artifact, a file outside our storage and a missing file all look the same to the caller. A single
-`Range: bytes=...` is honoured, which video players (Safari) need for seeking.
+The filename in the path is cosmetic. A genuine link to a file that retention has deleted answers 410 Gone.
+A bad, tampered or expired token, a job that no longer exists or has no such artifact, a file outside our
+storage and a missing file all look the same to the caller. A single `Range: bytes=...` is honoured, which
+video players (Safari) need for seeking.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
-from .downloads import resolve_link
+from .downloads import ArtifactExpired, gone_body, resolve_link
 from .services.storage import StorageError, content_disposition, get_storage
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,10 @@ def _content_type(name: str, stored_type: str | None) -> str:
 
 @require_http_methods(["GET", "HEAD"])
 def signed_media(request: HttpRequest, token: str, filename: str) -> HttpResponse:
-    download = resolve_link(token)
+    try:
+        download = resolve_link(token)
+    except ArtifactExpired as expired:
+        return JsonResponse(gone_body(expired), status=410)
     if download is None:
         return _not_found()
     try:

@@ -102,6 +102,15 @@ class VideoJob(models.Model):
     credits_used = models.IntegerField(default=0, help_text="Credits charged for the finished video.")
     cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"),
                                    help_text="What the providers charged us for this job, in USD.")
+    # Retention (retention.py): when the stored files go. Set once, never cleared.
+    intermediates_expired_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job's intermediate files (image copy, B-roll, presenter) were "
+                                         "deleted (INTERMEDIATE_RETENTION_DAYS after it ended).")
+    video_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the finished video will be deleted: fixed on delivery from the "
+                                         "plan's retention or VIDEO_RETENTION_DAYS.")
+    video_expired_at = models.DateTimeField(null=True, blank=True,
+                                            help_text="When the finished video was deleted.")
 
     objects = TimestampedQuerySet.as_manager()
 
@@ -110,6 +119,11 @@ class VideoJob(models.Model):
         indexes = [
             models.Index(fields=["user", "created_at"]),
             models.Index(fields=["status"]),
+            # The retention sweep's two queries, over the rows still holding files only.
+            models.Index(fields=["completed_at"], condition=models.Q(intermediates_expired_at__isnull=True),
+                         name="job_intermediates_due_idx"),
+            models.Index(fields=["video_expires_at"], condition=models.Q(video_expired_at__isnull=True),
+                         name="job_video_due_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["user", "idempotency_key"],
@@ -211,3 +225,26 @@ class JobStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class StoragePurge(models.Model):
+    """Files of a job to delete from storage: written in the transaction that decides it (retention marking a job
+    expired, an account's erasure deleting it), then carried out, and retried by the beat task until done.
+
+    Names the job by id only (the job row may be gone). `keep_uri` is spared (a final video still within its
+    retention). `passes_left` > 1 looks again `PURGE_RECHECK_SECONDS` later, for a file a worker that was still
+    running may write after the first pass."""
+
+    job_id = models.UUIDField(db_index=True)
+    keep_uri = models.CharField(max_length=1000, blank=True, default="")
+    due_at = models.DateTimeField(default=timezone.now)
+    passes_left = models.PositiveSmallIntegerField(default=1)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["due_at"], condition=models.Q(passes_left__gt=0), name="purge_due_idx")]
+
+    def __str__(self) -> str:
+        return f"purge of job {self.job_id} ({self.passes_left} passes left)"

@@ -237,10 +237,18 @@ class VideoJobSerializer(serializers.ModelSerializer):
             "final_video_url", "error_message", "credits_used",
             "aspect_ratio", "steps",
             "quality", "broll_audio", "duration_seconds", "credits_quoted", "cost_usd",
+            "expired", "video_expires_at", "video_expired_at",
         ]
         read_only_fields = fields
         extra_kwargs = {"cost_usd": {"coerce_to_string": True, "help_text": "What the providers charged for this "
                                                                             "job, in USD (a decimal string)."}}
+
+    expired = serializers.SerializerMethodField(
+        help_text="true once retention has deleted the finished video (VIDEO_RETENTION_DAYS, or your plan's, after "
+                  "delivery): its downloads answer 410 Gone.")
+
+    def get_expired(self, job: VideoJob) -> bool:
+        return job.video_expired_at is not None
 
     def get_credits_quoted(self, job: VideoJob) -> int | None:
         return job.quote.get("credits")
@@ -324,6 +332,11 @@ class JobListFilterSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
+
+
+class GoneSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    expired_at = serializers.DateTimeField(help_text="When retention deleted the file.")
 
 
 class ValidationErrorSerializer(serializers.Serializer):

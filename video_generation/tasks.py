@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from . import retention
 from .pipeline import machine
 
 
@@ -24,3 +25,10 @@ def poll_step(step_id: str) -> None:
 @shared_task(acks_late=True)
 def sweep() -> dict:
     return machine.sweep()
+
+
+@shared_task(acks_late=True)
+def expire_stored_files() -> dict:
+    """Retention: delete the files of jobs past INTERMEDIATE_RETENTION_DAYS / their video's expiry (batched;
+    idempotent), and carry out pending purges (account erasures, earlier failures)."""
+    return retention.sweep()

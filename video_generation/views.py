@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from video_saas.celery import app as celery_app
 
 from .api_errors import Conflict, JobNotFound, UnprocessableRequest
-from .downloads import Artifact, artifact_url
+from .downloads import Artifact, ArtifactExpired, artifact_url, check_not_expired, gone_body
 from .models import JobStatus, VideoJob
 from .pipeline import (
     IdempotencyKeyReused,
@@ -41,6 +41,7 @@ from .serializers import (
     DownloadParamsSerializer,
     ErrorSerializer,
     GenerateAcceptedSerializer,
+    GoneSerializer,
     HealthSerializer,
     JobListFilterSerializer,
     QuoteSerializer,
@@ -266,6 +267,9 @@ class JobDownloadApi(APIView):
             401: _AUTH_ERROR,
             404: _JOB_NOT_FOUND,
             409: OpenApiResponse(ErrorSerializer, description="The job has no such file (yet)."),
+            410: OpenApiResponse(GoneSerializer, description="Retention has deleted the file (the finished video "
+                                                             "after VIDEO_RETENTION_DAYS or the plan's, the B-roll "
+                                                             "after INTERMEDIATE_RETENTION_DAYS)."),
             500: _SERVER_ERROR,
         },
     )
@@ -274,6 +278,10 @@ class JobDownloadApi(APIView):
         params.is_valid(raise_exception=True)
         artifact = Artifact(params.validated_data["artifact"])
         job = get_user_job(user=request.user, job_id=job_id)
+        try:
+            check_not_expired(job, artifact)
+        except ArtifactExpired as expired:
+            return Response(GoneSerializer(gone_body(expired)).data, status=status.HTTP_410_GONE)
         url = artifact_url(job, artifact, ttl_seconds=settings.DOWNLOAD_URL_TTL_SECONDS)
         if url is None:
             raise Conflict(f"This job has no {artifact.value} to download (it is {job.status}).")

@@ -17,12 +17,13 @@ app.autodiscover_tasks()
 @app.on_after_finalize.connect
 def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
     """Beat runs the sweeper every SWEEP_INTERVAL_SECONDS, the credit periods' rollover every
-    BILLING_ROLLOVER_INTERVAL_SECONDS and the webhook sweeper every WEBHOOK_SWEEP_INTERVAL_SECONDS. A run that
-    waited longer than its interval in a busy queue is dropped: the next one covers it."""
+    BILLING_ROLLOVER_INTERVAL_SECONDS, the webhook sweeper every WEBHOOK_SWEEP_INTERVAL_SECONDS and retention every
+    RETENTION_INTERVAL_SECONDS. A run that waited longer than its interval in a busy queue is dropped: the next one
+    covers it."""
     from django.conf import settings
 
     from billing.tasks import roll_over_periods
-    from video_generation.tasks import sweep
+    from video_generation.tasks import expire_stored_files, sweep
     from webhooks.tasks import sweep as sweep_webhooks
 
     interval = settings.SWEEP_INTERVAL_SECONDS
@@ -33,6 +34,9 @@ def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
     # Webhook deliveries that are due: retries whose time has come, and any whose bell was never rung.
     hooks = settings.WEBHOOK_SWEEP_INTERVAL_SECONDS
     sender.add_periodic_task(hooks, sweep_webhooks.s(), name="sweep-webhook-deliveries", expires=hooks)
+    # Retention: expired files and pending purges (video_generation/retention.py).
+    retention = settings.RETENTION_INTERVAL_SECONDS
+    sender.add_periodic_task(retention, expire_stored_files.s(), name="expire-stored-files", expires=retention)
 
 
 @signals.after_setup_logger.connect

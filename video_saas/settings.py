@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "video_generation",
     "billing",
     "webhooks",
+    "accounts",  # the customer's data: erasure and export
     "devstack",  # local stack: the sandbox-backed demo; no product code depends on it
 ]
 
@@ -291,6 +292,15 @@ CREDITS_LOW_THRESHOLD = env.int("CREDITS_LOW_THRESHOLD", default=10)
 LOCAL_STORAGE_DIR = Path(env("LOCAL_STORAGE_DIR", default=str(BASE_DIR / "var" / "media")))
 SIGNED_URL_TTL_SECONDS = env.int("SIGNED_URL_TTL_SECONDS", default=7 * 24 * 3600)
 DOWNLOAD_URL_TTL_SECONDS = env.int("DOWNLOAD_URL_TTL_SECONDS", default=300)  # GET /api/video/{id}/download/
+
+# Retention (video_generation/retention.py; README "Deletion, export and retention"): a job's intermediate files go
+# this many days after it ended, its finished video after VIDEO_RETENTION_DAYS (or its plan's) from delivery.
+INTERMEDIATE_RETENTION_DAYS = env.int("INTERMEDIATE_RETENTION_DAYS", default=7)
+VIDEO_RETENTION_DAYS = env.int("VIDEO_RETENTION_DAYS", default=90)
+RETENTION_INTERVAL_SECONDS = env.float("RETENTION_INTERVAL_SECONDS", default=3600.0)  # beat: video_saas/celery.py
+RETENTION_BATCH = env.int("RETENTION_BATCH", default=200)  # jobs marked per run of the task
+# A purge looks again this long after an erasure, for a file a step that was still running wrote after it.
+PURGE_RECHECK_SECONDS = env.float("PURGE_RECHECK_SECONDS", default=600.0)
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Outbound fetches (product images, webhooks) ----------------------------------------------------------

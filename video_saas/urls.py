@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/video/", include("video_generation.urls")),
-    path("api/account/", include("billing.account_urls")),
+    path("api/account/", include("accounts.urls")),  # GET/DELETE /api/account/, export/
+    path("api/account/", include("billing.account_urls")),  # ledger/, usage/
     path("api/billing/", include("billing.urls")),
     path("api/webhooks/", include("webhooks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

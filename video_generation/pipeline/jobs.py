@@ -111,9 +111,13 @@ def retry_job(job: VideoJob) -> bool:
     running when the job failed is polled again rather than paid for twice; everything else starts again.
 
     The job is admitted again (job_admitting with retry=True: its credits are held again); a refusal raises and
-    changes nothing. False if the job was not failed (it is left as it is). `job` is refreshed either way."""
+    changes nothing. False if the job was not failed, or its intermediate files have expired (retention.py: a
+    retry would need them); it is left as it is. `job` is refreshed either way."""
     with transaction.atomic():
-        if not move_job(job.id, JobStatus.PENDING, expect=[JobStatus.FAILED], error_message=None):
+        # Locked, so that retention cannot mark the job expired between this look and the move.
+        resumable = VideoJob.objects.select_for_update().filter(id=job.id, intermediates_expired_at__isnull=True)
+        if not list(resumable.values_list("id", flat=True)) or \
+                not move_job(job.id, JobStatus.PENDING, expect=[JobStatus.FAILED], error_message=None):
             job.refresh_from_db()
             return False
         job_admitting.send(sender=VideoJob, job=job, credits=pricing.job_quote(job).credits, retry=True)

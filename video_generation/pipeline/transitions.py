@@ -13,6 +13,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ..models import JobStatus, JobStep, Provider, StepKind, StepState, VideoJob
+from ..retention import video_expiry
 from ..services.redact import readable
 from . import pricing
 from .signals import job_finished
@@ -141,15 +142,20 @@ def stop_unstarted_steps(job_id) -> None:
 
 def complete_job(job_id, *, final_uri: str, duration_seconds: float) -> bool:
     """Deliver the job: charged its finished length (never more than its quote), its provider cost summed."""
-    job = VideoJob.objects.get(id=job_id)
+    job = VideoJob.objects.filter(id=job_id).first()
+    if job is None:  # erased meanwhile (accounts/services.py): nothing to deliver, nobody to charge
+        return False
     cost = JobStep.objects.filter(job_id=job_id).aggregate(total=Sum("cost_usd"))["total"] or Decimal("0")
     credits = pricing.credits_charged(duration_seconds, job.quote.get("credits"))
+    now = timezone.now()
     with transaction.atomic():
         completed = move_job(
             job_id, JobStatus.COMPLETED, expect=ACTIVE_STATUSES,
             progress=100,
             final_video_uri=final_uri,
-            processing_time_seconds=int((timezone.now() - job.created_at).total_seconds()),
+            completed_at=now,
+            video_expires_at=video_expiry(job.user_id, now),
+            processing_time_seconds=int((now - job.created_at).total_seconds()),
             duration_seconds=round(duration_seconds, 3),
             credits_used=credits,
             cost_usd=cost,

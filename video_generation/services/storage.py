@@ -68,6 +68,8 @@ class Storage(Protocol):
 
     def list_uris(self, prefix_uri: str) -> list[str]: ...
 
+    def delete(self, uri: str) -> bool: ...
+
     def owns(self, uri: str) -> bool: ...
 
     def v4_signed_url(self, uri: str, *, ttl_seconds: int, filename: str | None = None) -> str | None: ...
@@ -229,6 +231,18 @@ class LocalStorage:
                 if self._rel(full).startswith(rel_prefix):
                     found.append(full.as_uri())
         return sorted(found)
+
+    # deletes
+    def delete(self, uri: str) -> bool:
+        """Remove one file; False if it was not there (deleting twice is harmless)."""
+        target = self._from_uri(uri)
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StorageError(f"could not delete {uri} ({type(exc).__name__})") from None
+        return True
 
     def v4_signed_url(self, uri: str, *, ttl_seconds: int, filename: str | None = None) -> str | None:
         self._from_uri(uri)
@@ -406,6 +420,20 @@ class GCSStorage:
             raise self._wrap("list", prefix_uri, exc) from None
         found = (f"gs://{self.bucket_name}/{blob.name}" for blob in blobs)
         return sorted(uri for uri in found if self.owns(uri))  # only what read_bytes would accept
+
+    # deletes
+    def delete(self, uri: str) -> bool:
+        """Remove one of our objects; False if it was not there (deleting twice is harmless)."""
+        from google.api_core.exceptions import NotFound
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        try:
+            self._blob(uri).delete(timeout=GCS_TIMEOUT_SECONDS, retry=DEFAULT_RETRY)
+        except NotFound:
+            return False
+        except _gcs_errors() as exc:
+            raise self._wrap("delete", uri, exc) from None
+        return True
 
     def v4_signed_url(self, uri: str, *, ttl_seconds: int, filename: str | None = None) -> str | None:
         """A V4 signed GET URL for one of our objects; None without signing credentials or if signing fails."""

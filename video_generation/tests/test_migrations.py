@@ -61,3 +61,38 @@ def test_claimed_local_work_becomes_running_and_every_job_learns_its_broll_sourc
     assert params(two_chains, "compose") == {"broll_key": "join"}
     assert steps.get(job_id=two_chains.id, key="image").state == "running"
     assert steps.get(job_id=one_chain.id, key="veo:c0:s1").state == "submitted"
+
+
+def test_videos_delivered_before_retention_expire_video_retention_days_after_delivery(django_user_model, settings):
+    from datetime import UTC, datetime, timedelta
+
+    settings.VIDEO_RETENTION_DAYS = 90
+    user = django_user_model.objects.create(username="retained")
+    old = migrate([("video_generation", "0008_drop_job_user_status_index")])
+    delivered_at = datetime(2026, 10, 1, 12, tzinfo=UTC)
+    delivered = make_job(old, user.id, [])
+    failed = make_job(old, user.id, [])
+    jobs = old.get_model("video_generation", "VideoJob").objects
+    jobs.filter(id=delivered.id).update(status="completed", completed_at=delivered_at)
+    jobs.filter(id=failed.id).update(status="failed", completed_at=delivered_at)
+
+    new = migrate([("video_generation", "0009_retention_expiry_and_purges")])
+    jobs = new.get_model("video_generation", "VideoJob").objects
+    assert jobs.get(id=delivered.id).video_expires_at == delivered_at + timedelta(days=90)
+    assert jobs.get(id=failed.id).video_expires_at is None
+
+
+def test_hold_memos_lose_the_product_title(django_user_model):
+    user = django_user_model.objects.create(username="held")
+    old = migrate([("billing", "0004_ledger_indexes_for_a_fast_insert")])
+    account = old.get_model("billing", "UserProfile").objects.get(user_id=user.id)
+    entries = old.get_model("billing", "LedgerEntry").objects
+    hold = entries.create(account_id=account.id, kind="hold", amount=-3, balance_after=12, held_delta=3,
+                          idempotency_key="hold:x:1", memo="Zelda's Secret Gadget: 3 credits quoted")
+    grant = entries.create(account_id=account.id, kind="grant", amount=15, balance_after=15, granted_delta=15,
+                           idempotency_key="grant:x", memo="Free plan credits")
+
+    new = migrate([("billing", "0005_plan_video_retention_and_erased_accounts")])
+    entries = new.get_model("billing", "LedgerEntry").objects
+    assert entries.get(id=hold.id).memo == "3 credits quoted"
+    assert entries.get(id=grant.id).memo == "Free plan credits"

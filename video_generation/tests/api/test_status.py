@@ -43,6 +43,7 @@ def test_it_returns_the_job(api_client, user):
         "id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
         "processing_time_seconds", "veo_video_url", "final_video_url", "error_message", "credits_used",
         "aspect_ratio", "steps", "quality", "broll_audio", "duration_seconds", "credits_quoted", "cost_usd",
+        "expired", "video_expires_at", "video_expired_at",
     }
     assert body["id"] == str(job.id)
     assert body["status"] == "processing_veo"

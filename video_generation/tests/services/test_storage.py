@@ -136,6 +136,18 @@ def test_local_refuses_to_read_list_or_serve_outside_its_root(local, settings, t
     assert not (tmp_path / "copy").exists()
 
 
+def test_local_deletes_its_own_files_once_and_nothing_outside_its_root(local, tmp_path):
+    uri = local.upload_bytes(VIDEO, "jobs/deleted/final.mp4", "video/mp4")
+    assert local.delete(uri) is True
+    assert local.delete(uri) is False  # already gone: harmless
+    assert local.list_uris(local.uri_for("jobs/deleted") + "/") == []
+    outside = tmp_path / "outside.mp4"
+    outside.write_bytes(VIDEO)
+    with pytest.raises(ValueError):
+        local.delete(outside.as_uri())
+    assert outside.exists()
+
+
 def test_get_storage_is_cached_per_settings(settings, tmp_path):
     first = get_storage()
     assert get_storage() is first
@@ -243,7 +255,19 @@ def test_gcs_refuses_to_read_sign_or_serve_objects_outside_its_bucket_and_prefix
         gcs.open_for_media(uri)
     with pytest.raises(ValueError):
         gcs.v4_signed_url(uri, ttl_seconds=60)
+    with pytest.raises(ValueError):
+        gcs.delete(uri)
     assert not (tmp_path / "copy.mp4").exists()
+    assert emulator_admin.bucket(bucket).blob(name).exists()  # nor deleted
+
+
+def test_gcs_deletes_its_own_objects_once(gcs, emulator_admin):
+    uri = gcs.upload_bytes(VIDEO, "jobs/deleted/final.mp4", "video/mp4")
+    keep = gcs.upload_bytes(VIDEO, "jobs/deleted/final.mp4.bak", "video/mp4")
+    assert gcs.delete(uri) is True
+    assert gcs.delete(uri) is False  # already gone: harmless
+    assert not emulator_admin.bucket(BUCKET).blob(f"{PREFIX}/jobs/deleted/final.mp4").exists()
+    assert gcs.list_uris(gcs.uri_for("jobs/deleted") + "/") == [keep]
 
 
 def test_gcs_refuses_to_list_outside_its_bucket_and_prefix(gcs, emulator_admin):

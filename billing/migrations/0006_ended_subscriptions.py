@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0004_ledger_indexes_for_a_fast_insert'),
+        ('billing', '0005_plan_video_retention_and_erased_accounts'),
     ]
 
     operations = [

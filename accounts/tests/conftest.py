@@ -1,0 +1,25 @@
+"""Fixtures of the erasure and export tests: the GCS emulator (shared with the storage tests), jobs with files."""
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from video_generation.tests.conftest import emulator, emulator_admin, gcs  # noqa: F401 (fixtures)
+
+
+@pytest.fixture(autouse=True)
+def _no_broker(monkeypatch):
+    """Accepting a job publishes its first message after commit; these tests look at rows and files."""
+    from video_generation.pipeline import dispatch
+
+    monkeypatch.setattr(dispatch, "publish", lambda *args, **kwargs: True)
+
+
+@pytest.fixture
+def token_client():
+    def make(user) -> APIClient:
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+    return make

@@ -11,10 +11,11 @@ import re
 import uuid
 
 from django.conf import settings
-from django.db import connection
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import IntegrityError, connection
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -107,12 +108,18 @@ def start_video(*, user, data: dict, key: str) -> tuple[VideoJob, bool]:
             job, created = create_job_idempotently(user=user, data=data, idempotency_key=key)
         else:
             job, created = create_job(user=user, data=data), True
-    except BaseException:
+    except BaseException as failure:
         reservation.release()
+        if isinstance(failure, IntegrityError | ObjectDoesNotExist) and not user_still_exists(user):
+            raise exceptions.AuthenticationFailed() from None  # erased while this request was on its way
         raise
     if not created:
         reservation.release()
     return job, created
+
+
+def user_still_exists(user) -> bool:
+    return type(user).objects.filter(pk=user.pk).exists()
 
 
 class VideoGenerateApi(APIView):

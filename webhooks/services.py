@@ -125,7 +125,7 @@ def job_finished(job_id, status: str, credits: int) -> Event | None:
 def credits_low(user_id, available: int, threshold: int) -> Event | None:
     return record_event(user_id=user_id, event_type=EventType.CREDITS_LOW, data={
         "available_credits": available, "threshold": threshold,
-        "links": {"account": absolute(reverse("account:account"))}})
+        "links": {"account": absolute(reverse("accounts:account"))}})
 
 
 def send_test(endpoint: Endpoint) -> Delivery:

@@ -342,3 +342,36 @@ def test_a_user_deleted_another_way_is_erased_the_same_way(zelda, bob, django_ca
     assert files_of(job) == []
     for text in (USERNAME, EMAIL, str(USER_ID), PRODUCT):
         assert rows_containing(text) == [], text
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_submit_that_meets_the_erasure_midway_is_a_401_and_leaves_nothing(zelda, token_client, monkeypatch):
+    """PostgreSQL: the account is erased after the submit has inserted its job and before it holds the credits:
+    the answer is the 401 of a credential that no longer exists, not a 500, and no job or hold is left."""
+    import threading
+
+    from django.db import connection
+
+    from devstack.briefs import headphones_brief
+
+    client, real_account_for_user = token_client(zelda), ledger.account_for_user
+
+    def erased_meanwhile(user_id):
+        def erase():
+            try:
+                services.erase_account(user_id)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=erase)
+        thread.start()
+        thread.join(30)
+        return real_account_for_user(user_id)
+
+    monkeypatch.setattr(ledger, "account_for_user", erased_meanwhile)
+    response = client.post("/api/video/generate/", headphones_brief("https://cdn.example.com/p.jpg"), format="json")
+    assert response.status_code == 401, response.content
+    assert not get_user_model().objects.filter(id=USER_ID).exists()
+    assert not VideoJob.objects.exists()
+    assert not LedgerEntry.objects.filter(kind=EntryKind.HOLD).exists()

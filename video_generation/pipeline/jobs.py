@@ -45,7 +45,10 @@ def create_job_idempotently(*, user, data: dict[str, Any], idempotency_key: str)
         return create_job(user=user, data=data, idempotency_key=idempotency_key,
                           request_fingerprint=fingerprint(data)), True
     except IntegrityError:  # an earlier or concurrent request with the same key has the job
-        return find_replay(user=user, data=data, idempotency_key=idempotency_key), False
+        earlier = find_replay(user=user, data=data, idempotency_key=idempotency_key)
+        if earlier is None:  # not the key: another constraint (e.g. the user was erased meanwhile)
+            raise
+        return earlier, False
 
 
 def create_job(*, user, data: dict[str, Any], idempotency_key: str | None = None,

@@ -115,6 +115,7 @@ def start_video(*, user, data: dict, key: str) -> tuple[VideoJob, bool]:
 
 
 class VideoGenerateApi(APIView):
+    required_scope = "jobs:write"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="video_generate",
         summary="Start generating a product video",
@@ -166,6 +167,7 @@ class VideoGenerateApi(APIView):
 
 
 class VideoQuoteApi(APIView):
+    required_scope = "jobs:write"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="video_quote",
         summary="What a video would cost, before making it (creates nothing)",
@@ -183,6 +185,7 @@ class VideoQuoteApi(APIView):
 
 
 class JobStatusApi(APIView):
+    required_scope = "jobs:read"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="video_status",
         summary="Get one job, with its steps",
@@ -194,6 +197,7 @@ class JobStatusApi(APIView):
 
 
 class JobListApi(APIView):
+    required_scope = "jobs:read"  # api_keys.permissions.KeyHasScope
     pagination_class = PageNumberPagination
 
     @extend_schema(
@@ -227,6 +231,7 @@ class JobListApi(APIView):
 
 
 class JobCancelApi(APIView):
+    required_scope = "jobs:write"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="video_cancel",
         summary="Cancel a job: no further paid provider call is made for it",
@@ -248,6 +253,7 @@ class JobCancelApi(APIView):
 
 
 class JobDownloadApi(APIView):
+    required_scope = "jobs:read"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="video_download",
         summary="Download one of your job's files: a redirect to a fresh link valid for a few minutes",

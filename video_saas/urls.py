@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/video/", include("video_generation.urls")),
     path("api/account/", include("billing.account_urls")),
     path("api/billing/", include("billing.urls")),
+    path("api/keys/", include("api_keys.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("media/", include("video_generation.media_urls")),

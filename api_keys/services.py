@@ -55,17 +55,15 @@ def issue_key(*, user, name: str, scopes: list[str] | None = None, expires_at: d
         raise ValidationError({"scopes": [f"Unknown scope {s!r}. Scopes: {', '.join(Scope.values)}." for s in unknown]})
     if expires_at is not None and expires_at <= now:
         raise ValidationError({"expires_at": ["Must be in the future."]})
+    if issuer is not None and not scopes_within(scopes, issuer.scopes):
+        raise ValidationError({"scopes": ["A key can only create keys with scopes it has itself "
+                                          f"({', '.join(issuer.scopes)})."]})
+    ceiling = issuer.expires_at if issuer is not None else None
+    if expires_at is not None and ceiling is not None and expires_at > ceiling:
+        raise ValidationError({"expires_at": ["A key can only create keys that expire no later than itself "
+                                              f"({ceiling.isoformat()})."]})
     if expires_at is None:
-        expires_at = default_expiry(now)
-    if issuer is not None:
-        if not scopes_within(scopes, issuer.scopes):
-            raise ValidationError({"scopes": ["A key can only create keys with scopes it has itself "
-                                              f"({', '.join(issuer.scopes)})."]})
-        if issuer.expires_at is not None:
-            if expires_at is not None and expires_at > issuer.expires_at:
-                raise ValidationError({"expires_at": ["A key can only create keys that expire no later than "
-                                                      f"itself ({issuer.expires_at.isoformat()})."]})
-            expires_at = expires_at or issuer.expires_at
+        expires_at = min((e for e in (default_expiry(now), ceiling) if e is not None), default=None)
 
     secret = keys.new_key()
     with transaction.atomic():

@@ -221,6 +221,9 @@ class JobStepSerializer(serializers.ModelSerializer):
 
 
 class VideoJobSerializer(serializers.ModelSerializer):
+    """A job as the API shows it. With context {"links": False} the two links are left None (the status read
+    issues them itself, after its ETag check)."""
+
     veo_video_url = serializers.SerializerMethodField()
     final_video_url = serializers.SerializerMethodField()
     steps = JobStepSerializer(many=True, read_only=True)
@@ -246,10 +249,10 @@ class VideoJobSerializer(serializers.ModelSerializer):
         return job.quote.get("credits")
 
     def get_veo_video_url(self, job: VideoJob) -> str | None:
-        return fresh_link(job, Artifact.BROLL)
+        return fresh_link(job, Artifact.BROLL) if self.context.get("links", True) else None
 
     def get_final_video_url(self, job: VideoJob) -> str | None:
-        return fresh_link(job, Artifact.VIDEO)
+        return fresh_link(job, Artifact.VIDEO) if self.context.get("links", True) else None
 
 
 def fresh_link(job: VideoJob, artifact: Artifact) -> str | None:

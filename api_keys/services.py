@@ -96,7 +96,7 @@ def authenticate_key(presented: str) -> ApiKey | None:
     key, or one whose user is inactive, takes the same path: one lookup by hash, one constant-time comparison,
     every condition evaluated."""
     digest = keys.hash_key(presented)
-    api_key = ApiKey.objects.select_related("user").filter(key_hash=digest).first()
+    api_key = next(iter(ApiKey.objects.select_related("user").filter(key_hash=digest).order_by()[:1]), None)
     now = timezone.now()
     matches = hmac.compare_digest(api_key.key_hash if api_key else _NO_MATCH_DIGEST, digest)
     usable = api_key.is_usable(now) & api_key.user.is_active if api_key else False

@@ -2,7 +2,8 @@
 
 `job_with_steps` loads the job and its steps in one query (a LEFT JOIN, one row per step), with only the columns
 the status answer shows; the instances it returns load any other column lazily, so they are never wrong, only
-slower if misused.
+slower if misused. The ORM writes that query's SQL once per process (`status_queryset`); each read runs it with
+its own values and converts the columns with the fields' own converters (as billing/sql.py does for the ledger).
 
 The ETag is a hash of everything the answer shows except the two download links, which are issued afresh on every
 read (each differs). For those it hashes which links the answer has and the current *link window*: half of a
@@ -13,13 +14,16 @@ links. The tag is weak (W/): two answers with the same tag are equivalent, not b
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
 import uuid
+import weakref
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import router
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils.cache import parse_etags
 
 from .api_errors import JobNotFound
@@ -52,21 +56,77 @@ def parse_job_id(job_id: str) -> uuid.UUID:
 
 def job_with_steps(*, user, job_id: str) -> VideoJob:
     """The caller's job with its steps prefetched, in one query; JobNotFound for anything else."""
-    step_lookups = [f"steps__{column}" for column in STEP_COLUMNS]
-    rows = list(VideoJob.objects.filter(id=parse_job_id(job_id), user=user)
-                .order_by("steps__id").values_list(*JOB_COLUMNS, *step_lookups))
+    parsed = parse_job_id(job_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_status_sql(connection.vendor), [_prepared_job_id(parsed), user.pk])
+        rows = cursor.fetchall()
     if not rows:
         raise JobNotFound()
-    db = router.db_for_read(VideoJob)
-    job = VideoJob.from_db(db, JOB_COLUMNS, rows[0][:len(JOB_COLUMNS)])
+    job_converters, step_converters = _converters()
+    job = VideoJob.from_db(connection.alias, JOB_COLUMNS, _converted(rows[0][:len(JOB_COLUMNS)], job_converters))
     step_id = len(JOB_COLUMNS) + STEP_COLUMNS.index("id")  # NULL: the job has no steps (the LEFT JOIN's one row)
-    steps = [JobStep.from_db(db, STEP_COLUMNS, row[len(JOB_COLUMNS):]) for row in rows if row[step_id] is not None]
+    steps = [JobStep.from_db(connection.alias, STEP_COLUMNS, _converted(row[len(JOB_COLUMNS):], step_converters))
+             for row in rows if row[step_id] is not None]
     for step in steps:
         step.job = job
     prefetched = JobStep.objects.filter(job=job)  # what the prefetch would have run; its cache is filled here
     prefetched._result_cache, prefetched._prefetch_done = steps, True
     job._prefetched_objects_cache = {"steps": prefetched}
     return job
+
+
+def status_queryset(job_id: uuid.UUID, user_id: int):
+    """The ORM's spelling of the status read: one row per step (or one row with NULL steps)."""
+    return (VideoJob.objects.filter(id=job_id, user_id=user_id).order_by("steps__id")
+            .values_list(*JOB_COLUMNS, *(f"steps__{column}" for column in STEP_COLUMNS)))
+
+
+# The status read is every client's poll: its SQL is built by the ORM once per process (building it is most of
+# the read's CPU), then run with each request's values, converted by the fields' own converters.
+_SAMPLE_JOB_ID, _SAMPLE_USER_ID = uuid.UUID(int=0x5EED), 0x5EED
+
+
+def _prepared_job_id(job_id: uuid.UUID):
+    return VideoJob._meta.pk.get_db_prep_value(job_id, connection)
+
+
+@functools.cache
+def _status_sql(vendor: str) -> str:
+    sql, params = status_queryset(_SAMPLE_JOB_ID, _SAMPLE_USER_ID).query.sql_with_params()
+    if list(params) != [_prepared_job_id(_SAMPLE_JOB_ID), _SAMPLE_USER_ID]:
+        raise ImproperlyConfigured(f"the status read's parameters are not (job id, user id): {params!r}")
+    return sql
+
+
+_converters_by_connection: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _converters() -> tuple[list, list]:
+    """Each selected column's converters, as the ORM would apply them; per connection (they may be bound to it)."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    if wrapper not in _converters_by_connection:
+        _converters_by_connection[wrapper] = (_column_converters(VideoJob, JOB_COLUMNS),
+                                              _column_converters(JobStep, STEP_COLUMNS))
+    return _converters_by_connection[wrapper]
+
+
+def _column_converters(model, columns: tuple[str, ...]) -> list:
+    out = []
+    for column in columns:
+        field = next(f for f in model._meta.concrete_fields if f.attname == column)
+        expression = field.get_col(model._meta.db_table)
+        out.append((expression, [*connection.ops.get_db_converters(expression),
+                                 *field.get_db_converters(connection)]))
+    return out
+
+
+def _converted(values, converters) -> list:
+    converted = []
+    for value, (expression, functions) in zip(values, converters, strict=True):
+        for function in functions:
+            value = function(value, expression, connection)
+        converted.append(value)
+    return converted
 
 
 def status_etag(job: VideoJob, body_without_links: dict, *, now: float | None = None) -> str:

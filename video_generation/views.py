@@ -1,7 +1,7 @@
 """The video API: one explicit view per operation. Each validates, calls the pipeline, serializes.
 
-All endpoints need `Authorization: Token <key>` except health. A job that is not the caller's is
-indistinguishable from one that does not exist (404 {"error": "Job not found"}).
+All endpoints need an API key (`Authorization: Bearer <key>` or `Token <key>`: api_keys) except health. A job
+that is not the caller's is indistinguishable from one that does not exist (404 {"error": "Job not found"}).
 """
 
 from __future__ import annotations

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from video_generation.serializers import RejectUnknownFieldsMixin, StrictCharField
+from video_generation.serializers import RejectUnknownFieldsMixin, text
 
 from .models import ApiKey, Scope
 
 
 class KeyCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    name = StrictCharField(max_length=100, help_text="What the key is for, e.g. \"CI\" or \"billing export\".")
+    name = text(max_length=100, help_text="What the key is for, e.g. \"CI\" or \"billing export\".")
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=Scope.choices), required=False, max_length=len(Scope.values),
         help_text="What the key may do; empty or absent: everything. A key can only create keys with scopes it has.")

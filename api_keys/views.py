@@ -20,6 +20,17 @@ _AUTH_ERROR = OpenApiResponse(AuthErrorSerializer, description="Missing or inval
 _NOT_FOUND = OpenApiResponse(ErrorSerializer, description='{"error": "Not found"}')
 
 
+class StrictPageNumberPagination(PageNumberPagination):
+    """`?page=` must be a page number when it is sent: an empty or malformed one is a 404 like an out-of-range one
+    (DRF's own takes an empty value as page 1, which the schema's integer does not allow)."""
+
+    def get_page_number(self, request, paginator):
+        sent = request.query_params.get(self.page_query_param)
+        if sent is not None and not (sent.isdigit() or sent == "last"):
+            raise NotFound(self.invalid_page_message.format(page_number=sent, message="Not a page number."))
+        return super().get_page_number(request, paginator)
+
+
 def request_key(request) -> ApiKey | None:
     """The key the request came with, or None for a session."""
     return request.auth if isinstance(request.auth, ApiKey) else None
@@ -27,7 +38,7 @@ def request_key(request) -> ApiKey | None:
 
 class KeyListCreateApi(APIView):
     required_scope = ANY_SCOPE  # what a key may create or revoke is bounded by its own scopes (services)
-    pagination_class = PageNumberPagination
+    pagination_class = StrictPageNumberPagination
 
     @extend_schema(operation_id="keys_list", summary="Your API keys that are not revoked (never their secrets)",
                    responses={200: KeySerializer(many=True), 401: _AUTH_ERROR,

@@ -191,3 +191,15 @@ def test_an_explicit_expiry_is_kept(api_client):
 def test_keys_need_authentication():
     assert APIClient().get(URL).status_code == 401
     assert APIClient().post(URL, {"name": "x"}, format="json").status_code == 401
+
+
+@pytest.mark.parametrize("page", ["", "abc", "-1", "1.0", "99"])
+def test_a_page_that_is_not_one_of_the_list_is_a_404(api_client, page):
+    r = api_client.get(URL, {"page": page})
+
+    assert r.status_code == 404
+    assert r.json() == {"error": "Not found"}
+
+
+def test_a_name_with_nothing_visible_is_refused(api_client):
+    assert create(api_client, name="   ").status_code == 400

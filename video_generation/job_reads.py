@@ -131,7 +131,8 @@ def _converted(values, converters) -> list:
 
 def status_etag(job: VideoJob, body_without_links: dict, *, now: float | None = None) -> str:
     """The weak ETag of a status answer (see the module's docstring)."""
-    links = sorted(field for field, artifact in LINK_FIELDS.items() if artifact_uri(job, artifact))
+    # Which files the links point at (their storage URIs, hashed with the rest, never shown), not the links.
+    links = sorted((field, uri) for field, artifact in LINK_FIELDS.items() if (uri := artifact_uri(job, artifact)))
     window = int((time.time() if now is None else now) // max(1, link_ttl(None) // 2)) if links else None
     shown = {key: value for key, value in body_without_links.items() if key not in LINK_FIELDS}
     text = json.dumps([ETAG_VERSION, shown, links, window], sort_keys=True, cls=DjangoJSONEncoder)

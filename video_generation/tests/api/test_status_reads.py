@@ -157,6 +157,17 @@ def test_a_finished_video_changes_the_tag_even_with_the_same_status(api_client, 
     assert after.status_code == 200 and after.json()["final_video_url"]
 
 
+def test_a_new_file_behind_a_link_changes_the_tag(api_client, user, local):
+    job = completed_job(user, local)
+    before = api_client.get(url(job.id))
+    other = local.upload_bytes(b"re-rendered", f"jobs/{job.id}/final-2.mp4", "video/mp4")
+    VideoJob.objects.filter(pk=job.pk).update(final_video_uri=other, updated_at=job.updated_at)  # nothing else
+
+    after = api_client.get(url(job.id), HTTP_IF_NONE_MATCH=before["ETag"])
+
+    assert after.status_code == 200 and after["ETag"] != before["ETag"]
+
+
 def test_links_are_renewed_when_half_their_lifetime_has_passed(api_client, user, local, settings, time_machine):
     settings.SIGNED_URL_TTL_SECONDS = 3600
     time_machine.move_to(timezone.now().replace(minute=0, second=1), tick=False)

@@ -28,13 +28,19 @@ def other_user(django_user_model):
 
 
 @pytest.fixture
-def api_client(user):
-    from rest_framework.authtoken.models import Token
+def api_key(user):
+    """A fresh unrestricted `vsk_` key of `user` (the secret string)."""
+    from api_keys.services import issue_key
+
+    return issue_key(user=user, name="tests").secret
+
+
+@pytest.fixture
+def api_client(api_key):
     from rest_framework.test import APIClient
 
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key}")
     return client
 
 

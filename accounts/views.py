@@ -65,13 +65,14 @@ class AccountApi(BillingAccountApi):
     """GET is billing's summary; DELETE erases the account (accounts/services.py erase_account)."""
 
     schema = BodyOnDeleteSchema()
+    required_scope_by_method = {"DELETE": None}  # reading needs account:read; erasing, an unrestricted key
 
     @extend_schema(
         operation_id="account_delete",
         summary="Erase your account: your jobs, stored files, keys and webhook endpoints",
         description="Send `{\"confirm\": \"<your username>\"}` (none: 400; another name: 422; nothing is erased "
                     "either way). Running jobs are cancelled first (not charged), "
-                    "then every file of your jobs is deleted from storage, then your jobs, API keys, tokens, "
+                    "then every file of your jobs is deleted from storage, then your jobs, API keys, "
                     "webhook endpoints and your user. Only an anonymised record of money is kept (your credit "
                     "ledger and one usage row per job, naming neither you nor your content). Your credentials stop "
                     "working at once. A running paid subscription must be cancelled first (409).",
@@ -171,6 +172,8 @@ class AccountExportSerializer(serializers.Serializer):
 
 
 class AccountExportApi(APIView):
+    required_scope = "account:read"
+
     @extend_schema(
         operation_id="account_export",
         summary="Everything we hold about you, as one JSON document",

@@ -1,5 +1,7 @@
 """`python -m bench` runs every scenario; `python -m bench compose|v3v2|concurrency|status|generate [options]` runs
-one."""
+one.
+
+`python -m bench keys` compares the status read with a bare view behind the same API-key authentication."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import traceback
 
 from .common import log, sigterm_as_interrupt
 
-SCENARIOS = ("compose", "v3v2", "concurrency", "status", "generate")
+SCENARIOS = ("compose", "v3v2", "concurrency", "status", "generate", "keys")
 
 
 def parse_jobs(text: str) -> list[int]:

@@ -280,10 +280,34 @@ GENERATE_COLUMNS = [
 ]
 
 
+def keys_section(data: dict) -> list[str]:
+    end = data["machine"].get("load_average_at_end", [])
+    targets, verdicts = data["targets"], data["verdicts"]
+    lines = [
+        "## keys — status read against a bare view behind the same API-key authentication", "", _machine(data), "",
+        f"`{data['command']}`: {data['server']}; {data['authentication']}; {data['clients']} clients, one run of "
+        f"{data['duration_seconds']:.0f} s per endpoint after a {data['warmup_seconds']:.0f} s warm-up (bare view "
+        f"first). The job has {data['job_steps']} steps. Load average at end {' / '.join(str(x) for x in end)}.", "",
+        "| endpoint | rps | p50 ms | p99 ms | server CPU ms/request | client cores | other cores | steal cores |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m in data["measured"].items():
+        lines.append(f"| {data['endpoints'][name]} | {_f(m['rps'], 1)} | {_f(m['p50_ms'])} | {_f(m['p99_ms'])} | "
+                     f"{_f(m['server_cpu_ms_per_request'])} | {_f(m['client_cpu_cores'])} | "
+                     f"{_f(m['other_busy_cores'])} | {_f(m['machine_steal_cores'])} |")
+    lines += ["", "| target | measured | met |", "|---|---|---|",
+              f"| status rps ≥ {targets['rps_ratio_at_least']} × bare | {_f(verdicts['rps_ratio'], 3)} | "
+              f"{_ok(verdicts['rps_ratio_met'])} |",
+              f"| status p99 ≤ {targets['status_p99_ms_at_most']:.0f} ms | {_f(data['measured']['status']['p99_ms'])} "
+              f"ms | {_ok(verdicts['status_p99_met'])} |", ""]
+    return lines
+
+
 SECTIONS = (("compose", compose_section), ("v3v2", v3v2_section),
             ("concurrency-sustained", concurrency_section), ("concurrency-burst", concurrency_section),
             ("concurrency-sustained-shared", concurrency_section), ("concurrency-burst-shared", concurrency_section),
-            ("status", status_section), ("generate", generate_section))
+            ("status", status_section), ("generate", generate_section),
+            ("keys", keys_section))
 OPTIONAL = {"concurrency-sustained-shared", "concurrency-burst-shared"}  # other layouts, shown only when run
 
 

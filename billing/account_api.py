@@ -97,6 +97,7 @@ class UsageSerializer(serializers.Serializer):
 
 
 class AccountApi(APIView):
+    required_scope = "account:read"  # api_keys.permissions.KeyHasScope
     @extend_schema(operation_id="account", summary="Your plan, credit balances and this period's usage",
                    responses={200: AccountSerializer, 401: _AUTH_ERROR, 500: _SERVER_ERROR})
     def get(self, request):
@@ -108,6 +109,7 @@ class LedgerPagination(PageNumberPagination):
 
 
 class LedgerApi(APIView):
+    required_scope = "account:read"  # api_keys.permissions.KeyHasScope
     pagination_class = LedgerPagination
 
     @extend_schema(
@@ -132,6 +134,7 @@ class LedgerApi(APIView):
 
 
 class UsageApi(APIView):
+    required_scope = "account:read"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="account_usage",
         summary="Your usage per day: videos, seconds, credits and provider cost",

@@ -57,6 +57,7 @@ def require_payments() -> None:
 
 
 class CheckoutApi(APIView):
+    required_scope = "billing"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="billing_checkout",
         summary="Pay for a plan or a credit pack: a Stripe Checkout page to send the user to",
@@ -102,6 +103,7 @@ def subscribe(account, plan: Plan) -> stripe_service.Checkout:
 
 
 class PortalApi(APIView):
+    required_scope = "billing"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="billing_portal",
         summary="Stripe's billing portal: change or cancel the subscription, see invoices, update the card",

@@ -1,7 +1,7 @@
 """The video API: one explicit view per operation. Each validates, calls the pipeline, serializes.
 
-All endpoints need `Authorization: Token <key>` except health. A job that is not the caller's is
-indistinguishable from one that does not exist (404 {"error": "Job not found"}).
+All endpoints need an API key (`Authorization: Bearer <key>` or `Token <key>`: api_keys) except health. A job
+that is not the caller's is indistinguishable from one that does not exist (404 {"error": "Job not found"}).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from rest_framework.views import APIView
 from video_saas.celery import app as celery_app
 
 from .api_errors import Conflict, JobNotFound, UnprocessableRequest
-from .downloads import Artifact, ArtifactExpired, artifact_url, check_not_expired, gone_body
+from .downloads import Artifact, ArtifactExpired, artifact_uri, artifact_url, check_not_expired, gone_body
+from .job_reads import LINK_FIELDS, job_with_steps, matches_if_none_match, status_etag
 from .models import JobStatus, VideoJob
 from .pipeline import (
     IdempotencyKeyReused,
@@ -51,6 +52,7 @@ from .serializers import (
     ValidationErrorSerializer,
     VideoGenerationRequestSerializer,
     VideoJobSerializer,
+    fresh_link,
 )
 from .validators import IDEMPOTENCY_KEY_PATTERN
 
@@ -123,6 +125,7 @@ def user_still_exists(user) -> bool:
 
 
 class VideoGenerateApi(APIView):
+    required_scope = "jobs:write"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="video_generate",
         summary="Start generating a product video",
@@ -174,6 +177,7 @@ class VideoGenerateApi(APIView):
 
 
 class VideoQuoteApi(APIView):
+    required_scope = "jobs:write"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="video_quote",
         summary="What a video would cost, before making it (creates nothing)",
@@ -191,17 +195,40 @@ class VideoQuoteApi(APIView):
 
 
 class JobStatusApi(APIView):
+    required_scope = "jobs:read"  # api_keys.permissions.KeyHasScope
+
     @extend_schema(
         operation_id="video_status",
         summary="Get one job, with its steps",
-        responses={200: VideoJobSerializer, 401: _AUTH_ERROR, 404: _JOB_NOT_FOUND, 500: _SERVER_ERROR},
+        description="Answers with a weak `ETag`; send it back in `If-None-Match` and an unchanged job answers 304 "
+                    "with no body (keep the body you have: its download links still have at least half their "
+                    "lifetime). The tag changes whenever anything in the answer changes, and when the links are "
+                    "due to be renewed.",
+        parameters=[
+            OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, required=False,
+                             description="The ETag of the answer you have."),
+            OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=[200, 304],
+                             description="This answer's tag (weak)."),
+        ],
+        responses={200: VideoJobSerializer, 304: OpenApiResponse(description="Not modified: no body."),
+                   401: _AUTH_ERROR, 404: _JOB_NOT_FOUND, 500: _SERVER_ERROR},
     )
     def get(self, request, job_id: str):
-        job = get_user_job(user=request.user, job_id=job_id)
-        return Response(VideoJobSerializer(job).data)
+        job = job_with_steps(user=request.user, job_id=job_id)
+        body = VideoJobSerializer(job, context={"links": False}).data
+        etag = status_etag(job, body)
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        if matches_if_none_match(request.headers.get("If-None-Match"), etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        for field, artifact in LINK_FIELDS.items():
+            body[field] = fresh_link(job, artifact)
+            if body[field] is None and artifact_uri(job, artifact):
+                headers.pop("ETag", None)  # a link that could not be issued now: never let a client keep this body
+        return Response(body, headers=headers)
 
 
 class JobListApi(APIView):
+    required_scope = "jobs:read"  # api_keys.permissions.KeyHasScope
     pagination_class = PageNumberPagination
 
     @extend_schema(
@@ -235,6 +262,7 @@ class JobListApi(APIView):
 
 
 class JobCancelApi(APIView):
+    required_scope = "jobs:write"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="video_cancel",
         summary="Cancel a job: no further paid provider call is made for it",
@@ -256,6 +284,7 @@ class JobCancelApi(APIView):
 
 
 class JobDownloadApi(APIView):
+    required_scope = "jobs:read"  # api_keys.permissions.KeyHasScope
     @extend_schema(
         operation_id="video_download",
         summary="Download one of your job's files: a redirect to a fresh link valid for a few minutes",

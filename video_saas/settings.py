@@ -38,12 +38,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files: no CDN, works offline
     "corsheaders",
     "video_generation",
     "billing",
+    "api_keys",
     "webhooks",
     "accounts",  # the customer's data: erasure and export
     "devstack",  # local stack: the sandbox-backed demo; no product code depends on it
@@ -114,10 +114,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "api_keys.authentication.ApiKeyAuthentication",  # Authorization: Bearer|Token <key>
+        "rest_framework.authentication.SessionAuthentication",  # the admin's browser
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "api_keys.permissions.KeyHasScope"],
     "DEFAULT_PARSER_CLASSES": ["video_generation.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -125,6 +125,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "video_generation.schema.VideoSaasAutoSchema",
     "EXCEPTION_HANDLER": "video_generation.api_errors.exception_handler",
 }
+# --- API keys (api_keys/) ---------------------------------------------------------------------------------
+# A new key's lifetime when its creator names none; empty: keys never expire unless asked to.
+API_KEY_DEFAULT_LIFETIME_DAYS = env.int("API_KEY_DEFAULT_LIFETIME_DAYS", default=365) if env(
+    "API_KEY_DEFAULT_LIFETIME_DAYS", default="365") else None
+API_KEYS_MAX_PER_USER = env.int("API_KEYS_MAX_PER_USER", default=20)  # live (not revoked, not expired) keys
+API_KEY_TOUCH_SECONDS = env.int("API_KEY_TOUCH_SECONDS", default=60)  # last_used_at is written at most this often
 # New videos a user may start: "N/second|minute|hour|day", counted in the shared cache (see CACHES).
 GENERATE_RATE_LIMIT = env("GENERATE_RATE_LIMIT", default="10/hour")
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/account/", include("accounts.urls")),  # GET/DELETE /api/account/, export/
     path("api/account/", include("billing.account_urls")),  # ledger/, usage/
     path("api/billing/", include("billing.urls")),
+    path("api/keys/", include("api_keys.urls")),
     path("api/webhooks/", include("webhooks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,7 +1,6 @@
 """Fixtures of the erasure and export tests: the GCS emulator (shared with the storage tests), jobs with files."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from video_generation.tests.conftest import emulator, emulator_admin, gcs  # noqa: F401 (fixtures)
@@ -17,9 +16,12 @@ def _no_broker(monkeypatch):
 
 @pytest.fixture
 def token_client():
+    """A client authenticated with a fresh API key of `user` (the secret is kept as client.api_key)."""
+    from api_keys.services import issue_key
+
     def make(user) -> APIClient:
         client = APIClient()
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.api_key = issue_key(user=user, name="tests").secret
+        client.credentials(HTTP_AUTHORIZATION=f"Token {client.api_key}")
         return client
     return make

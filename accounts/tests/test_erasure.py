@@ -6,12 +6,12 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import JobUsageRecord
 from accounts.signals import account_erasing
+from api_keys.models import ApiKey
 from billing import ledger
 from billing.models import EntryKind, LedgerEntry, UserProfile
 from video_generation.models import JobStatus, JobStep, StoragePurge, VideoJob
@@ -86,7 +86,7 @@ def test_erasure_answers_204_and_the_same_credentials_fail_at_once(zelda, token_
     assert client.get("/api/account/").status_code == 401
     assert erase(client).status_code == 401  # a repeat finds nobody to erase
     assert not get_user_model().objects.filter(id=USER_ID).exists()
-    assert not Token.objects.filter(user_id=USER_ID).exists()
+    assert not ApiKey.objects.filter(user_id=USER_ID).exists()
 
 
 def test_erasure_deletes_every_file_of_the_users_jobs_from_gcs_and_keeps_the_other_users(gcs, emulator_admin, zelda,

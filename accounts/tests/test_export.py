@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api_keys.models import ApiKey
 from billing.models import LedgerEntry, UserProfile
 from video_generation.models import JobStatus, VideoJob
 from video_generation.pipeline.transitions import complete_job
@@ -64,7 +64,8 @@ def test_the_export_holds_no_credential_and_no_link(user, token_client, settings
     client = token_client(user)
     response = client.get("/api/account/export/")
     text = b"".join(response.streaming_content).decode()
-    assert Token.objects.get(user=user).key not in text
+    assert client.api_key not in text
+    assert not any(key.key_hash in text for key in ApiKey.objects.filter(user=user))
     assert "sEcReT-hook-value" not in text
     assert "/media/" not in text and "Signature" not in text
     assert user.password not in text

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
+from api_keys.services import issue_key
 from devstack.stack import REPO, free_port, wait_for_http
 from video_generation.models import JobStatus, VideoJob
 
@@ -62,7 +62,7 @@ def api_server(tmp_path: Path, *, workers: int, **env: str):
 
 
 def token_for(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return issue_key(user=user, name="integration").secret
 
 
 def test_the_rate_limit_holds_across_four_worker_processes_and_simultaneous_requests(tmp_path, user):

@@ -4,9 +4,9 @@ operation promises (the secret shown once, rotation, test events, replays, filte
 import uuid
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api_keys.services import issue_key
 from video_generation.pipeline import transitions
 from webhooks import services
 from webhooks.models import Delivery, Endpoint, Event
@@ -22,7 +22,7 @@ ALL_EVENTS = ["job.completed", "job.failed", "job.cancelled", "credits.low"]
 @pytest.fixture
 def other_client(other_user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_key(user=other_user, name='tests').secret}")
     return client
 
 

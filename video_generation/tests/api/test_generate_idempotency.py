@@ -1,9 +1,9 @@
 """POST /api/video/generate/ with an Idempotency-Key: a retried request never starts a second (paid) video."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api_keys.services import issue_key
 from video_generation.models import VideoJob
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,7 @@ def test_the_same_key_with_a_different_body_is_refused(api_client, brief):
 
 def test_keys_belong_to_one_user(api_client, other_user, brief):
     bob = APIClient()
-    bob.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other_user).key}")
+    bob.credentials(HTTP_AUTHORIZATION=f"Token {issue_key(user=other_user, name='bob').secret}")
     a = post(api_client, brief, key="same")
     b = post(bob, brief, key="same")
     assert a.json()["job_id"] != b.json()["job_id"]

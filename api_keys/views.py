@@ -1,0 +1,73 @@
+"""POST/GET /api/keys/ and DELETE /api/keys/{id}/: the caller's own keys, never a secret except once at creation."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from video_generation.serializers import AuthErrorSerializer, ErrorSerializer, ValidationErrorSerializer
+
+from . import services
+from .models import ApiKey
+from .permissions import ANY_SCOPE
+from .serializers import KeyCreatedSerializer, KeyCreateSerializer, KeySerializer
+
+_AUTH_ERROR = OpenApiResponse(AuthErrorSerializer, description="Missing or invalid key.")
+_NOT_FOUND = OpenApiResponse(ErrorSerializer, description='{"error": "Not found"}')
+
+
+class StrictPageNumberPagination(PageNumberPagination):
+    """`?page=` must be a page number when it is sent: an empty or malformed one is a 404 like an out-of-range one
+    (DRF's own takes an empty value as page 1, which the schema's integer does not allow)."""
+
+    def get_page_number(self, request, paginator):
+        sent = request.query_params.get(self.page_query_param)
+        if sent is not None and not (sent.isdigit() or sent == "last"):
+            raise NotFound(self.invalid_page_message.format(page_number=sent, message="Not a page number."))
+        return super().get_page_number(request, paginator)
+
+
+def request_key(request) -> ApiKey | None:
+    """The key the request came with, or None for a session."""
+    return request.auth if isinstance(request.auth, ApiKey) else None
+
+
+class KeyListCreateApi(APIView):
+    required_scope = ANY_SCOPE  # what a key may create or revoke is bounded by its own scopes (services)
+    pagination_class = StrictPageNumberPagination
+
+    @extend_schema(operation_id="keys_list", summary="Your API keys that are not revoked (never their secrets)",
+                   responses={200: KeySerializer(many=True), 401: _AUTH_ERROR,
+                              404: OpenApiResponse(ErrorSerializer, description="Page out of range.")})
+    def get(self, request):
+        keys = ApiKey.objects.filter(user=request.user, revoked_at__isnull=True)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(keys, request, view=self)
+        return paginator.get_paginated_response(KeySerializer(page, many=True).data)
+
+    @extend_schema(operation_id="keys_create", summary="Create an API key; its secret is in this answer only",
+                   request=KeyCreateSerializer,
+                   responses={201: KeyCreatedSerializer, 400: ValidationErrorSerializer, 401: _AUTH_ERROR})
+    def post(self, request):
+        body = KeyCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        issued = services.issue_key(user=request.user, issuer=request_key(request), **body.validated_data)
+        data = {"key": issued.secret, **KeySerializer(issued.api_key).data}
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class KeyRevokeApi(APIView):
+    required_scope = ANY_SCOPE
+
+    @extend_schema(operation_id="keys_revoke", summary="Revoke one of your API keys: it stops working at once",
+                   responses={204: None, 400: ValidationErrorSerializer, 401: _AUTH_ERROR, 404: _NOT_FOUND})
+    def delete(self, request, key_id: str):
+        if not key_id.isdigit() or len(key_id) > 18:
+            raise NotFound()
+        if not services.revoke_key(user=request.user, key_id=int(key_id), revoker=request_key(request)):
+            raise NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,150 @@
+"""Reads for the endpoints clients poll: the status read is one query, and its answer carries an ETag.
+
+`job_with_steps` loads the job and its steps in one query (a LEFT JOIN, one row per step), with only the columns
+the status answer shows; the instances it returns load any other column lazily, so they are never wrong, only
+slower if misused. The ORM writes that query's SQL once per process (`status_queryset`); each read runs it with
+its own values and converts the columns with the fields' own converters (as billing/sql.py does for the ledger).
+
+The ETag is a hash of everything the answer shows except the two download links, which are issued afresh on every
+read (each differs). For those it hashes which links the answer has and the current *link window*: half of a
+link's lifetime. A client that gets 304 keeps the body it has, whose links were issued in the same window, so they
+still have at least half their lifetime left; when the window turns, the tag changes and the client gets new
+links. The tag is weak (W/): two answers with the same tag are equivalent, not byte-identical.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import time
+import uuid
+import weakref
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.utils.cache import parse_etags
+
+from .api_errors import JobNotFound
+from .downloads import Artifact, artifact_uri, link_ttl
+from .models import JobStep, VideoJob
+
+ETAG_VERSION = "status-v1"  # change when the answer's shape changes, so no old tag matches a new shape
+LINK_FIELDS = {"veo_video_url": Artifact.BROLL, "final_video_url": Artifact.VIDEO}
+
+
+def in_model_order(model, columns: set[str]) -> tuple[str, ...]:
+    """Model.from_db takes a subset of the columns only in the model's own order."""
+    return tuple(field.attname for field in model._meta.concrete_fields if field.attname in columns)
+
+
+JOB_COLUMNS = in_model_order(VideoJob, {
+    "id", "user_id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
+    "processing_time_seconds", "veo_video_gcs_uri", "final_video_uri", "error_message", "credits_used",
+    "aspect_ratio", "quality", "broll_audio", "duration_seconds", "quote", "cost_usd"})
+STEP_COLUMNS = in_model_order(JobStep, {"id", "job_id", "key", "kind", "state", "attempts", "started_at",
+                                        "finished_at", "error_message", "cost_usd"})
+
+
+def parse_job_id(job_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(job_id))
+    except ValueError:
+        raise JobNotFound() from None
+
+
+def job_with_steps(*, user, job_id: str) -> VideoJob:
+    """The caller's job with its steps prefetched, in one query; JobNotFound for anything else."""
+    parsed = parse_job_id(job_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_status_sql(connection.vendor), [_prepared_job_id(parsed), user.pk])
+        rows = cursor.fetchall()
+    if not rows:
+        raise JobNotFound()
+    job_converters, step_converters = _converters()
+    job = VideoJob.from_db(connection.alias, JOB_COLUMNS, _converted(rows[0][:len(JOB_COLUMNS)], job_converters))
+    step_id = len(JOB_COLUMNS) + STEP_COLUMNS.index("id")  # NULL: the job has no steps (the LEFT JOIN's one row)
+    steps = [JobStep.from_db(connection.alias, STEP_COLUMNS, _converted(row[len(JOB_COLUMNS):], step_converters))
+             for row in rows if row[step_id] is not None]
+    for step in steps:
+        step.job = job
+    prefetched = JobStep.objects.filter(job=job)  # what the prefetch would have run; its cache is filled here
+    prefetched._result_cache, prefetched._prefetch_done = steps, True
+    job._prefetched_objects_cache = {"steps": prefetched}
+    return job
+
+
+def status_queryset(job_id: uuid.UUID, user_id: int):
+    """The ORM's spelling of the status read: one row per step (or one row with NULL steps)."""
+    return (VideoJob.objects.filter(id=job_id, user_id=user_id).order_by("steps__id")
+            .values_list(*JOB_COLUMNS, *(f"steps__{column}" for column in STEP_COLUMNS)))
+
+
+# The status read is every client's poll: its SQL is built by the ORM once per process (building it is most of
+# the read's CPU), then run with each request's values, converted by the fields' own converters.
+_SAMPLE_JOB_ID, _SAMPLE_USER_ID = uuid.UUID(int=0x5EED), 0x5EED
+
+
+def _prepared_job_id(job_id: uuid.UUID):
+    return VideoJob._meta.pk.get_db_prep_value(job_id, connection)
+
+
+@functools.cache
+def _status_sql(vendor: str) -> str:
+    sql, params = status_queryset(_SAMPLE_JOB_ID, _SAMPLE_USER_ID).query.sql_with_params()
+    if list(params) != [_prepared_job_id(_SAMPLE_JOB_ID), _SAMPLE_USER_ID]:
+        raise ImproperlyConfigured(f"the status read's parameters are not (job id, user id): {params!r}")
+    return sql
+
+
+_converters_by_connection: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _converters() -> tuple[list, list]:
+    """Each selected column's converters, as the ORM would apply them; per connection (they may be bound to it)."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    if wrapper not in _converters_by_connection:
+        _converters_by_connection[wrapper] = (_column_converters(VideoJob, JOB_COLUMNS),
+                                              _column_converters(JobStep, STEP_COLUMNS))
+    return _converters_by_connection[wrapper]
+
+
+def _column_converters(model, columns: tuple[str, ...]) -> list:
+    out = []
+    for column in columns:
+        field = next(f for f in model._meta.concrete_fields if f.attname == column)
+        expression = field.get_col(model._meta.db_table)
+        out.append((expression, [*connection.ops.get_db_converters(expression),
+                                 *field.get_db_converters(connection)]))
+    return out
+
+
+def _converted(values, converters) -> list:
+    converted = []
+    for value, (expression, functions) in zip(values, converters, strict=True):
+        for function in functions:
+            value = function(value, expression, connection)
+        converted.append(value)
+    return converted
+
+
+def status_etag(job: VideoJob, body_without_links: dict, *, now: float | None = None) -> str:
+    """The weak ETag of a status answer (see the module's docstring)."""
+    # Which files the links point at (their storage URIs, hashed with the rest, never shown), not the links.
+    links = sorted((field, uri) for field, artifact in LINK_FIELDS.items() if (uri := artifact_uri(job, artifact)))
+    window = int((time.time() if now is None else now) // max(1, link_ttl(None) // 2)) if links else None
+    shown = {key: value for key, value in body_without_links.items() if key not in LINK_FIELDS}
+    text = json.dumps([ETAG_VERSION, shown, links, window], sort_keys=True, cls=DjangoJSONEncoder)
+    return 'W/"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+def matches_if_none_match(header: str | None, etag: str) -> bool:
+    """RFC 9110's weak comparison of the request's If-None-Match with our tag ("*" matches any)."""
+    if not header:
+        return False
+    tags = parse_etags(header)
+    if "*" in tags:
+        return True
+    ours = etag.removeprefix("W/")
+    return any(tag.removeprefix("W/") == ours for tag in tags)

@@ -42,7 +42,8 @@ def in_model_order(model, columns: set[str]) -> tuple[str, ...]:
 JOB_COLUMNS = in_model_order(VideoJob, {
     "id", "user_id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
     "processing_time_seconds", "veo_video_gcs_uri", "final_video_uri", "error_message", "credits_used",
-    "aspect_ratio", "quality", "broll_audio", "duration_seconds", "quote", "cost_usd"})
+    "aspect_ratio", "quality", "broll_audio", "duration_seconds", "quote", "cost_usd",
+    "video_expires_at", "video_expired_at", "intermediates_expired_at"})
 STEP_COLUMNS = in_model_order(JobStep, {"id", "job_id", "key", "kind", "state", "attempts", "started_at",
                                         "finished_at", "error_message", "cost_usd"})
 

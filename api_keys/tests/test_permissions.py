@@ -62,7 +62,7 @@ def test_a_view_that_names_no_scope_is_open_only_to_unrestricted_keys(user):
 
     class Request:
         def __init__(self, key):
-            self.auth = key
+            self.auth, self.method = key, "GET"
 
     restricted = ApiKey(user=user, scopes=["jobs:read", "jobs:write", "account:read", "billing"])
     unrestricted = ApiKey(user=user, scopes=[])

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from devstack.stack import REPO, free_port, wait_for_http
 from sandbox import SandboxProcess
 
@@ -53,6 +55,7 @@ def manage(env: dict[str, str], *args: str) -> str:
                           text=True).stdout
 
 
+@pytest.mark.timeout(1500)  # every operation fuzzed 100 times: minutes, longer than the suite's default limit
 def test_the_api_keeps_every_promise_its_openapi_schema_makes(tmp_path):
     with SandboxProcess(data_dir=tmp_path / "sandbox") as sandbox:
         run_schemathesis(tmp_path, server_env(tmp_path, sandbox.env))

@@ -8,10 +8,11 @@ read and written is exactly what the ORM would read and write.
 
 from __future__ import annotations
 
-import weakref
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
+
+from video_saas.raw_rows import in_model_order, instance_from_row
 
 from .models import LedgerEntry, Plan, UserProfile
 
@@ -28,9 +29,9 @@ def locked_account(where: str, value) -> UserProfile | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    split = len(_concrete_fields(UserProfile))
-    account = _instance(UserProfile, row[:split])
-    account.plan = _instance(Plan, row[split:])
+    split = len(_attnames(UserProfile))
+    account = instance_from_row(UserProfile, _attnames(UserProfile), row[:split])
+    account.plan = instance_from_row(Plan, _attnames(Plan), row[split:])
     return account
 
 
@@ -65,6 +66,11 @@ def _concrete_fields(model) -> tuple:
 
 
 @cache
+def _attnames(model) -> tuple[str, ...]:
+    return in_model_order(model, None)
+
+
+@cache
 def _locked_read_sql(vendor: str, where: str) -> str:
     account, plan = _quoted(UserProfile._meta.db_table), _quoted(Plan._meta.db_table)
     columns = [f"{account}.{_quoted(f.column)}" for f in _concrete_fields(UserProfile)]
@@ -92,29 +98,6 @@ def _combined_write_sql() -> str:
     """PostgreSQL runs a data-modifying WITH in the same snapshot as the statement around it: one round trip."""
     update, insert = _write_sql("postgresql")
     return f"WITH balance AS ({update}) {insert}"
-
-
-_converters_by_connection: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _converters(model) -> tuple:
-    """Each field's converters from the database's form, as the ORM would apply them: kept per connection, since
-    a backend's converters may be bound to it."""
-    per_model = _converters_by_connection.setdefault(connections[DEFAULT_DB_ALIAS], {})
-    if model not in per_model:
-        per_model[model] = tuple(
-            (column, [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)])
-            for field in _concrete_fields(model) for column in [field.get_col(model._meta.db_table)])
-    return per_model[model]
-
-
-def _instance(model, values):
-    converted = []
-    for (column, converters), value in zip(_converters(model), values, strict=True):
-        for converter in converters:
-            value = converter(value, column, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in _concrete_fields(model)], converted)
 
 
 def _prepared(instance, names) -> list:

@@ -3,7 +3,7 @@
 `job_with_steps` loads the job and its steps in one query (a LEFT JOIN, one row per step), with only the columns
 the status answer shows; the instances it returns load any other column lazily, so they are never wrong, only
 slower if misused. The ORM writes that query's SQL once per process (`status_queryset`); each read runs it with
-its own values and converts the columns with the fields' own converters (as billing/sql.py does for the ledger).
+its own values and turns the rows into instances as the ORM would (video_saas/raw_rows.py, as billing/sql.py does).
 
 The ETag is a hash of everything the answer shows except the two download links, which are issued afresh on every
 read (each differs). For those it hashes which links the answer has and the current *link window*: half of a
@@ -19,12 +19,13 @@ import hashlib
 import json
 import time
 import uuid
-import weakref
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 from django.utils.cache import parse_etags
+
+from video_saas.raw_rows import in_model_order, instance_from_row
 
 from .api_errors import JobNotFound
 from .downloads import Artifact, artifact_uri, link_ttl
@@ -32,11 +33,6 @@ from .models import JobStep, VideoJob
 
 ETAG_VERSION = "status-v1"  # change when the answer's shape changes, so no old tag matches a new shape
 LINK_FIELDS = {"veo_video_url": Artifact.BROLL, "final_video_url": Artifact.VIDEO}
-
-
-def in_model_order(model, columns: set[str]) -> tuple[str, ...]:
-    """Model.from_db takes a subset of the columns only in the model's own order."""
-    return tuple(field.attname for field in model._meta.concrete_fields if field.attname in columns)
 
 
 JOB_COLUMNS = in_model_order(VideoJob, {
@@ -63,11 +59,10 @@ def job_with_steps(*, user, job_id: str) -> VideoJob:
         rows = cursor.fetchall()
     if not rows:
         raise JobNotFound()
-    job_converters, step_converters = _converters()
-    job = VideoJob.from_db(connection.alias, JOB_COLUMNS, _converted(rows[0][:len(JOB_COLUMNS)], job_converters))
+    job = instance_from_row(VideoJob, JOB_COLUMNS, rows[0][:len(JOB_COLUMNS)])
     step_id = len(JOB_COLUMNS) + STEP_COLUMNS.index("id")  # NULL: the job has no steps (the LEFT JOIN's one row)
-    steps = [JobStep.from_db(connection.alias, STEP_COLUMNS, _converted(row[len(JOB_COLUMNS):], step_converters))
-             for row in rows if row[step_id] is not None]
+    steps = [instance_from_row(JobStep, STEP_COLUMNS, row[len(JOB_COLUMNS):]) for row in rows
+             if row[step_id] is not None]
     for step in steps:
         step.job = job
     prefetched = JobStep.objects.filter(job=job)  # what the prefetch would have run; its cache is filled here
@@ -98,36 +93,6 @@ def _status_sql(vendor: str) -> str:
         raise ImproperlyConfigured(f"the status read's parameters are not (job id, user id): {params!r}")
     return sql
 
-
-_converters_by_connection: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _converters() -> tuple[list, list]:
-    """Each selected column's converters, as the ORM would apply them; per connection (they may be bound to it)."""
-    wrapper = connections[DEFAULT_DB_ALIAS]
-    if wrapper not in _converters_by_connection:
-        _converters_by_connection[wrapper] = (_column_converters(VideoJob, JOB_COLUMNS),
-                                              _column_converters(JobStep, STEP_COLUMNS))
-    return _converters_by_connection[wrapper]
-
-
-def _column_converters(model, columns: tuple[str, ...]) -> list:
-    out = []
-    for column in columns:
-        field = next(f for f in model._meta.concrete_fields if f.attname == column)
-        expression = field.get_col(model._meta.db_table)
-        out.append((expression, [*connection.ops.get_db_converters(expression),
-                                 *field.get_db_converters(connection)]))
-    return out
-
-
-def _converted(values, converters) -> list:
-    converted = []
-    for value, (expression, functions) in zip(values, converters, strict=True):
-        for function in functions:
-            value = function(value, expression, connection)
-        converted.append(value)
-    return converted
 
 
 def status_etag(job: VideoJob, body_without_links: dict, *, now: float | None = None) -> str:

@@ -417,7 +417,8 @@ class HeyGenService:
 
     def statuses_v3(self, video_ids: str):
         """`GET /v3/videos/statuses?video_ids=a,b,...`: up to 100 videos in one answer (corrections.md 21), as
-        `{"data": [{"video_id", "status", ...}], "has_more", "next_token"}`. Ids it does not know are left out.
+        `{"data": [{"video_id", "status", ...}], "has_more", "next_token"}`. An id it does not know is answered
+        `not_found` (as HeyGen's bulk statuses do for unknown or unowned ids).
         Each video in it counts as one poll of that video."""
         ids = [i for i in (part.strip() for part in video_ids.split(",")) if i]
         if not ids:
@@ -430,6 +431,7 @@ class HeyGenService:
                 v = self._poll(video_id, V3Error)
             except V3Error as exc:
                 if exc.status == 404:
+                    items.append({"video_id": video_id, "status": "not_found"})
                     continue
                 raise
             status = self._status(v)

@@ -344,8 +344,9 @@ class HeyGenService:
     def get_video_statuses(self, video_ids: list[str]) -> dict[str, HeyGenVideo]:
         """Poll up to MAX_BULK_STATUS_IDS v3 renders in one call: `GET /v3/videos/statuses?video_ids=a,b,...`
         (comma-separated; corrections.md 21, reference/heygen.md "bulk statuses"), answered as
-        `{"data": [{"video_id", "status", ...}], "has_more", "next_token"}`. Returns what it said per id; an id it
-        left out is missing from the result. A completed video may come without its `video_url` (the bulk answer
+        `{"data": [{"video_id", "status", ...}], "has_more", "next_token"}`, status one of queued, processing,
+        completed, failed or not_found. Returns what it said per id; an id it left out or answered not_found is
+        missing from the result. A completed video may come without its `video_url` (the bulk answer
         is not documented to carry one): fetch it with get_video() before downloading."""
         ids = list(dict.fromkeys(video_id for video_id in video_ids if video_id))
         if not ids or len(ids) > MAX_BULK_STATUS_IDS:
@@ -363,8 +364,8 @@ class HeyGenService:
             if not isinstance(item, dict):
                 continue
             video_id = _text(item.get("video_id")) or _text(item.get("id"))
-            if video_id not in ids:
-                continue
+            if video_id not in ids or _text(item.get("status")).lower() == "not_found":
+                continue  # not_found (an unknown or another account's id): left to the render's own GET
             state = _state(item.get("status"))
             failed = state == "failed"
             found[video_id] = HeyGenVideo(

@@ -960,6 +960,15 @@ def test_bulk_statuses_ask_for_every_id_in_one_call_and_read_each_answer(mock, s
     assert "v4" not in found  # left out of the answer: checked on its own
 
 
+def test_a_bulk_status_of_not_found_leaves_the_render_to_its_own_check(mock, service):
+    mock.get(f"{API}/v3/videos/statuses").mock(return_value=httpx.Response(200, json={
+        "data": [{"video_id": "v1", "status": "not_found"}, {"video_id": "v2", "status": "queued"}],
+        "has_more": False, "next_token": None}))
+    found = service.get_video_statuses(["v1", "v2"])
+    assert "v1" not in found  # not "processing" forever: its own GET says what happened to it
+    assert found["v2"].state == "pending"
+
+
 def test_bulk_statuses_take_at_most_a_hundred_ids(service):
     with pytest.raises(ValueError):
         service.get_video_statuses([f"v{i}" for i in range(101)])

@@ -4,6 +4,8 @@ import os
 from celery import Celery, signals
 from kombu.transport import TRANSPORT_ALIASES
 
+from video_saas.heartbeat import HeartbeatStep
+
 # `filesystem://` (the broker of local runs without Redis) uses our atomic-write variant; see broker.py.
 TRANSPORT_ALIASES["filesystem"] = "video_saas.broker:Transport"
 
@@ -12,6 +14,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "video_saas.settings")
 app = Celery("video_saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Worker liveness: a heartbeat file touched from the worker's timer (video_saas/heartbeat.py).
+app.steps["worker"].add(HeartbeatStep)
 
 
 @app.on_after_finalize.connect

@@ -12,7 +12,9 @@ from django.conf import settings
 from django.urls import resolve
 
 from tests.deploy.kustomize import UnsupportedKustomization, render
+from video_generation.models import JobStep, VideoJob
 from video_generation.pipeline.handlers import MEDIA_KINDS
+from video_generation.pipeline.states import ACTIVE_STATUSES
 from video_generation.views import HealthApi
 
 REPO = Path(__file__).resolve().parents[2]
@@ -254,3 +256,13 @@ def test_the_renderer_refuses_kustomize_features_it_does_not_apply(tmp_path):
     (tmp_path / "kustomization.yaml").write_text("resources: []\nnamePrefix: x-\n")
     with pytest.raises(UnsupportedKustomization):
         render(tmp_path)
+
+
+def test_the_scaler_queries_name_the_real_tables_and_the_active_statuses(rendered):
+    """Run on PostgreSQL by test_keda_queries_on_postgres; this catches a renamed table or status without it."""
+    active = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
+    for obj in of_kind(rendered, "ScaledObject").values():
+        query = obj["spec"]["triggers"][0]["metadata"]["query"]
+        assert f"FROM {JobStep._meta.db_table} s" in query
+        assert f"JOIN {VideoJob._meta.db_table} j" in query
+        assert f"j.status IN ({active})" in query

@@ -4,8 +4,6 @@ import os
 from celery import Celery, signals
 from kombu.transport import TRANSPORT_ALIASES
 
-from video_saas.heartbeat import HeartbeatStep
-
 # `filesystem://` (the broker of local runs without Redis) uses our atomic-write variant; see broker.py.
 TRANSPORT_ALIASES["filesystem"] = "video_saas.broker:Transport"
 
@@ -15,8 +13,9 @@ app = Celery("video_saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Worker liveness: a heartbeat file touched from the worker's timer (video_saas/heartbeat.py).
-app.steps["worker"].add(HeartbeatStep)
+# Worker liveness: a heartbeat file touched from the worker's timer (video_saas/heartbeat.py). Named, not imported:
+# the liveness probe runs `python -m video_saas.heartbeat`, which must not be imported already by the package.
+app.steps["worker"].add("video_saas.heartbeat:HeartbeatStep")
 
 
 @app.on_after_finalize.connect

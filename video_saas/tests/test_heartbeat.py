@@ -107,3 +107,26 @@ def test_the_check_reads_the_file_from_the_environment(tmp_path):
     result = subprocess.run([sys.executable, "-m", "video_saas.heartbeat", "check", "--max-age", "60"],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_real_worker_is_healthy_while_it_runs_and_unhealthy_once_frozen(tmp_path):
+    """A Celery worker process touches the file; frozen (SIGSTOP, as a stuck event loop), it goes stale."""
+    import signal
+
+    path = tmp_path / "beat"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "video_saas.settings", "DEBUG": "true",
+           "CELERY_BROKER_URL": "memory://", heartbeat.FILE_ENV: str(path),
+           "WORKER_HEARTBEAT_INTERVAL_SECONDS": "0.5"}
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "video_saas", "worker", "-P", "solo",
+                               "--loglevel=WARNING"], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(path.exists, seconds=60), "the worker never wrote its heartbeat"
+        assert run_check("--max-age", "3", "--file", str(path)).returncode == 0
+        worker.send_signal(signal.SIGSTOP)
+        time.sleep(4)
+        assert run_check("--max-age", "3", "--file", str(path)).returncode == 1
+    finally:
+        worker.send_signal(signal.SIGCONT)
+        worker.terminate()
+        worker.wait(timeout=30)

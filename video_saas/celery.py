@@ -13,6 +13,10 @@ app = Celery("video_saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Worker liveness: a heartbeat file touched from the worker's timer (video_saas/heartbeat.py). Named, not imported:
+# the liveness probe runs `python -m video_saas.heartbeat`, which must not be imported already by the package.
+app.steps["worker"].add("video_saas.heartbeat:HeartbeatStep")
+
 
 @app.on_after_finalize.connect
 def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:

@@ -195,6 +195,9 @@ MEDIA_QUEUE = env("MEDIA_QUEUE", default="media")
 WEBHOOK_QUEUE = env("WEBHOOK_QUEUE", default="webhooks")
 CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(MEDIA_QUEUE), Queue(WEBHOOK_QUEUE))
 CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": WEBHOOK_QUEUE}}
+# Worker liveness (video_saas/heartbeat.py): the worker touches this file on its timer; empty = off.
+WORKER_HEARTBEAT_FILE = env("WORKER_HEARTBEAT_FILE", default="")
+WORKER_HEARTBEAT_INTERVAL_SECONDS = env.float("WORKER_HEARTBEAT_INTERVAL_SECONDS", default=10.0)
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=15.0)  # beat's schedule: video_saas/celery.py
 # Publishing to a dead broker must fail fast in the API (the job is saved; the sweeper starts it later).
 CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.2,

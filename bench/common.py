@@ -261,3 +261,19 @@ def sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run_loadgen(args: list[str], *, token: str, seconds: float) -> dict:
+    """One measurement by a fresh `python -m bench.loadgen` process (`args`: its options), authenticated with
+    `token`; its JSON report. `seconds` is how long the run should take (warm-up and counting), a minute's grace on
+    top before it is stopped."""
+    client = subprocess.Popen([sys.executable, "-m", "bench.loadgen", *args], cwd=REPO,
+                              env={**os.environ, "BENCH_TOKEN": token}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = client.communicate(timeout=seconds + 60)
+    finally:
+        stop_process_group(client, grace=2)
+    if client.returncode != 0:
+        raise RuntimeError(f"load generator failed ({client.returncode}):\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])

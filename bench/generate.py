@@ -47,11 +47,9 @@ import contextlib
 import json
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
-from .common import REPO, loaded_note, log, machine_info, stop_process_group, write_result
+from .common import REPO, loaded_note, log, machine_info, run_loadgen, write_result
 from .status import (
     client_saturation_notes,
     command_line,
@@ -230,19 +228,10 @@ def database_name(tree: ServedTree) -> str:
 
 def run_load(tree: ServedTree, url: str, clients: int, duration: float, body: dict, expect: int) -> dict:
     """One measurement: a fresh client process POSTing `body` to `url`; its JSON report."""
-    cmd = [sys.executable, "-m", "bench.loadgen", "--url", url, "--clients", str(clients), "--duration",
-           str(duration), "--warmup", str(WARMUP_SECONDS), "--server-pid", str(tree.process.pid), "--method", "POST",
-           "--body", json.dumps(body), "--expect", str(expect), "--database", database_name(tree)]
-    env = {**os.environ, "BENCH_TOKEN": tree.token}
-    client = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)
-    try:
-        out, err = client.communicate(timeout=WARMUP_SECONDS + duration + 60)
-    finally:
-        stop_process_group(client, grace=2)
-    if client.returncode != 0:
-        raise RuntimeError(f"load generator failed ({client.returncode}):\n{err[-3000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
+    result = run_loadgen(["--url", url, "--clients", str(clients), "--duration", str(duration), "--warmup",
+                          str(WARMUP_SECONDS), "--server-pid", str(tree.process.pid), "--method", "POST",
+                          "--body", json.dumps(body), "--expect", str(expect), "--database", database_name(tree)],
+                         token=tree.token, seconds=WARMUP_SECONDS + duration)
     if result["unexpected_whole_run"] or not result["ok_responses"]:
         raise RuntimeError(f"tree {tree.label} at {clients} clients, {url}: {result['unexpected_whole_run']} answers "
                            f"other than {expect} {result['outcomes_whole_run']}; first: {result['first_failure']}\n"

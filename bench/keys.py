@@ -14,12 +14,9 @@ Targets: status rps ≥ 0.5 × the bare view's rps; status p99 ≤ 50 ms.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import subprocess
-import sys
 
-from .common import REPO, loaded_note, log, machine_info, stop_process_group, write_result
+from .common import REPO, loaded_note, log, machine_info, run_loadgen, write_result
 from .status import command_line, flatten, require_only_200s
 from .trees import GUNICORN_WORKERS, JOB_STEPS, ServedTree, fresh_database, serving
 
@@ -31,17 +28,9 @@ TARGETS = {"rps_ratio_at_least": 0.5, "status_p99_ms_at_most": 50.0}
 
 
 def run_load(tree: ServedTree, url: str, duration: float) -> dict:
-    cmd = [sys.executable, "-m", "bench.loadgen", "--url", url, "--clients", str(CLIENTS), "--duration",
-           str(duration), "--warmup", str(WARMUP_SECONDS), "--server-pid", str(tree.process.pid)]
-    client = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "BENCH_TOKEN": tree.token}, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = client.communicate(timeout=WARMUP_SECONDS + duration + 60)
-    finally:
-        stop_process_group(client, grace=2)
-    if client.returncode != 0:
-        raise RuntimeError(f"load generator failed ({client.returncode}):\n{err[-3000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
+    result = run_loadgen(["--url", url, "--clients", str(CLIENTS), "--duration", str(duration), "--warmup",
+                          str(WARMUP_SECONDS), "--server-pid", str(tree.process.pid)],
+                         token=tree.token, seconds=WARMUP_SECONDS + duration)
     require_only_200s(tree, result)
     return result
 

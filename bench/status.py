@@ -20,14 +20,12 @@ measurement saw more than 0.4 cores of other load or steal). Any answer other th
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 
-from .common import REPO, loaded_note, log, machine_info, stop_process_group, write_result
+from .common import REPO, loaded_note, log, machine_info, run_loadgen, write_result
 from .trees import GUNICORN_WORKERS, JOB_STEPS, ServedTree, changed_files_since, describe, open_trees
 
 WARMUP_SECONDS = 2.0
@@ -43,18 +41,9 @@ PAIRED = ("rps", "p50_ms", "server_cpu_ms_per_request")
 
 def run_load(tree: ServedTree, clients: int, duration: float) -> dict:
     """One measurement of `tree` by a fresh client process; its JSON report."""
-    cmd = [sys.executable, "-m", "bench.loadgen", "--url", tree.status_url, "--clients", str(clients),
-           "--duration", str(duration), "--warmup", str(WARMUP_SECONDS), "--server-pid", str(tree.process.pid)]
-    env = {**os.environ, "BENCH_TOKEN": tree.token}
-    client = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)
-    try:
-        out, err = client.communicate(timeout=WARMUP_SECONDS + duration + 60)
-    finally:
-        stop_process_group(client, grace=2)
-    if client.returncode != 0:
-        raise RuntimeError(f"load generator failed ({client.returncode}):\n{err[-3000:]}")
-    return json.loads(out.strip().splitlines()[-1])
+    return run_loadgen(["--url", tree.status_url, "--clients", str(clients), "--duration", str(duration),
+                        "--warmup", str(WARMUP_SECONDS), "--server-pid", str(tree.process.pid)],
+                       token=tree.token, seconds=WARMUP_SECONDS + duration)
 
 
 def require_only_200s(tree: ServedTree, result: dict) -> None:

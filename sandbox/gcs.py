@@ -98,10 +98,12 @@ class GCSClient:
 
 
 class EmulatorProcess:
-    """gcp-storage-emulator in memory, as a child process on 127.0.0.1:port."""
+    """gcp-storage-emulator in memory, as a child process on host:port (127.0.0.1 unless a container's other
+    containers must reach it); the sandbox itself always talks to it over loopback."""
 
-    def __init__(self, port: int, log_path=None):
+    def __init__(self, port: int, log_path=None, host: str = "127.0.0.1"):
         self.port = port or free_port()
+        self.host = host
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.port}"
@@ -110,7 +112,7 @@ class EmulatorProcess:
     def start(self, timeout: float = 20.0) -> None:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", self.host, "--port", str(self.port),
              "--in-memory", "--quiet"],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})

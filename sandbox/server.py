@@ -198,15 +198,27 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the sandbox")
     s.add_argument("--port", type=int, default=8900, help="HTTP port (0 = pick a free one)")
     s.add_argument("--gcs-port", type=int, default=9023, help="storage emulator port (0 = pick a free one)")
+    s.add_argument("--host", default=os.environ.get("SANDBOX_HOST") or "127.0.0.1",
+                   help="address the sandbox and the storage emulator listen on (env SANDBOX_HOST; default "
+                        "127.0.0.1; 0.0.0.0 in a container that other containers reach)")
+    s.add_argument("--public-url", default=os.environ.get("SANDBOX_PUBLIC_URL") or None,
+                   help="the sandbox's address as the product reaches it, in every URL it hands out and in the env "
+                        "file (env SANDBOX_PUBLIC_URL; default http://127.0.0.1:PORT), e.g. http://sandbox:8900")
+    s.add_argument("--gcs-public-url", default=os.environ.get("SANDBOX_GCS_PUBLIC_URL") or None,
+                   help="the storage emulator's address as the product reaches it (env SANDBOX_GCS_PUBLIC_URL; "
+                        "default http://127.0.0.1:GCS_PORT)")
     s.add_argument("--latency-scale", type=float, default=1.0, help="multiplies --veo-latency/--heygen-latency")
-    s.add_argument("--veo-latency", type=float, default=75.0, help="seconds until a Veo operation is done")
-    s.add_argument("--heygen-latency", type=float, default=150.0, help="seconds until a HeyGen video completes")
+    s.add_argument("--veo-latency", type=float, default=float(os.environ.get("SANDBOX_VEO_LATENCY") or 75.0),
+                   help="seconds until a Veo operation is done (env SANDBOX_VEO_LATENCY)")
+    s.add_argument("--heygen-latency", type=float, default=float(os.environ.get("SANDBOX_HEYGEN_LATENCY") or 150.0),
+                   help="seconds until a HeyGen video completes (env SANDBOX_HEYGEN_LATENCY)")
     s.add_argument("--veo-requests-per-minute", type=int,
                    default=int(os.environ.get("SANDBOX_VEO_REQUESTS_PER_MINUTE") or 0),
                    help="enforce Vertex's Veo quota: predictLongRunning requests per minute per project, region and "
                         "model, answering 429 RESOURCE_EXHAUSTED beyond it, as Vertex does (0 = no quota)")
     s.add_argument("--env-file", default=None, help="where to write KEY=VALUE lines (default DATA_DIR/sandbox.env)")
-    s.add_argument("--data-dir", default=None, help="key, ledger, rendered files (default: a temp dir)")
+    s.add_argument("--data-dir", default=os.environ.get("SANDBOX_DATA_DIR") or None,
+                   help="key, ledger, rendered files (env SANDBOX_DATA_DIR; default: a temp dir)")
     s.add_argument("--hang-seconds", type=float, default=30.0, help="how long hang/lost_response hold a connection")
     s.add_argument("--faults", default=None,
                    help="global faults, e.g. '429,veo:safety,heygen:render_failed' (env SANDBOX_FAULTS)")
@@ -238,15 +250,15 @@ def serve(args) -> int:
     env_file = Path(args.env_file).resolve() if args.env_file else data_dir / "sandbox.env"
     env_file.unlink(missing_ok=True)
 
-    emulator = EmulatorProcess(args.gcs_port, data_dir / "gcs-emulator.log")
+    emulator = EmulatorProcess(args.gcs_port, data_dir / "gcs-emulator.log", host=args.host)
     emulator.start()
     httpd = None
     try:
         emulator.client.create_bucket(BUCKET, PROJECT)
-        httpd = ThreadingHTTPServer(("127.0.0.1", args.port), lambda *a: None)  # handler set below
+        httpd = ThreadingHTTPServer((args.host, args.port), lambda *a: None)  # handler set below
         httpd.daemon_threads = True
         port = httpd.server_address[1]
-        base = f"http://127.0.0.1:{port}"
+        base = (args.public_url or f"http://127.0.0.1:{port}").rstrip("/")
         sa = ServiceAccount(PROJECT, f"{base}/oauth2/token")
         sa_path = sa.write(data_dir / "service-account.json")
         ctx = Context(args, base, emulator.client, data_dir)
@@ -260,7 +272,7 @@ def serve(args) -> int:
             "GCP_SERVICE_ACCOUNT_FILE": str(sa_path),
             "GCP_TOKEN_URI": f"{base}/oauth2/token",
             "GCS_BUCKET": BUCKET,
-            "STORAGE_EMULATOR_HOST": emulator.url,
+            "STORAGE_EMULATOR_HOST": (args.gcs_public_url or emulator.url).rstrip("/"),
             "HEYGEN_API_BASE_URL": f"{base}/heygen",
             "HEYGEN_UPLOAD_BASE_URL": f"{base}/heygen-upload",
             "HEYGEN_API_KEY": ctx.heygen_api_key,

@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test demo run worker beat sandbox lock lint bench clean
+.PHONY: install test demo run worker beat sandbox lock lint bench compose-check clean
 
 install: $(STAMP)
 
@@ -50,6 +50,11 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Builds the image with podman (installing podman from Debian's packages if missing), runs docker-compose.yml with the
+# sandbox profile, makes the headphones video through the API, checks it and /metrics, and tears it all down.
+compose-check: install
+	$(BIN)/python deploy/compose_check.py $(COMPOSE_CHECK_ARGS)
 
 clean:
 	rm -rf var .pytest_cache

@@ -183,6 +183,12 @@ def dependencies(role: str, env: dict[str, str]) -> list[Dependency]:
     return deps
 
 
+def brief(exc: BaseException, limit: int = 160) -> str:
+    """The error's type and the start of its first line (some servers explain themselves at length)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text if len(text) <= limit else text[:limit - 1] + '…'}"
+
+
 class WaitTimeout(Exception):
     pass
 
@@ -205,7 +211,7 @@ def wait_for(dependency: Dependency, timeout: float, *, interval: float = 1.0,
         except Fatal:
             raise
         except Exception as exc:  # anything a client library raises means "not yet"
-            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            error = brief(exc)
             waited = clock() - started
             if waited >= timeout:
                 raise WaitTimeout(f"{dependency.name} did not answer within {timeout:.0f} s "

@@ -305,3 +305,11 @@ def test_without_a_role_the_check_uses_the_one_the_container_started_with(tmp_pa
     assert entrypoint.main(["healthcheck"], env={}) == 0
     (tmp_path / "role").write_text("worker\n")
     assert entrypoint.main(["healthcheck"], env={"WORKER_HEARTBEAT_FILE": str(tmp_path / "none")}) == 1
+
+
+def test_a_long_winded_error_is_cut_to_one_short_line():
+    error = RuntimeError("DENIED Redis is running in protected mode " + "because " * 100 + "\nsecond line")
+    line = entrypoint.brief(error)
+    assert line.startswith("RuntimeError: DENIED Redis is running in protected mode")
+    assert len(line) <= len("RuntimeError: ") + 160 and "second line" not in line
+    assert entrypoint.brief(OSError()) == "OSError: "

@@ -132,11 +132,20 @@ def build_images() -> None:
                                          (SERVICES_IMAGE, COMPOSE_DIR / "services.Containerfile", COMPOSE_DIR)):
         log(f"building {name} from {containerfile.relative_to(REPO)} (BASE_IMAGE={BASE_IMAGE})")
         started = time.monotonic()
+        previous = image_id(name)
         # Docker's image format: OCI images have no HEALTHCHECK.
         run(["podman", "build", "--quiet", "--layers", "--format", "docker", "--build-arg",
              f"BASE_IMAGE={BASE_IMAGE}", "-f", str(containerfile), "-t", name, str(context)],
             env=podman_env(), stdout=subprocess.DEVNULL)
         log(f"built {name} in {time.monotonic() - started:.0f} s")
+        if previous and previous != image_id(name):  # the image this tag named before: not kept around
+            run(["podman", "rmi", previous], env=podman_env(), check=False, capture=True)
+
+
+def image_id(name: str) -> str | None:
+    out = run(["podman", "image", "inspect", "--format", "{{.Id}}", name], env=podman_env(), check=False,
+              capture=True)
+    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def image_size(name: str) -> int:

@@ -347,6 +347,11 @@ def check_metrics(api: str, token: str, outcome: Outcome) -> None:
 
 # --- main --------------------------------------------------------------------------------------------------------
 
+def interrupted(signum, frame) -> None:
+    """SIGTERM (CI's timeout, a kill) unwinds like Ctrl-C, so the stack is always taken down."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["base", "images"], help="stop after this step")
@@ -354,8 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job-timeout", type=float, default=900)
     parser.add_argument("--keep", action="store_true", help="leave the stack running (debugging)")
     args = parser.parse_args(argv)
-    # SIGTERM (CI's timeout, a kill) unwinds like Ctrl-C, so the stack is always taken down.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, interrupted)
 
     ensure_tools()
     ensure_base_image()
@@ -398,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             log("podman-compose down -v -t 2")
             stack.down()
+            stack.env_file.unlink(missing_ok=True)  # its secrets served this run only
     if outcome.failures:
         log(f"{len(outcome.failures)} check(s) failed: " + "; ".join(outcome.failures))
         return 1

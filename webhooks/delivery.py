@@ -28,7 +28,7 @@ from django.utils import timezone
 from video_generation.pipeline import dispatch
 from video_generation.services.errors import ProviderError
 from video_generation.services.redact import readable
-from video_generation.services.safe_http import PostResult, loggable_url, post_json_answer
+from video_generation.services.safe_http import PostResult, loggable_url, post_json
 
 from .models import Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint
 from .signing import secrets_for, signature_header
@@ -144,7 +144,7 @@ def send(delivery: Delivery) -> Outcome:
         headers["webhook-signature"] = signature_header(secrets_, event.message_id, timestamp, body)
     url = delivery.endpoint.url if delivery.endpoint is not None else delivery.url
     try:
-        answer = post_json_answer(url, body, headers=headers, deadline_seconds=settings.WEBHOOK_TIMEOUT_SECONDS,
+        answer = post_json(url, body, headers=headers, deadline_seconds=settings.WEBHOOK_TIMEOUT_SECONDS,
                                   keep_bytes=SNIPPET_BYTES)
     except ProviderError as exc:  # refused URL, DNS, connection, timeout: nothing was answered
         logger.info("webhook %s to %s not answered: %s", delivery.id, loggable_url(url), exc.code)

@@ -48,9 +48,11 @@ _SHARED_PROCESSORS: list[Any] = [
 _dumps = partial(json.dumps, ensure_ascii=False, default=str)  # non-ASCII kept as is, so redaction sees it
 
 
-def configure_structlog() -> None:
+def configure() -> None:
     """structlog's loggers (django-structlog's among them) hand their event dicts to the standard library's
-    handlers, which render them with StructuredFormatter like every other record."""
+    handlers, which render them with StructuredFormatter like every other record; Python's warnings (Celery's
+    "running as root", deprecations) become records of the `py.warnings` logger instead of text on stderr."""
+    logging.captureWarnings(True)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

@@ -12,7 +12,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from .logs import configure_structlog, logging_config
+from . import logs
 from .security import secret_keys_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -380,8 +380,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOG_FILE = env("LOG_FILE", default="")
-configure_structlog()
-LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL, log_file=LOG_FILE)
+logs.configure()
+LOGGING = logs.logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL, log_file=LOG_FILE)
 # django-structlog carries the request id (and the job id) from whoever enqueues a task into the task's log lines,
 # through the message's headers (video_saas/celery.py). Its lines for a task's enqueueing, start and success are
 # DEBUG (Celery already logs every task received and finished, with the same bound fields); failures stay ERROR.

@@ -14,6 +14,7 @@ delivery and never loses it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -25,7 +26,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from video_generation.models import VideoJob
 from video_generation.pipeline import dispatch
+from video_generation.pipeline.logcontext import job_context
 from video_generation.services.errors import ProviderError
 from video_generation.services.redact import readable
 from video_generation.services.safe_http import PostResult, loggable_url, post_json
@@ -63,7 +66,7 @@ class Outcome:
 def ring(delivery_id) -> None:
     """Ask a worker to attempt the delivery now, once the current transaction commits (the delivery is written
     with rung_at set). A message that cannot be published clears rung_at, so the next sweep rings again."""
-    transaction.on_commit(lambda: ring_now([delivery_id]))
+    dispatch.on_commit(lambda: ring_now([delivery_id]))
 
 
 def ring_now(delivery_ids: list) -> int:
@@ -107,6 +110,19 @@ def attempt(delivery_id) -> Outcome | None:
     if claim is None:
         return None
     delivery = Delivery.objects.select_related("event", "endpoint").get(id=delivery_id)
+    with about_the_job(delivery.event):
+        return attempt_claimed(claim, delivery)
+
+
+def about_the_job(event):
+    """The log context of the event's job (its id and request id), if the event is about one."""
+    if event.job_id is None:
+        return contextlib.nullcontext()
+    request_id = VideoJob.objects.filter(id=event.job_id).values_list("request_id", flat=True).first()
+    return job_context(event.job_id, request_id or "")
+
+
+def attempt_claimed(claim: Claim, delivery: Delivery) -> Outcome:
     if delivery.endpoint is not None and not delivery.endpoint.enabled:
         outcome = Outcome(False, error=f"Not sent: the endpoint is disabled ({delivery.endpoint.disabled_reason})")
         record(claim, outcome, latency_ms=None, final=True)

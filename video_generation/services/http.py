@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+from structlog.contextvars import bound_contextvars
 
 from .errors import RetryableError, error_for_response, error_for_transport
 
@@ -27,7 +28,8 @@ def send(
     Idempotent calls (polls, GETs) raise RetryableError instead.
     """
     try:
-        response = client.send(request)
+        with bound_contextvars(provider=provider):  # every line logged about the exchange names the provider
+            response = client.send(request)
     except httpx.HTTPError as exc:
         raise error_for_transport(exc, provider=provider, creates_work=creates_work) from None
     if response.is_success:

@@ -16,6 +16,8 @@ app.autodiscover_tasks()
 # Worker liveness: a heartbeat file touched from the worker's timer (video_saas/heartbeat.py). Named, not imported:
 # the liveness probe runs `python -m video_saas.heartbeat`, which must not be imported already by the package.
 app.steps["worker"].add("video_saas.heartbeat:HeartbeatStep")
+# Metrics: stale multiprocess files removed at start, and the worker's own /metrics on WORKER_METRICS_PORT.
+app.steps["worker"].add("video_saas.worker_metrics:MetricsStep")
 
 
 @app.on_after_finalize.connect

@@ -54,6 +54,7 @@ def process_identifier(pid: int | None = None) -> str:
 disable_created_metrics()  # no *_created series: they double the output and multiprocess mode has none
 # Chosen before the first family is made: every value then lives in this process's file.
 if multiproc_dir():
+    os.makedirs(multiproc_dir(), exist_ok=True)  # e.g. a folder on a pod's /tmp emptyDir
     values.ValueClass = values.MultiProcessValue(process_identifier)
 
 FAMILIES = CollectorRegistry(auto_describe=True)  # this process's own families (single-process mode)

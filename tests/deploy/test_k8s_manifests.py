@@ -204,6 +204,27 @@ def test_celery_workers_are_live_while_their_heartbeat_file_is_fresh(rendered):
         assert any(heartbeat_file.startswith(mount + "/") for mount in mounts), "the heartbeat file is not writable"
 
 
+def test_every_pod_is_scraped_for_metrics_on_the_port_its_container_serves_them(rendered):
+    config = config_map(rendered)
+    ports = {"api": "8000", **{name: config["WORKER_METRICS_PORT"] for name in CELERY_DEPLOYMENTS}}
+    deployments = of_kind(rendered, "Deployment")
+    for name, port in ports.items():
+        annotations = deployments[name]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/port"] == port and annotations["prometheus.io/path"] == "/metrics", name
+        (container,) = pod_spec(deployments[name])["containers"]
+        assert int(port) in {p["containerPort"] for p in container["ports"]}, name
+
+
+def test_each_pod_keeps_its_metrics_files_on_its_own_scratch_volume(rendered):
+    directory = config_map(rendered)["PROMETHEUS_MULTIPROC_DIR"]
+    for obj in rendered:
+        if obj["kind"] in ("Deployment", "Job"):
+            for container in pod_spec(obj)["containers"]:
+                mounts = {m["mountPath"] for m in container["volumeMounts"]}
+                assert any(directory.startswith(mount + "/") for mount in mounts), obj["metadata"]["name"]
+
+
 def test_every_pod_runs_as_non_root_on_a_read_only_root_with_a_scratch_tmp(rendered):
     for obj in rendered:
         if obj["kind"] not in ("Deployment", "Job"):

@@ -23,7 +23,8 @@ from django.db import models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from video_generation.models import JobStatus, VideoJob
+from video_generation.models import JobStatus, JobStep, VideoJob
+from video_saas import metrics
 
 from . import sql
 from .models import EndedSubscription, EntryKind, LedgerEntry, UserProfile
@@ -228,6 +229,22 @@ def settle_job(job_id, status: str, credits: int) -> None:
     if status == JobStatus.COMPLETED:
         account.videos_this_month += 1
     account.save(update_fields=["videos_this_month", "jobs_in_progress", "updated_at"])
+    count_usage_after_commit(account.plan.code, charged, job_id)
+
+
+def count_usage_after_commit(plan: str, credits: int, job_id) -> None:
+    """The credits a settlement captured and the provider cost of the job, in the metrics by plan (never by user),
+    once the job's final transition commits. (A failed job that an admin retries and that ends again is settled
+    again: the cost of its steps is counted at each end.)"""
+    cost = JobStep.objects.filter(job_id=job_id).aggregate(total=Sum("cost_usd"))["total"] or 0
+
+    def record() -> None:
+        if credits:
+            metrics.count_credits(plan, credits)
+        if cost:
+            metrics.count_provider_cost(plan, float(cost))
+
+    transaction.on_commit(record)
 
 
 # --- Periods: grants and expiry -------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ app.autodiscover_tasks()
 app.steps["worker"].add("video_saas.heartbeat:HeartbeatStep")
 # Each task's log lines carry the request id (and job) its headers brought (settings: DJANGO_STRUCTLOG_CELERY_ENABLED).
 app.steps["worker"].add(DjangoStructLogInitStep)
+# Metrics: stale multiprocess files removed at start, and the worker's own /metrics on WORKER_METRICS_PORT.
+app.steps["worker"].add("video_saas.worker_metrics:MetricsStep")
 
 
 @app.on_after_finalize.connect

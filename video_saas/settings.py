@@ -53,7 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "video_saas.middleware.RequestIdMiddleware",  # first: every line of the request, a 413 included, has its id
+    "video_saas.metrics_http.MetricsMiddleware",  # first: times every request, answers GET /metrics
+    "video_saas.middleware.RequestIdMiddleware",  # before all that logs: every line of the request, a 413 too, has its id
     "video_saas.middleware.RequestBodyLimitMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -202,6 +203,13 @@ CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": WEBHOOK_QUEUE}}
 # Worker liveness (video_saas/heartbeat.py): the worker touches this file on its timer; empty = off.
 WORKER_HEARTBEAT_FILE = env("WORKER_HEARTBEAT_FILE", default="")
 WORKER_HEARTBEAT_INTERVAL_SECONDS = env.float("WORKER_HEARTBEAT_INTERVAL_SECONDS", default=10.0)
+# Metrics (video_saas/metrics.py; README "Metrics"). GET /metrics is open to loopback, otherwise it needs
+# `Authorization: Bearer <METRICS_TOKEN>` (unset: 404). PROMETHEUS_MULTIPROC_DIR (read by prometheus_client and
+# metrics.py, not here) turns on multiprocess mode. WORKER_METRICS_PORT: the Celery worker's own metrics server
+# (Kubernetes, where workers share no volume with the API); unset = off.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_OPEN_ON_LOOPBACK = env.bool("METRICS_OPEN_ON_LOOPBACK", default=True)
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=None)
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=15.0)  # beat's schedule: video_saas/celery.py
 # Publishing to a dead broker must fail fast in the API (the job is saved; the sweeper starts it later).
 CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.2,

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from video_generation.models import VideoJob
@@ -89,17 +89,27 @@ def sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
     now = now or timezone.now()
     unrung = (Q(rung_at__isnull=True) | Q(rung_at__lt=F("next_attempt_at"))
               | Q(rung_at__lte=now - timedelta(seconds=REDRIVE_AFTER_SECONDS)))
-    ids = list(Delivery.objects.filter(unrung, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-               .order_by("next_attempt_at").values_list("id", flat=True)[:batch])
+    ids = list(due(now).filter(unrung).order_by("next_attempt_at").values_list("id", flat=True)[:batch])
     Delivery.objects.filter(id__in=ids).update(rung_at=now)
     ring_now(ids)
     return len(ids)
 
 
+def due(now: datetime):
+    """Deliveries whose next attempt has come (one being attempted is not: its claim moved next_attempt_at)."""
+    return Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+
+
 def due_ids(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> list:
+    return list(due(now or timezone.now()).order_by("next_attempt_at").values_list("id", flat=True)[:batch])
+
+
+def backlog(*, now: datetime | None = None) -> tuple[int, float]:
+    """(deliveries due, seconds the oldest of them has been due): the webhook backlog /metrics exports."""
     now = now or timezone.now()
-    return list(Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-                .order_by("next_attempt_at").values_list("id", flat=True)[:batch])
+    found = due(now).aggregate(count=Count("id"), oldest=Min("next_attempt_at"))
+    oldest = found["oldest"]
+    return found["count"], 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
 
 
 # --- One attempt -----------------------------------------------------------------------------------------------

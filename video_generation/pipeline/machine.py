@@ -25,6 +25,8 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from video_saas import metrics
+
 from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
 from ..services.errors import AmbiguousError, PermanentError, RateLimitedError, RetryableError
 from ..services.retry import RetryPolicy
@@ -311,9 +313,17 @@ def succeed(step: JobStep, outcome: Done) -> None:
         logger.info("job %s: step %s succeeded", step.job_id, step.key)
         steps = list(JobStep.objects.filter(job_id=step.job_id))  # read once, used for all that follows
         finished = next(s for s in steps if s.id == step.id)
+        observe_after_commit(finished)
         after_success(finished)
         refresh_job(step.job_id, steps)
         enqueue_ready_steps(steps)
+
+
+def observe_after_commit(step: JobStep) -> None:
+    """The succeeded step's time from its first claim to its success, in the metrics once the success commits."""
+    if step.started_at and step.finished_at:
+        seconds = (step.finished_at - step.started_at).total_seconds()
+        transaction.on_commit(lambda: metrics.observe_step(step.kind, step.provider, seconds))
 
 
 def after_success(step: JobStep) -> None:
@@ -330,7 +340,7 @@ def fail_step(step: JobStep, code: str, message: str, *, billed: bool = False) -
         fields["cost_usd"] = 0
     if move_step(step, S.FAILED, expect=UNFINISHED, **fields):
         release_capacity(step)
-        fail_job(step.job_id, describe_failure(step, message))
+        fail_job(step.job_id, describe_failure(step, message), stage=step.kind)
 
 
 # --- Polling ------------------------------------------------------------------------------------------------

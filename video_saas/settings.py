@@ -54,7 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "video_saas.metrics_http.MetricsMiddleware",  # first: times every request, answers GET /metrics
-    "video_saas.middleware.RequestIdMiddleware",  # before all that logs: every line of the request, a 413 too, has its id
+    "video_saas.middleware.RequestIdMiddleware",  # before all that logs: every line (a 413 too) has the id
     "video_saas.middleware.RequestBodyLimitMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -65,3 +65,39 @@ def _fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_bound_to_the_logs():
+    """A request id bound by one test's request (it stays bound until the next request, as on a server thread) never
+    reaches the next test."""
+    import structlog
+
+    structlog.contextvars.clear_contextvars()
+    yield
+    structlog.contextvars.clear_contextvars()
+
+
+@pytest.fixture
+def log_lines():
+    """The JSON lines every logger writes while the test runs, as the production formatter renders them (with what
+    is bound to the work), parsed: call it for the list so far. A line that is not JSON fails the test."""
+    import io
+    import json
+    import logging
+
+    from django.conf import settings
+
+    from video_saas.logs import StructuredFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(StructuredFormatter(log_format="json"))
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in settings.LOGGING["loggers"])]
+    for each in loggers:
+        each.addHandler(handler)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        for each in loggers:
+            each.removeHandler(handler)

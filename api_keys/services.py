@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
+
+from video_saas.raw_rows import in_model_order, instance_from_row, sql_of
 
 from . import keys
 from .models import ApiKey, Scope
@@ -96,7 +99,7 @@ def authenticate_key(presented: str) -> ApiKey | None:
     key, or one whose user is inactive, takes the same path: one lookup by hash, one constant-time comparison,
     every condition evaluated."""
     digest = keys.hash_key(presented)
-    api_key = next(iter(ApiKey.objects.select_related("user").filter(key_hash=digest).order_by()[:1]), None)
+    api_key = key_with_user(digest)
     now = timezone.now()
     matches = hmac.compare_digest(api_key.key_hash if api_key else _NO_MATCH_DIGEST, digest)
     usable = api_key.is_usable(now) & api_key.user.is_active if api_key else False
@@ -104,6 +107,37 @@ def authenticate_key(presented: str) -> ApiKey | None:
         return None
     note_use(api_key, now)
     return api_key
+
+
+def key_lookup_queryset(digest: str):
+    return ApiKey.objects.select_related("user").filter(key_hash=digest).order_by()[:1]
+
+
+def key_with_user(digest: str) -> ApiKey | None:
+    """The key whose hash is `digest`, its user loaded: every authenticated request's read, so its SQL is built by
+    the ORM once per process (video_saas/raw_rows.py) and its row turned into instances as the ORM would."""
+    with connection.cursor() as cursor:
+        cursor.execute(_key_lookup_sql(connection.vendor), [digest])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    key_columns, user_columns = _lookup_columns()
+    api_key = instance_from_row(ApiKey, key_columns, row[:len(key_columns)])
+    api_key.user = instance_from_row(get_user_model(), user_columns, row[len(key_columns):])
+    return api_key
+
+
+_SAMPLE_DIGEST = "5eed" * 16
+
+
+@functools.cache
+def _key_lookup_sql(vendor: str) -> str:
+    return sql_of(key_lookup_queryset(_SAMPLE_DIGEST), [_SAMPLE_DIGEST])
+
+
+@functools.cache
+def _lookup_columns() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return in_model_order(ApiKey, None), in_model_order(get_user_model(), None)
 
 
 def note_use(api_key: ApiKey, now: dt.datetime) -> None:

@@ -1,7 +1,8 @@
 """`python -m bench` runs every scenario; `python -m bench compose|v3v2|concurrency|status|generate [options]` runs
 one.
 
-`python -m bench keys` compares the status read with a bare view behind the same API-key authentication."""
+`python -m bench keys` compares the status read with a bare view behind the same API-key authentication;
+`python -m bench metrics` the status read with and without the metrics instrumentation."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import traceback
 
 from .common import log, sigterm_as_interrupt
 
-SCENARIOS = ("compose", "v3v2", "concurrency", "status", "generate", "keys")
+SCENARIOS = ("compose", "v3v2", "concurrency", "status", "generate", "keys", "metrics")
 
 
 def parse_jobs(text: str) -> list[int]:
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="status: also measure this git ref (tree A) against the working tree (tree B), "
                          "interleaved; generate: the tree without the ledger (default cfdcbd8)")
     ap.add_argument("--clients", type=parse_jobs, default=[1, 16],
-                    help="status and generate: concurrent client connections, e.g. 1,16")
+                    help="status, generate and metrics: concurrent client connections, e.g. 1,16")
     ap.add_argument("--duration", type=float, default=10.0,
                     help="status and generate: measured seconds per measurement")
     return ap

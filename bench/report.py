@@ -303,11 +303,35 @@ def keys_section(data: dict) -> list[str]:
     return lines
 
 
+def metrics_section(data: dict) -> list[str]:
+    lines = [
+        "## metrics — status read with and without the metrics instrumentation", "", _machine(data), "",
+        f"`{data['command']}`: {data['server']}; A: {data['trees']['a']}; B: {data['trees']['b']}. "
+        f"{data['rounds']} interleaved rounds of {data['duration_seconds']:.0f} s per clients level.", "",
+        "| clients | tree | rps (range) | p50 ms | p99 ms | server CPU ms/request |", "|---|---|---|---|---|---|",
+    ]
+    for clients in map(str, data["clients_levels"]):
+        for label in ("a", "b"):
+            m = data["medians"][label][clients]
+            lines.append(f"| {clients} | {label.upper()} | {_f(m['rps'], 1)} ({_f(m['rps_min'], 1)}–"
+                         f"{_f(m['rps_max'], 1)}) | {_f(m['p50_ms'])} | {_f(m['p99_ms'])} | "
+                         f"{_f(m['server_cpu_ms_per_request'])} |")
+        r, paired = data["ratios_b_over_a"][clients], data["paired_ratios_b_over_a"][clients]["rps"]
+        lines.append(f"| {clients} | **B/A** | **{_f(r['rps'], 3)}** (per round {_f(paired['median'], 3)}, "
+                     f"{_f(paired['min'], 3)}–{_f(paired['max'], 3)}) | {_f(r['p50_ms'], 3)} | {_f(r['p99_ms'], 3)} | "
+                     f"{_f(r['server_cpu_ms_per_request'], 3)} |")
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    for clients, v in data["verdict"].items():
+        lines.append(f"| instrumented rps ≥ {data['target_rps_ratio']} × plain, {clients} client(s) | "
+                     f"{_f(v['rps_ratio'], 3)} | {_ok(v['met'])} |")
+    return lines + [f"- {n}" for n in data.get("notes", [])] + [""]
+
+
 SECTIONS = (("compose", compose_section), ("v3v2", v3v2_section),
             ("concurrency-sustained", concurrency_section), ("concurrency-burst", concurrency_section),
             ("concurrency-sustained-shared", concurrency_section), ("concurrency-burst-shared", concurrency_section),
             ("status", status_section), ("generate", generate_section),
-            ("keys", keys_section))
+            ("keys", keys_section), ("metrics", metrics_section))
 OPTIONAL = {"concurrency-sustained-shared", "concurrency-burst-shared"}  # other layouts, shown only when run
 
 

@@ -23,7 +23,8 @@ from django.db import models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from video_generation.models import JobStatus, VideoJob
+from video_generation.models import JobStatus, JobStep, VideoJob
+from video_saas import metrics
 
 from . import sql
 from .models import EndedSubscription, EntryKind, LedgerEntry, UserProfile
@@ -165,7 +166,12 @@ def hold_for_job(job: VideoJob, credits: int, *, retry: bool = False) -> LedgerE
     credits, held; or raise PlanRefusal, InsufficientCredits or LimitReached.
 
     Runs in the transaction that creates (or retries) the job, under the account lock, so two concurrent submits
-    are decided one after the other and can never spend the same credit. Unlimited plans hold nothing."""
+    are decided one after the other and can never spend the same credit. Unlimited plans hold nothing.
+
+    A new job's hold is first tried as one statement (sql.take_first_hold: the same conditions, checked and applied
+    by the database under the row lock); when it does not apply, the rules below decide and explain."""
+    if not retry and (entry := _first_hold_in_one_statement(job, credits)) is not None:
+        return entry
     account = account_for_user(job.user_id)
     if errors := plan_refusals(account.plan, job):
         raise PlanRefusal(errors)
@@ -178,8 +184,30 @@ def hold_for_job(job: VideoJob, credits: int, *, retry: bool = False) -> LedgerE
         account.save(update_fields=["jobs_in_progress", "updated_at"])
         return None
     holds = open_hold(account, job.id)[1] if retry else 0
-    return post(account, EntryKind.HOLD, Change(held=credits), key=f"hold:{job.id}:{holds + 1}", job_id=job.id,
-                memo=f"{credits} credits quoted", key_is_new=not retry)  # the job id names it: no customer text
+    return post(account, EntryKind.HOLD, Change(held=credits), key=hold_key(job.id, holds + 1), job_id=job.id,
+                memo=hold_memo(credits), key_is_new=not retry)
+
+
+def hold_key(job_id, number: int) -> str:
+    """The idempotency key of a job's `number`th hold (an admin retry holds again)."""
+    return f"hold:{job_id}:{number}"
+
+
+def hold_memo(credits: int) -> str:
+    return f"{credits} credits quoted"  # the job id names the job: no customer text on the ledger
+
+
+def _first_hold_in_one_statement(job: VideoJob, credits: int) -> LedgerEntry | None:
+    now = timezone.now()
+    entry = LedgerEntry(kind=EntryKind.HOLD, amount=-credits, held_delta=credits, job_id=job.id,
+                        idempotency_key=hold_key(job.id, 1), memo=hold_memo(credits), created_at=now)
+    account = sql.take_first_hold(user_id=job.user_id, credits=credits, entry=entry, now=now)
+    if account is None:
+        return None
+    if errors := plan_refusals(account.plan, job):
+        raise PlanRefusal(errors)  # the transaction that creates the job rolls the hold back with it
+    announce_low_credits(account, available_before=account.available_credits + credits)
+    return entry
 
 
 def settle_job(job_id, status: str, credits: int) -> None:
@@ -201,6 +229,22 @@ def settle_job(job_id, status: str, credits: int) -> None:
     if status == JobStatus.COMPLETED:
         account.videos_this_month += 1
     account.save(update_fields=["videos_this_month", "jobs_in_progress", "updated_at"])
+    count_usage_after_commit(account.plan.code, charged, job_id)
+
+
+def count_usage_after_commit(plan: str, credits: int, job_id) -> None:
+    """The credits a settlement captured and the provider cost of the job, in the metrics by plan (never by user),
+    once the job's final transition commits. (A failed job that an admin retries and that ends again is settled
+    again: the cost of its steps is counted at each end.)"""
+    cost = JobStep.objects.filter(job_id=job_id).aggregate(total=Sum("cost_usd"))["total"] or 0
+
+    def record() -> None:
+        if credits:
+            metrics.count_credits(plan, credits)
+        if cost:
+            metrics.count_provider_cost(plan, float(cost))
+
+    transaction.on_commit(record)
 
 
 # --- Periods: grants and expiry -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The two statements every submit runs, written out once from the models' own fields instead of built by the ORM
-for each call: the locked read of an account with its plan, and the write of a balance change with its entry.
+"""The statements of the ledger's hot path, written out once from the models' own fields instead of built by the ORM
+for each call: the locked read of an account with its plan, the write of a balance change with its entry, and (on
+PostgreSQL) a submit's whole hold in one statement.
 
 A submit holds credits in the transaction that creates the job, so these run on the API's hottest path (the
 generate benchmark, bench/generate.py). Values still go through each field's own conversion both ways, so what is
@@ -17,6 +18,9 @@ from video_saas.raw_rows import in_model_order, instance_from_row
 from .models import LedgerEntry, Plan, UserProfile
 
 ACCOUNT_COLUMNS = ("granted_credits", "purchased_credits", "held_credits", "jobs_in_progress", "updated_at")
+# A first hold's entry: all its columns but the two the statement fills from the account row it updates.
+HOLD_ENTRY_COLUMNS = ("kind", "amount", "granted_delta", "purchased_delta", "held_delta", "job", "payment_ref",
+                      "idempotency_key", "memo", "created_by", "created_at")
 ENTRY_COLUMNS = ("account", "kind", "amount", "balance_after", "granted_delta", "purchased_delta", "held_delta",
                  "job", "payment_ref", "idempotency_key", "memo", "created_by", "created_at")
 
@@ -48,6 +52,30 @@ def write(account: UserProfile, entry: LedgerEntry) -> None:
             cursor.execute(insert, entry_values)
         entry.pk = cursor.fetchone()[0]
     entry._state.adding, entry._state.db = False, connection.alias
+
+
+def take_first_hold(*, user_id, credits: int, entry: LedgerEntry, now) -> UserProfile | None:
+    """A new job's hold in one statement, on PostgreSQL: when the user's account is in a current period on a metered
+    plan, has `credits` available and room for one more video in progress, its held credits and videos in progress
+    go up and `entry` (a hold of `credits`; its balance_after is computed here, under the row lock) is inserted.
+    Returns the account with its plan as it is after the change (its row locked until the transaction ends), or
+    None when any condition failed and nothing changed: the caller takes the general path, which decides the same
+    rules with the account locked and explains a refusal (ledger.hold_for_job)."""
+    if connection.vendor != "postgresql":
+        return None
+    entry_values = _prepared(entry, HOLD_ENTRY_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(_first_hold_sql(), [credits, _prepared_now(now), user_id, _prepared_now(now), credits,
+                                           *entry_values])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(_attnames(UserProfile))
+    account = instance_from_row(UserProfile, _attnames(UserProfile), row[:split])
+    account.plan = instance_from_row(Plan, _attnames(Plan), row[split:-1])
+    entry.account, entry.balance_after, entry.pk = account, account.available_credits, row[-1]
+    entry._state.adding, entry._state.db = False, connection.alias
+    return account
 
 
 # --- Building the statements (once per process) ------------------------------------------------------------------
@@ -103,3 +131,38 @@ def _combined_write_sql() -> str:
 def _prepared(instance, names) -> list:
     fields = [instance._meta.get_field(name) for name in names]
     return [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
+
+
+def _prepared_now(now):
+    return UserProfile._meta.get_field("updated_at").get_db_prep_save(now, connection)
+
+
+@cache
+def _first_hold_sql() -> str:
+    """Parameters: credits, now, user id, now, credits, then the entry's HOLD_ENTRY_COLUMNS."""
+    account, plan = _quoted(UserProfile._meta.db_table), _quoted(Plan._meta.db_table)
+    granted, purchased, held = (_column(UserProfile, n) for n in ("granted_credits", "purchased_credits",
+                                                                   "held_credits"))
+    in_progress = _column(UserProfile, "jobs_in_progress")
+    available = f"{granted} + {purchased} - {held}"
+    returning = ", ".join(_quoted(f.column) for f in _concrete_fields(UserProfile))
+    plan_columns = ", ".join(f"{plan}.{_quoted(f.column)}" for f in _concrete_fields(Plan))
+    entry_columns = ", ".join(_column(LedgerEntry, n) for n in ("account", "balance_after", *HOLD_ENTRY_COLUMNS))
+    placeholders = ", ".join(["%s"] * len(HOLD_ENTRY_COLUMNS))
+    # The room for one more video comes from the plan; an unlimited plan's NULL monthly credits make the
+    # comparison NULL, so it never takes this path (it holds nothing).
+    room = (f"(SELECT {plan}.{_column(Plan, 'max_jobs_in_flight')} FROM {plan} "
+            f"WHERE {plan}.{_column(Plan, 'id')} = {account}.{_column(UserProfile, 'plan')} "
+            f"AND {plan}.{_column(Plan, 'monthly_credits')} IS NOT NULL)")
+    return (
+        f"WITH changed AS (UPDATE {account} SET {held} = {held} + %s, {in_progress} = {in_progress} + 1, "
+        f"{_column(UserProfile, 'updated_at')} = %s "
+        f"WHERE {_column(UserProfile, 'user')} = %s AND {_column(UserProfile, 'period_end')} > %s "
+        f"AND {available} >= %s AND {in_progress} < {room} RETURNING {returning}), "
+        f"entry AS (INSERT INTO {_quoted(LedgerEntry._meta.db_table)} ({entry_columns}) "
+        f"SELECT {_column(UserProfile, 'id')}, {available}, {placeholders} FROM changed "
+        f"RETURNING {_column(LedgerEntry, 'id')}) "
+        f"SELECT changed.*, {plan_columns}, entry.{_column(LedgerEntry, 'id')} FROM changed "
+        f"INNER JOIN {plan} ON {plan}.{_column(Plan, 'id')} = changed.{_column(UserProfile, 'plan')} "
+        f"CROSS JOIN entry"
+    )

@@ -169,6 +169,8 @@ def local_stack(workdir: Path, *, veo_seconds: float = 2.0, heygen_seconds: floa
             "ALLOW_PRIVATE_URLS": "true",  # the product image is served by the sandbox on loopback
             "HEYGEN_API_VERSION": heygen_api_version,
             "LOCAL_STORAGE_DIR": str(workdir / "media"),
+            # Every process of the stack writes its metrics here; the API's /metrics sums them (README "Metrics").
+            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
             "DATABASE_URL": database_url or f"sqlite:///{workdir / 'db.sqlite3'}",
             "PYTHONUNBUFFERED": "1",
         })

@@ -20,12 +20,11 @@ import json
 import time
 import uuid
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils.cache import parse_etags
 
-from video_saas.raw_rows import in_model_order, instance_from_row
+from video_saas.raw_rows import in_model_order, instance_from_row, sql_of
 
 from .api_errors import JobNotFound
 from .downloads import Artifact, artifact_uri, link_ttl
@@ -88,11 +87,7 @@ def _prepared_job_id(job_id: uuid.UUID):
 
 @functools.cache
 def _status_sql(vendor: str) -> str:
-    sql, params = status_queryset(_SAMPLE_JOB_ID, _SAMPLE_USER_ID).query.sql_with_params()
-    if list(params) != [_prepared_job_id(_SAMPLE_JOB_ID), _SAMPLE_USER_ID]:
-        raise ImproperlyConfigured(f"the status read's parameters are not (job id, user id): {params!r}")
-    return sql
-
+    return sql_of(status_queryset(_SAMPLE_JOB_ID, _SAMPLE_USER_ID), [_prepared_job_id(_SAMPLE_JOB_ID), _SAMPLE_USER_ID])
 
 
 def status_etag(job: VideoJob, body_without_links: dict, *, now: float | None = None) -> str:

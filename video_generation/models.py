@@ -79,6 +79,9 @@ class VideoJob(models.Model):
     idempotency_key = models.CharField(max_length=255, blank=True, null=True,
                                        help_text="The client's Idempotency-Key for the generate request.")
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    request_id = models.CharField(max_length=128, blank=True, default="",
+                                  help_text="The id of the request that submitted the job; every log line about "
+                                            "the job carries it.")
 
     status = models.CharField(max_length=32, choices=JobStatus.choices, default=JobStatus.PENDING)
     progress = models.IntegerField(default=0)

@@ -2,6 +2,9 @@ import logging
 import os
 
 from celery import Celery, signals
+from django.dispatch import receiver
+from django_structlog.celery.signals import modify_context_before_task_publish
+from django_structlog.celery.steps import DjangoStructLogInitStep
 from kombu.transport import TRANSPORT_ALIASES
 
 # `filesystem://` (the broker of local runs without Redis) uses our atomic-write variant; see broker.py.
@@ -16,6 +19,10 @@ app.autodiscover_tasks()
 # Worker liveness: a heartbeat file touched from the worker's timer (video_saas/heartbeat.py). Named, not imported:
 # the liveness probe runs `python -m video_saas.heartbeat`, which must not be imported already by the package.
 app.steps["worker"].add("video_saas.heartbeat:HeartbeatStep")
+# Each task's log lines carry the request id (and job) its headers brought (settings: DJANGO_STRUCTLOG_CELERY_ENABLED).
+app.steps["worker"].add(DjangoStructLogInitStep)
+# Metrics: stale multiprocess files removed at start, and the worker's own /metrics on WORKER_METRICS_PORT.
+app.steps["worker"].add("video_saas.worker_metrics:MetricsStep")
 
 
 @app.on_after_finalize.connect
@@ -43,12 +50,28 @@ def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
     sender.add_periodic_task(retention, expire_stored_files.s(), name="expire-stored-files", expires=retention)
 
 
-@signals.after_setup_logger.connect
-@signals.after_setup_task_logger.connect
-def redact_celery_logs(logger, **kwargs) -> None:
-    """Celery installs its own handlers in a worker: their lines go through the one redaction rule too."""
-    from video_generation.services.redact import RedactingFormatter
+@signals.setup_logging.connect
+def keep_django_logging(loglevel=None, **kwargs) -> None:
+    """Celery leaves logging alone when this signal has a receiver: a worker and beat log through the handlers
+    Django's LOGGING configured (video_saas/logs.py: JSON or text, redacted, LOG_FILE), like every other process.
+    `--loglevel` still sets the level of Celery's own loggers."""
+    if loglevel:
+        logging.getLogger("celery").setLevel(loglevel)
 
-    for handler in logger.handlers:
-        if not isinstance(handler.formatter, RedactingFormatter):
-            handler.setFormatter(RedactingFormatter(inner=handler.formatter or logging.Formatter()))
+
+@signals.celeryd_init.connect
+def quiet_banner_for_json(instance=None, **kwargs) -> None:
+    """The worker's start-up banner is printed, not logged: with JSON logs it would be the only line that is not
+    JSON, so it is left out (the same facts are in the worker's "ready" line and its configuration)."""
+    from django.conf import settings
+
+    if instance is not None and settings.LOG_FORMAT == "json":
+        instance.quiet = True
+
+
+@receiver(modify_context_before_task_publish)
+def carry_only_the_request_and_job(context: dict, **kwargs) -> None:
+    """django-structlog sends the publisher's whole bound context in the task's headers. Only the request id and
+    the job go along: the step, provider and task of the publisher are not those of the task it sends."""
+    for key in [key for key in context if key not in ("request_id", "job_id")]:
+        del context[key]

@@ -1,8 +1,8 @@
 """Model instances from rows of hand-written or pre-built SQL, converted exactly as the ORM converts them.
 
 The hottest reads (the account lock of every submit, billing/sql.py; the status poll, video_generation/job_reads.py)
-run SQL built once per process instead of by the ORM on every call; this is the one place that turns their rows
-back into instances. Each column goes through its backend's and its field's own converters, kept per connection
+run SQL built once per process instead of by the ORM on every call (sql_of); this is the one place that turns their
+rows back into instances. Each column goes through its backend's and its field's own converters, kept per connection
 (a backend's converters may be bound to it).
 """
 
@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import weakref
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 _converters_by_connection: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def sql_of(queryset, expected_params: list) -> str:
+    """The SQL the ORM builds for `queryset`, to be run later with other values in the same places. Built from
+    sample values; refuses a query whose parameters are not exactly those samples in that order (the ORM added,
+    dropped or folded one), which would bind a later call's values to the wrong places."""
+    sql, params = queryset.query.sql_with_params()
+    if list(params) != list(expected_params):
+        raise ImproperlyConfigured(f"the query's parameters are not the expected ones: {params!r}")
+    return sql
 
 
 def in_model_order(model, columns) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ With nothing set, the project runs locally: SQLite, an in-process Celery broker,
 """
 
 import hashlib
+import logging
 import warnings
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from . import logs
 from .security import secret_keys_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -41,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files: no CDN, works offline
     "corsheaders",
+    "django_structlog",  # the request id in Celery tasks' headers (DJANGO_STRUCTLOG_CELERY_ENABLED)
     "video_generation",
     "billing",
     "api_keys",
@@ -50,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "video_saas.metrics_http.MetricsMiddleware",  # first: times every request, answers GET /metrics
+    "video_saas.middleware.RequestIdMiddleware",  # before all that logs: every line (a 413 too) has the id
     "video_saas.middleware.RequestBodyLimitMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -198,6 +203,13 @@ CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": WEBHOOK_QUEUE}}
 # Worker liveness (video_saas/heartbeat.py): the worker touches this file on its timer; empty = off.
 WORKER_HEARTBEAT_FILE = env("WORKER_HEARTBEAT_FILE", default="")
 WORKER_HEARTBEAT_INTERVAL_SECONDS = env.float("WORKER_HEARTBEAT_INTERVAL_SECONDS", default=10.0)
+# Metrics (video_saas/metrics.py; README "Metrics"). GET /metrics is open to loopback, otherwise it needs
+# `Authorization: Bearer <METRICS_TOKEN>` (unset: 404). PROMETHEUS_MULTIPROC_DIR (read by prometheus_client and
+# metrics.py, not here) turns on multiprocess mode. WORKER_METRICS_PORT: the Celery worker's own metrics server
+# (Kubernetes, where workers share no volume with the API); unset = off.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_OPEN_ON_LOOPBACK = env.bool("METRICS_OPEN_ON_LOOPBACK", default=True)
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=None)
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=15.0)  # beat's schedule: video_saas/celery.py
 # Publishing to a dead broker must fail fast in the API (the job is saved; the sweeper starts it later).
 CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
@@ -368,22 +380,20 @@ REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=1024 * 1024)
 REQUEST_MAX_JSON_DEPTH = env.int("REQUEST_MAX_JSON_DEPTH", default=16)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 
-# Every log line, tracebacks included, goes through the one redaction rule (video_generation/services/redact.py):
-# no token, key or signed URL reaches a log. Celery's own handlers get the same treatment (video_saas/celery.py).
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"verbose": {"()": "video_generation.services.redact.RedactingFormatter",
-                               "format": "{levelname} {asctime} {name} {message}", "style": "{"}},
-    "handlers": {"console": {"level": "INFO", "class": "logging.StreamHandler", "formatter": "verbose"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {
-        "video_generation": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"),
-                             "propagate": False},
-        "billing": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"), "propagate": False},
-        "webhooks": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO"), "propagate": False},
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "httpx": {"level": "WARNING"},
-        "stripe": {"level": "WARNING"},  # the library logs every request at INFO
-    },
-}
+# --- Logs (video_saas/logs.py; README "Logs") ---------------------------------------------------------------
+# One JSON object per line (LOG_FORMAT=json, the default with DEBUG off) or readable text (the default with DEBUG on),
+# on stdout and, when LOG_FILE is set, appended to that file too. Every line, tracebacks and bound values included,
+# goes through the one redaction rule (video_generation/services/redact.py): no token, key or signed URL reaches a
+# log. Celery's own loggers write through the same handlers (video_saas/celery.py).
+LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_FILE = env("LOG_FILE", default="")
+logs.configure()
+LOGGING = logs.logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL, log_file=LOG_FILE)
+# django-structlog carries the request id (and the job id) from whoever enqueues a task into the task's log lines,
+# through the message's headers (video_saas/celery.py). Its lines for a task's enqueueing, start and success are
+# DEBUG (Celery already logs every task received and finished, with the same bound fields); failures stay ERROR.
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_CELERY_TASK_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_CELERY_TASK_SUCCESS_LOG_LEVEL = logging.DEBUG
+CORS_EXPOSE_HEADERS = ["X-Request-ID"]

@@ -14,6 +14,7 @@ delivery and never loses it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -22,13 +23,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
+from video_generation.models import VideoJob
 from video_generation.pipeline import dispatch
+from video_generation.pipeline.logcontext import job_context
 from video_generation.services.errors import ProviderError
 from video_generation.services.redact import readable
-from video_generation.services.safe_http import PostResult, loggable_url, post_json_answer
+from video_generation.services.safe_http import PostResult, loggable_url, post_json
 
 from .models import Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint
 from .signing import secrets_for, signature_header
@@ -63,7 +66,7 @@ class Outcome:
 def ring(delivery_id) -> None:
     """Ask a worker to attempt the delivery now, once the current transaction commits (the delivery is written
     with rung_at set). A message that cannot be published clears rung_at, so the next sweep rings again."""
-    transaction.on_commit(lambda: ring_now([delivery_id]))
+    dispatch.on_commit(lambda: ring_now([delivery_id]))
 
 
 def ring_now(delivery_ids: list) -> int:
@@ -86,17 +89,27 @@ def sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
     now = now or timezone.now()
     unrung = (Q(rung_at__isnull=True) | Q(rung_at__lt=F("next_attempt_at"))
               | Q(rung_at__lte=now - timedelta(seconds=REDRIVE_AFTER_SECONDS)))
-    ids = list(Delivery.objects.filter(unrung, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-               .order_by("next_attempt_at").values_list("id", flat=True)[:batch])
+    ids = list(due(now).filter(unrung).order_by("next_attempt_at").values_list("id", flat=True)[:batch])
     Delivery.objects.filter(id__in=ids).update(rung_at=now)
     ring_now(ids)
     return len(ids)
 
 
+def due(now: datetime):
+    """Deliveries whose next attempt has come (one being attempted is not: its claim moved next_attempt_at)."""
+    return Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+
+
 def due_ids(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> list:
+    return list(due(now or timezone.now()).order_by("next_attempt_at").values_list("id", flat=True)[:batch])
+
+
+def backlog(*, now: datetime | None = None) -> tuple[int, float]:
+    """(deliveries due, seconds the oldest of them has been due): the webhook backlog /metrics exports."""
     now = now or timezone.now()
-    return list(Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-                .order_by("next_attempt_at").values_list("id", flat=True)[:batch])
+    found = due(now).aggregate(count=Count("id"), oldest=Min("next_attempt_at"))
+    oldest = found["oldest"]
+    return found["count"], 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
 
 
 # --- One attempt -----------------------------------------------------------------------------------------------
@@ -107,6 +120,19 @@ def attempt(delivery_id) -> Outcome | None:
     if claim is None:
         return None
     delivery = Delivery.objects.select_related("event", "endpoint").get(id=delivery_id)
+    with about_the_job(delivery.event):
+        return attempt_claimed(claim, delivery)
+
+
+def about_the_job(event):
+    """The log context of the event's job (its id and request id), if the event is about one."""
+    if event.job_id is None:
+        return contextlib.nullcontext()
+    request_id = VideoJob.objects.filter(id=event.job_id).values_list("request_id", flat=True).first()
+    return job_context(event.job_id, request_id or "")
+
+
+def attempt_claimed(claim: Claim, delivery: Delivery) -> Outcome:
     if delivery.endpoint is not None and not delivery.endpoint.enabled:
         outcome = Outcome(False, error=f"Not sent: the endpoint is disabled ({delivery.endpoint.disabled_reason})")
         record(claim, outcome, latency_ms=None, final=True)
@@ -144,7 +170,7 @@ def send(delivery: Delivery) -> Outcome:
         headers["webhook-signature"] = signature_header(secrets_, event.message_id, timestamp, body)
     url = delivery.endpoint.url if delivery.endpoint is not None else delivery.url
     try:
-        answer = post_json_answer(url, body, headers=headers, deadline_seconds=settings.WEBHOOK_TIMEOUT_SECONDS,
+        answer = post_json(url, body, headers=headers, deadline_seconds=settings.WEBHOOK_TIMEOUT_SECONDS,
                                   keep_bytes=SNIPPET_BYTES)
     except ProviderError as exc:  # refused URL, DNS, connection, timeout: nothing was answered
         logger.info("webhook %s to %s not answered: %s", delivery.id, loggable_url(url), exc.code)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from video_generation.models import VideoJob
+from video_saas.encryption import EncryptedTextField
 
 
 class EventType(models.TextChoices):
@@ -33,9 +34,10 @@ class Endpoint(models.Model):
     url = models.CharField(max_length=2048)
     description = models.CharField(max_length=500, blank=True, default="")
     events = models.JSONField(default=list)
-    secret = models.CharField(max_length=64)
+    # Encrypted at rest (video_saas/encryption.py): they sign every delivery, so they cannot be hashed.
+    secret = EncryptedTextField()
     # After a rotation the old secret keeps signing (beside the new one) until it expires.
-    previous_secret = models.CharField(max_length=64, blank=True, default="")
+    previous_secret = EncryptedTextField(blank=True, default="")
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=500, blank=True, default="")

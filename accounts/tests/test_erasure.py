@@ -353,11 +353,12 @@ def test_a_submit_that_meets_the_erasure_midway_is_a_401_and_leaves_nothing(zeld
 
     from django.db import connection
 
+    from billing import sql
     from devstack.briefs import headphones_brief
 
-    client, real_account_for_user = token_client(zelda), ledger.account_for_user
+    client, real_take_first_hold = token_client(zelda), sql.take_first_hold
 
-    def erased_meanwhile(user_id):
+    def erased_meanwhile(*, user_id, **hold):
         def erase():
             try:
                 services.erase_account(user_id)
@@ -367,9 +368,9 @@ def test_a_submit_that_meets_the_erasure_midway_is_a_401_and_leaves_nothing(zeld
         thread = threading.Thread(target=erase)
         thread.start()
         thread.join(30)
-        return real_account_for_user(user_id)
+        return real_take_first_hold(user_id=user_id, **hold)
 
-    monkeypatch.setattr(ledger, "account_for_user", erased_meanwhile)
+    monkeypatch.setattr(sql, "take_first_hold", erased_meanwhile)  # the hold's first statement
     response = client.post("/api/video/generate/", headphones_brief("https://cdn.example.com/p.jpg"), format="json")
     assert response.status_code == 401, response.content
     assert not get_user_model().objects.filter(id=USER_ID).exists()

@@ -119,3 +119,19 @@ def test_the_admin_session_still_works(admin_client):
 
 def test_the_session_is_not_limited_by_scopes(admin_client):
     assert admin_client.get("/api/account/").status_code == 200
+
+
+def test_the_prebuilt_lookup_loads_the_key_and_its_user_exactly_as_the_orm_does(user, django_assert_num_queries):
+    from api_keys.services import key_lookup_queryset, key_with_user
+
+    def columns(instance):
+        return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+    issued = issue_key(user=user, name="ci", scopes=["jobs:read"])
+    digest = keys.hash_key(issued.secret)
+    [expected] = key_lookup_queryset(digest)
+    with django_assert_num_queries(1):
+        loaded = key_with_user(digest)
+        assert columns(loaded) == columns(expected) and columns(loaded.user) == columns(expected.user)
+    assert loaded.scopes == ["jobs:read"] and loaded.user.username == user.username
+    assert key_with_user(keys.hash_key(issued.secret + "x")) is None

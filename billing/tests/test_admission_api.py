@@ -101,13 +101,14 @@ def test_a_replayed_key_holds_nothing_more(user, client_for, brief):
     assert UserProfile.objects.get(user=user).held_credits == 3
 
 
-def test_holding_credits_adds_two_statements_to_a_submit_on_postgresql(user, client_for, brief, settings,
-                                                                        django_assert_num_queries):
-    """The submit path stays short: after the job insert, one locked read of the account with its plan and its
-    videos in progress, then the balance update and the hold entry (one statement on PostgreSQL, two elsewhere)."""
+def test_holding_credits_adds_one_statement_to_a_submit_on_postgresql(user, client_for, brief, settings,
+                                                                       django_assert_num_queries):
+    """The submit path stays short: after the job insert, the hold is one statement on PostgreSQL (the balance
+    update and the hold entry, billing/sql.take_first_hold); elsewhere a locked read of the account with its plan
+    and its videos in progress, then the update and the entry."""
     settings.CREDITS_LOW_THRESHOLD = 0  # a hold crossing it also reads the webhook endpoints (webhooks/tests)
     client = client_for(user)
     client.post(GENERATE, brief, format="json")  # the plan's rate limit is remembered from here on
-    write = 1 if connection.vendor == "postgresql" else 2
-    with django_assert_num_queries(2 + 1 + 1 + write):  # the test's savepoint and its release, job, account, write
+    hold = 1 if connection.vendor == "postgresql" else 1 + 2
+    with django_assert_num_queries(2 + 1 + hold):  # the test's savepoint and its release, the job, the hold
         assert client.post(GENERATE, brief, format="json").status_code == 202

@@ -13,6 +13,7 @@ from django.urls import resolve
 
 from tests.deploy.kustomize import UnsupportedKustomization, render
 from video_generation.models import JobStep, VideoJob
+from video_generation.pipeline import due_steps
 from video_generation.pipeline.handlers import MEDIA_KINDS
 from video_generation.pipeline.states import ACTIVE_STATUSES
 from video_generation.views import HealthApi
@@ -158,11 +159,19 @@ def test_keda_scales_media_and_worker_on_due_steps_in_postgresql(rendered):
 def test_the_scaler_queries_route_steps_as_the_pipeline_does(rendered):
     """The media query counts exactly the cpu_bound kinds (handlers.queue_for), the worker query all the others."""
     scaled = of_kind(rendered, "ScaledObject")
-    kinds = ", ".join(f"'{kind}'" for kind in sorted(MEDIA_KINDS, reverse=True))
+    kinds = ", ".join(f"'{kind}'" for kind in sorted(MEDIA_KINDS))
     media_query = scaled["media"]["spec"]["triggers"][0]["metadata"]["query"]
     worker_query = scaled["worker"]["spec"]["triggers"][0]["metadata"]["query"]
     assert f"s.kind IN ({kinds})" in media_query
     assert f"s.kind NOT IN ({kinds})" in worker_query
+
+
+def test_the_scaler_queries_are_the_ones_metrics_export(rendered):
+    """One definition of due steps (pipeline/due_steps.py): KEDA's queries are its text, word for word."""
+    scaled = of_kind(rendered, "ScaledObject")
+    for target, steps in (("worker", due_steps.ORCHESTRATION), ("media", due_steps.MEDIA)):
+        query = scaled[target]["spec"]["triggers"][0]["metadata"]["query"]
+        assert query.split() == due_steps.keda_query(steps).split(), target
 
 
 def test_no_other_autoscaler_fights_keda_for_the_workers(rendered):
@@ -193,6 +202,27 @@ def test_celery_workers_are_live_while_their_heartbeat_file_is_fresh(rendered):
         assert max_age > float(config_map(rendered)["WORKER_HEARTBEAT_INTERVAL_SECONDS"]) * 2
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         assert any(heartbeat_file.startswith(mount + "/") for mount in mounts), "the heartbeat file is not writable"
+
+
+def test_every_pod_is_scraped_for_metrics_on_the_port_its_container_serves_them(rendered):
+    config = config_map(rendered)
+    ports = {"api": "8000", **{name: config["WORKER_METRICS_PORT"] for name in CELERY_DEPLOYMENTS}}
+    deployments = of_kind(rendered, "Deployment")
+    for name, port in ports.items():
+        annotations = deployments[name]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/port"] == port and annotations["prometheus.io/path"] == "/metrics", name
+        (container,) = pod_spec(deployments[name])["containers"]
+        assert int(port) in {p["containerPort"] for p in container["ports"]}, name
+
+
+def test_each_pod_keeps_its_metrics_files_on_its_own_scratch_volume(rendered):
+    directory = config_map(rendered)["PROMETHEUS_MULTIPROC_DIR"]
+    for obj in rendered:
+        if obj["kind"] in ("Deployment", "Job"):
+            for container in pod_spec(obj)["containers"]:
+                mounts = {m["mountPath"] for m in container["volumeMounts"]}
+                assert any(directory.startswith(mount + "/") for mount in mounts), obj["metadata"]["name"]
 
 
 def test_every_pod_runs_as_non_root_on_a_read_only_root_with_a_scratch_tmp(rendered):

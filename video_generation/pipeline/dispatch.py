@@ -8,9 +8,11 @@ accepts connections but never answers costs a request about a second, not the br
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -46,7 +48,14 @@ def poll_step(step_id, *, countdown: float | None = None) -> None:
 
 def enqueue(task: Any, *args: str, countdown: float | None = None, queue: str | None = None) -> None:
     """Publish once the surrounding transaction commits (at once outside a transaction)."""
-    transaction.on_commit(lambda: publish(task, *args, countdown=countdown, queue=queue))
+    on_commit(lambda: publish(task, *args, countdown=countdown, queue=queue))
+
+
+def on_commit(publishing: Callable[[], object]) -> None:
+    """Run `publishing` once the surrounding transaction commits, in the log context of now: the message's headers
+    carry the request id and job of the work that enqueued it (logcontext.py), not of whatever runs at commit."""
+    context = contextvars.copy_context()
+    transaction.on_commit(lambda: context.run(publishing))
 
 
 def publish(task: Any, *args: str, countdown: float | None = None, queue: str | None = None) -> bool:

@@ -10,8 +10,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from video_saas.middleware import new_request_id
+
 from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
 from . import dispatch, pricing
+from .logcontext import current_request_id, job_context
 from .machine import enqueue_poll
 from .signals import JobRefused, job_admitting
 from .states import move_job, move_steps
@@ -67,8 +70,9 @@ def create_job(*, user, data: dict[str, Any], idempotency_key: str | None = None
     with transaction.atomic():
         job = save_job(user=user, data=data, quote=quote, heygen_mode=heygen_mode, idempotency_key=idempotency_key,
                        request_fingerprint=request_fingerprint)
-        job_admitting.send(sender=VideoJob, job=job, credits=quote.credits, retry=False)
-        dispatch.start_job(job.id)
+        with job_context(job.id, job.request_id):
+            job_admitting.send(sender=VideoJob, job=job, credits=quote.credits, retry=False)
+            dispatch.start_job(job.id)
     return job
 
 
@@ -95,6 +99,8 @@ def save_job(*, user, data: dict[str, Any], quote: pricing.Quote, heygen_mode: s
         quote=quote.as_dict(),
         idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint,
+        # The submitting request's id (a job made outside a request, by the CLI say, gets one of its own).
+        request_id=current_request_id() or new_request_id(),
         status=JobStatus.PENDING,
     )
 
@@ -123,22 +129,28 @@ def retry_job(job: VideoJob) -> bool:
                 not move_job(job.id, JobStatus.PENDING, expect=[JobStatus.FAILED], error_message=None):
             job.refresh_from_db()
             return False
-        job_admitting.send(sender=VideoJob, job=job, credits=pricing.job_quote(job).credits, retry=True)
-        steps = JobStep.objects.filter(job_id=job.id)
-        interrupted = list(steps.filter(state=StepState.CANCELLED).exclude(external_id="").values_list("id", flat=True))
-        move_steps(JobStep.objects.filter(id__in=interrupted), StepState.SUBMITTED, expect=[StepState.CANCELLED],
-                   next_check_at=timezone.now(), error_count=0)
-        for step_id in interrupted:
-            enqueue_poll(step_id, 0)
-        redo = steps.filter(state__in=[StepState.FAILED, StepState.CANCELLED])
-        # A new generation gives the presenter render a new idempotency key, so HeyGen renders it afresh.
-        for step in redo.filter(kind=StepKind.HEYGEN_RENDER):
-            JobStep.objects.filter(id=step.id).update(
-                params={**step.params, "generation": step.params.get("generation", 0) + 1})
-        move_steps(redo, StepState.PENDING, expect=[StepState.FAILED, StepState.CANCELLED],
-                   attempts=0, external_id="", error_code="", error_message="", next_check_at=None, error_count=0,
-                   submitted_at=None, last_enqueued_at=None)
-        refresh_job(job.id)
-        dispatch.start_job(job.id)
+        with job_context(job.id, job.request_id):  # the resumed steps' lines carry the job's original request id
+            resume(job)
     job.refresh_from_db()
     return True
+
+
+def resume(job: VideoJob) -> None:
+    """retry_job's work once the job is pending again (inside its transaction)."""
+    job_admitting.send(sender=VideoJob, job=job, credits=pricing.job_quote(job).credits, retry=True)
+    steps = JobStep.objects.filter(job_id=job.id)
+    interrupted = list(steps.filter(state=StepState.CANCELLED).exclude(external_id="").values_list("id", flat=True))
+    move_steps(JobStep.objects.filter(id__in=interrupted), StepState.SUBMITTED, expect=[StepState.CANCELLED],
+               next_check_at=timezone.now(), error_count=0)
+    for step_id in interrupted:
+        enqueue_poll(step_id, 0)
+    redo = steps.filter(state__in=[StepState.FAILED, StepState.CANCELLED])
+    # A new generation gives the presenter render a new idempotency key, so HeyGen renders it afresh.
+    for step in redo.filter(kind=StepKind.HEYGEN_RENDER):
+        JobStep.objects.filter(id=step.id).update(
+            params={**step.params, "generation": step.params.get("generation", 0) + 1})
+    move_steps(redo, StepState.PENDING, expect=[StepState.FAILED, StepState.CANCELLED],
+               attempts=0, external_id="", error_code="", error_message="", next_check_at=None, error_count=0,
+               submitted_at=None, last_enqueued_at=None)
+    refresh_job(job.id)
+    dispatch.start_job(job.id)

@@ -25,11 +25,14 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from video_saas import metrics
+
 from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
 from ..services.errors import AmbiguousError, PermanentError, RateLimitedError, RetryableError
 from ..services.retry import RetryPolicy
 from . import admission, dispatch, plan, pricing
 from .handlers import MEDIA_KINDS, Done, Failed, Running, Submitted, handler_for, queue_for
+from .logcontext import job_context, step_context
 from .states import ACTIVE_STATUSES, move_step
 from .transitions import (
     advance_status,
@@ -74,10 +77,11 @@ def advance_job(job_id) -> None:
     job = VideoJob.objects.filter(id=job_id).first()
     if job is None or job.is_terminal:
         return
-    ensure_plan(job)
-    steps = list(JobStep.objects.filter(job_id=job.id))
-    refresh_job(job.id, steps)
-    enqueue_ready_steps(steps)
+    with job_context(job.id, job.request_id):
+        ensure_plan(job)
+        steps = list(JobStep.objects.filter(job_id=job.id))
+        refresh_job(job.id, steps)
+        enqueue_ready_steps(steps)
 
 
 def ensure_plan(job: VideoJob) -> None:
@@ -132,6 +136,11 @@ def run_step(step_id) -> None:
     step = JobStep.objects.select_related("job").filter(id=step_id).first()
     if step is None or step.state != S.PENDING or step.job.is_terminal:
         return
+    with step_context(step):
+        run_pending_step(step)
+
+
+def run_pending_step(step: JobStep) -> None:
     succeeded = set(JobStep.objects.filter(job_id=step.job_id, state=S.SUCCEEDED).values_list("key", flat=True))
     if not is_ready(step, succeeded, timezone.now()):
         return
@@ -181,12 +190,14 @@ def wake_next_waiting(step: JobStep) -> None:
     """Run the step of the same kind that has waited longest for capacity now, rather than at its next recheck."""
     if not admission.holds_slot(step):
         return
-    waiting = (JobStep.objects.filter(kind=step.kind, state=S.PENDING, error_code=admission.WAITING_CODE,
-                                      job__status__in=ACTIVE_STATUSES)
+    waiting = (JobStep.objects.select_related("job")
+               .filter(kind=step.kind, state=S.PENDING, error_code=admission.WAITING_CODE,
+                       job__status__in=ACTIVE_STATUSES)
                .exclude(id=step.id).order_by("next_check_at").first())
     if waiting and JobStep.objects.filter(id=waiting.id, state=S.PENDING, next_check_at=waiting.next_check_at).update(
             next_check_at=timezone.now()):
-        enqueue_run(waiting)
+        with step_context(waiting):  # another job's step: its message carries that job's request id
+            enqueue_run(waiting)
 
 
 def claim(step: JobStep) -> bool:
@@ -302,9 +313,17 @@ def succeed(step: JobStep, outcome: Done) -> None:
         logger.info("job %s: step %s succeeded", step.job_id, step.key)
         steps = list(JobStep.objects.filter(job_id=step.job_id))  # read once, used for all that follows
         finished = next(s for s in steps if s.id == step.id)
+        observe_after_commit(finished)
         after_success(finished)
         refresh_job(step.job_id, steps)
         enqueue_ready_steps(steps)
+
+
+def observe_after_commit(step: JobStep) -> None:
+    """The succeeded step's time from its first claim to its success, in the metrics once the success commits."""
+    if step.started_at and step.finished_at:
+        seconds = (step.finished_at - step.started_at).total_seconds()
+        transaction.on_commit(lambda: metrics.observe_step(step.kind, step.provider, seconds))
 
 
 def after_success(step: JobStep) -> None:
@@ -321,7 +340,7 @@ def fail_step(step: JobStep, code: str, message: str, *, billed: bool = False) -
         fields["cost_usd"] = 0
     if move_step(step, S.FAILED, expect=UNFINISHED, **fields):
         release_capacity(step)
-        fail_job(step.job_id, describe_failure(step, message))
+        fail_job(step.job_id, describe_failure(step, message), stage=step.kind)
 
 
 # --- Polling ------------------------------------------------------------------------------------------------
@@ -338,6 +357,11 @@ def poll_step(step_id) -> None:
     step = JobStep.objects.select_related("job").filter(id=step_id).first()
     if step is None or step.state not in (S.SUBMITTED, S.UNKNOWN):
         return
+    with step_context(step):
+        poll_submitted_step(step)
+
+
+def poll_submitted_step(step: JobStep) -> None:
     if step.job.is_terminal:
         # The job was cancelled or failed elsewhere: its cost is on record; nothing more will be done with it.
         move_step(step, S.CANCELLED, expect=[step.state])
@@ -401,14 +425,16 @@ def check_together(step: JobStep, companions: list[JobStep]) -> None:
         seen = handler_for(step).check_many([step, *companions])
     except Exception as exc:
         for each in (step, *companions):
-            settle_check(each, exc)
+            with step_context(each):
+                settle_check(each, exc)
         return
-    for companion in companions:
+    for companion in companions:  # each of another job, perhaps: its lines and messages carry its own context
         outcome = seen.get(companion.id)
-        if outcome is None:
-            poll_now(companion)
-        else:
-            settle_check(companion, outcome)
+        with step_context(companion):
+            if outcome is None:
+                poll_now(companion)
+            else:
+                settle_check(companion, outcome)
     outcome = seen.get(step.id)
     if outcome is None:
         check(step)
@@ -492,12 +518,14 @@ def sweep() -> dict[str, int]:
 
     never_started = VideoJob.objects.filter(status=JobStatus.PENDING, created_at__lt=redrive_before,
                                             steps__isnull=True)
-    for job_id in never_started.values_list("id", flat=True):
-        dispatch.start_job(job_id)
+    for job_id, request_id in never_started.values_list("id", "request_id"):
+        with job_context(job_id, request_id):
+            dispatch.start_job(job_id)
         counts["jobs_started"] += 1
 
     for step in JobStep.objects.select_related("job").filter(state__in=S.claimed(), lease_expires_at__lt=now):
-        lease_expired(step)
+        with step_context(step):
+            lease_expired(step)
         counts["leases_expired"] += 1
 
     # A poll is overdue when its time has passed and no message for it went out recently (the latest one may
@@ -506,9 +534,10 @@ def sweep() -> dict[str, int]:
         state__in=[S.SUBMITTED, S.UNKNOWN],
         next_check_at__lt=now - timedelta(seconds=cfg("POLL_MIN_SECONDS")),
     ).filter(Q(last_enqueued_at__isnull=True) | Q(last_enqueued_at__lt=redrive_before))
-    for step_id in due_polls.values_list("id", flat=True):
+    for step_id, job_id, request_id in due_polls.values_list("id", "job_id", "job__request_id"):
         JobStep.objects.filter(id=step_id).update(last_enqueued_at=now)
-        dispatch.poll_step(step_id)
+        with job_context(job_id, request_id):
+            dispatch.poll_step(step_id)
         counts["polls"] += 1
 
     counts["steps"] = redrive_pending_steps(now, redrive_before)
@@ -543,9 +572,11 @@ def redrive_pending_steps(now, redrive_before) -> int:
     due = [s for s in candidates if is_ready(s, succeeded.get(s.job_id, set()), now) and redrive_due(s, now)]
     waiting = waiting_their_turn(due, now)
     ready = [s for s in due if s.id not in waiting]
+    request_ids = dict(VideoJob.objects.filter(id__in={s.job_id for s in ready}).values_list("id", "request_id"))
     for step in ready:
         JobStep.objects.filter(id=step.id).update(last_enqueued_at=now, redrives=F("redrives") + 1)
-        dispatch.run_step(step.id, queue=queue_for(step))
+        with job_context(step.job_id, request_ids.get(step.job_id, "")):
+            dispatch.run_step(step.id, queue=queue_for(step))
     return len(ready)
 
 

@@ -33,6 +33,14 @@ VEO_MODEL_PARAM = "model"
 GENERATE_AUDIO_PARAM = "generate_audio"
 
 
+# Who does each kind of step (what build_plan puts in StepSpec.provider).
+PROVIDER_OF_KIND = {
+    StepKind.FETCH_IMAGE: Provider.LOCAL, StepKind.VEO_GENERATE: Provider.VEO, StepKind.VEO_EXTEND: Provider.VEO,
+    StepKind.JOIN_BROLL: Provider.LOCAL, StepKind.HEYGEN_UPLOAD: Provider.HEYGEN,
+    StepKind.HEYGEN_RENDER: Provider.HEYGEN, StepKind.COMPOSE: Provider.LOCAL,
+}
+
+
 @dataclass(frozen=True)
 class StepSpec:
     key: str

@@ -12,6 +12,8 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from video_saas import metrics
+
 from ..models import JobStatus, JobStep, Provider, StepKind, StepState, VideoJob
 from ..retention import video_expiry
 from ..services.redact import readable
@@ -109,13 +111,15 @@ def describe_failure(step: JobStep, message: str) -> str:
     return f"{stage}{scene} failed at {PROVIDER_NAMES[step.provider]}: {message}"
 
 
-def fail_job(job_id, message: str) -> bool:
-    """Mark the job failed and cancel every step that has not started, so nothing more is paid for it."""
+def fail_job(job_id, message: str, *, stage: str = metrics.OTHER) -> bool:
+    """Mark the job failed and cancel every step that has not started, so nothing more is paid for it. `stage`: the
+    kind of the step that failed it (the metrics' failure_stage)."""
     with transaction.atomic():
         failed = move_job(job_id, JobStatus.FAILED, expect=ACTIVE_STATUSES, error_message=error_text(message, 2000))
         if failed:
             stop_unstarted_steps(job_id)
             finished(job_id, JobStatus.FAILED)
+            count_after_commit(JobStatus.FAILED, stage)
     if failed:
         logger.info("job %s failed: %s", job_id, message)
     return failed
@@ -127,6 +131,7 @@ def cancel_job_row(job_id) -> bool:
         if cancelled:
             stop_unstarted_steps(job_id)
             finished(job_id, JobStatus.CANCELLED)
+            count_after_commit(JobStatus.CANCELLED)
     return cancelled
 
 
@@ -134,6 +139,19 @@ def finished(job_id, status: str, credits: int = 0) -> None:
     """What follows every final transition, in its transaction: the domains' hooks (billing settles the job,
     webhooks writes its events to the outbox)."""
     job_finished.send(sender=VideoJob, job_id=job_id, status=status, credits=credits)
+
+
+def count_after_commit(status: str, stage: str = metrics.NONE, *, job: VideoJob | None = None,
+                       seconds: float = 0.0) -> None:
+    """Count a final transition in the metrics once its transaction commits: it happened exactly once (the
+    conditional UPDATE moved the row), and a rolled-back one, or a redelivered message that moved nothing, is never
+    counted. A completed `job` also records its duration."""
+    def record() -> None:
+        metrics.count_job(status, stage)
+        if job is not None:
+            metrics.observe_job_duration(job.aspect_ratio, len(job.scenes_data or ()), seconds)
+
+    transaction.on_commit(record)
 
 
 def stop_unstarted_steps(job_id) -> None:
@@ -163,4 +181,5 @@ def complete_job(job_id, *, final_uri: str, duration_seconds: float) -> bool:
         )
         if completed:
             finished(job_id, JobStatus.COMPLETED, credits)
+            count_after_commit(JobStatus.COMPLETED, job=job, seconds=(now - job.created_at).total_seconds())
     return completed

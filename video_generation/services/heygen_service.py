@@ -297,7 +297,7 @@ class HeyGenService:
             return self._parse_error(response)
 
         try:
-            response = self._send(request, creates_work=True, parse=parse)
+            response = self._send(request, "render", creates_work=True, parse=parse)
         except PermanentError as exc:
             if (
                 transparent
@@ -316,9 +316,9 @@ class HeyGenService:
         logger.info("heygen v3 render started video_id=%s output=%s", video_id, payload["output_format"])
         return video_id
 
-    def _status_data(self, request: httpx.Request) -> dict:
+    def _status_data(self, request: httpx.Request, operation: str) -> dict:
         """The `data` object of a status answer (v3 or legacy); an error envelope instead is raised."""
-        body = json_body(self._send(request, creates_work=False), provider=PROVIDER)
+        body = json_body(self._send(request, operation, creates_work=False), provider=PROVIDER)
         if not isinstance(body.get("data"), dict):
             self._raise_for_error_envelope(body, default=RetryableError)
         return _data(body)
@@ -326,7 +326,7 @@ class HeyGenService:
     def get_video(self, video_id: str) -> HeyGenVideo:
         """Poll a v3 render: `GET /v3/videos/{video_id}`."""
         _require("video_id", video_id)
-        data = self._status_data(self._request("GET", self._url(f"/v3/videos/{quote(video_id, safe='')}")))
+        data = self._status_data(self._request("GET", self._url(f"/v3/videos/{quote(video_id, safe='')}")), "poll")
         state = _state(data.get("status"))
         failure_code = failure_message = ""
         if state == "failed":
@@ -352,7 +352,7 @@ class HeyGenService:
         if not ids or len(ids) > MAX_BULK_STATUS_IDS:
             raise ValueError(f"between 1 and {MAX_BULK_STATUS_IDS} video ids, got {len(ids)}")
         request = self._request("GET", self._url("/v3/videos/statuses"), params={"video_ids": ",".join(ids)})
-        body = json_body(self._send(request, creates_work=False), provider=PROVIDER)
+        body = json_body(self._send(request, "poll_batch", creates_work=False), provider=PROVIDER)
         items = body.get("data")
         if isinstance(items, dict):  # tolerate `{"data": {"videos": [...]}}`
             items = items.get("videos") or items.get("items")
@@ -397,7 +397,7 @@ class HeyGenService:
         request = self._request(
             "POST", self._upload_url("/v1/asset"), content=bytes(data), headers={"Content-Type": content_type}
         )
-        body = json_body(self._send(request, creates_work=False), provider=PROVIDER)
+        body = json_body(self._send(request, "upload", creates_work=False), provider=PROVIDER)
         self._raise_for_error_envelope(body, default=RetryableError)
         data = _data(body)
         asset_id = _text(data.get("id")) or _text(data.get("asset_id"))
@@ -472,7 +472,7 @@ class HeyGenService:
             payload["callback_id"] = callback_id
 
         request = self._request("POST", self._url("/v2/video/generate"), json=payload)
-        response = self._send(request, creates_work=True)
+        response = self._send(request, "render_v2", creates_work=True)
         video_id = self._created_video_id(response)
         logger.info("heygen v2 render started video_id=%s", video_id)
         return video_id
@@ -485,7 +485,7 @@ class HeyGenService:
         """
         _require("video_id", video_id)
         data = self._status_data(
-            self._request("GET", self._url("/v1/video_status.get"), params={"video_id": video_id}))
+            self._request("GET", self._url("/v1/video_status.get"), params={"video_id": video_id}), "poll_v2")
         state = _state(data.get("status"))
         failure_code = failure_message = ""
         if state == "failed":
@@ -588,11 +588,12 @@ class HeyGenService:
         all_headers.update(headers or {})
         return self._client.build_request(method, url, headers=all_headers, timeout=self._timeout, **kwargs)
 
-    def _send(self, request: httpx.Request, *, creates_work: bool, parse=None) -> httpx.Response:
+    def _send(self, request: httpx.Request, operation: str, *, creates_work: bool, parse=None) -> httpx.Response:
         return send(
             self._client,
             request,
             provider=PROVIDER,
+            operation=operation,
             creates_work=creates_work,
             parse_error=parse or self._parse_error,
         )

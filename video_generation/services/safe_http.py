@@ -11,7 +11,7 @@ Two checks, one rule for what an acceptable URL and address are:
   reach any other address, so a DNS answer that changes between check and connect (rebinding) cannot move the
   request. One deadline bounds the whole exchange, bodies are read up to a byte cap, proxies from the
   environment are ignored. The image GET follows at most 3 redirects, each target checked and pinned like the
-  first URL; POSTs follow none.
+  first URL; POSTs follow none and return whatever status came back (the caller decides what it means).
 
 With settings.ALLOW_PRIVATE_URLS (local runs and the sandbox serve files from loopback on high ports) only the
 scheme, credentials, control characters and cloud metadata hosts and addresses are checked: the metadata
@@ -112,7 +112,7 @@ class Fetched:
 @dataclass(frozen=True)
 class PostResult:
     status_code: int
-    body_start: bytes = b""  # post_json_answer: the first bytes of the answer's body
+    body_start: bytes = b""  # post_json: the first bytes of the answer's body
 
 
 # --- The URL rule (no DNS) ------------------------------------------------------------------------------
@@ -586,40 +586,12 @@ def post_json(
     headers: Mapping[str, str],
     deadline_seconds: float = 10.0,
     max_response_bytes: int = 64 * 1024,
-    provider: str = "webhook",
-) -> PostResult:
-    """POST `body` (JSON) to `url`. Returns on a 2xx; a redirect is not followed and fails like any other
-    non-2xx status. The response body is read up to `max_response_bytes` and dropped."""
-    response, _start = _post(url, body, headers=headers, deadline_seconds=deadline_seconds,
-                             max_response_bytes=max_response_bytes, keep_bytes=0, provider=provider)
-    if 300 <= response.status_code < 400:
-        raise PermanentError("The URL redirects elsewhere; redirects are not followed.", provider=provider,
-                             code="redirect_not_allowed", status_code=response.status_code)
-    if not response.is_success:
-        raise _status_error(response, provider)
-    return PostResult(status_code=response.status_code)
-
-
-def post_json_answer(
-    url: str,
-    body: bytes,
-    *,
-    headers: Mapping[str, str],
-    deadline_seconds: float = 10.0,
-    max_response_bytes: int = 64 * 1024,
     keep_bytes: int = 1024,
     provider: str = "webhook",
 ) -> PostResult:
     """POST `body` (JSON) to `url` and return whatever status came back, with the first `keep_bytes` of the
     answer's body (redirects are not followed: a 3xx is returned like any other status). Raises only when there
     was no answer: the URL refused (UrlRefusedError) or the exchange failed (a ProviderError)."""
-    response, start = _post(url, body, headers=headers, deadline_seconds=deadline_seconds,
-                            max_response_bytes=max_response_bytes, keep_bytes=keep_bytes, provider=provider)
-    return PostResult(status_code=response.status_code, body_start=start)
-
-
-def _post(url: str, body: bytes, *, headers: Mapping[str, str], deadline_seconds: float, max_response_bytes: int,
-          keep_bytes: int, provider: str) -> tuple[httpx.Response, bytes]:
     deadline = time.monotonic() + deadline_seconds
     target = _checked_target(url, provider)
     request_headers = httpx.Headers({"Content-Type": "application/json"})
@@ -630,7 +602,7 @@ def _post(url: str, body: bytes, *, headers: Mapping[str, str], deadline_seconds
                          headers=request_headers, content=body) as response,
     ):
         start = _discard_body(response, max_response_bytes, keep_bytes)
-    return response, start
+    return PostResult(status_code=response.status_code, body_start=start)
 
 
 def _discard_body(response: httpx.Response, max_bytes: int, keep_bytes: int = 0) -> bytes:

@@ -282,6 +282,7 @@ class VeoService:
             self._client,
             request,
             provider=PROVIDER,
+            operation="poll",
             creates_work=False,
             parse_error=self._error_parser(request),
         )
@@ -381,6 +382,7 @@ class VeoService:
             self._client,
             request,
             provider=PROVIDER,
+            operation=kind,
             creates_work=True,
             parse_error=self._error_parser(request),
         )

@@ -96,3 +96,20 @@ def test_hold_memos_lose_the_product_title(django_user_model):
     entries = new.get_model("billing", "LedgerEntry").objects
     assert entries.get(id=hold.id).memo == "3 credits quoted"
     assert entries.get(id=grant.id).memo == "Free plan credits"
+
+
+def test_webhook_secrets_stored_in_the_clear_become_encrypted_and_read_back_the_same(django_user_model):
+    from webhooks.models import Endpoint
+
+    user = django_user_model.objects.create(username="hooked")
+    old = migrate([("webhooks", "0001_initial")])
+    endpoint = old.get_model("webhooks", "Endpoint").objects.create(
+        user_id=user.id, url="https://hooks.example.com/r", events=["job.completed"],
+        secret="whsec_bmV3LXNlY3JldC1ieXRlcy1mb3ItbWlncmF0aW9uLTMy", previous_secret="")
+
+    migrate([("webhooks", "0002_encrypt_endpoint_secrets")])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret, previous_secret FROM webhooks_endpoint")
+        [(stored, stored_previous)] = cursor.fetchall()
+    assert "bmV3LXNlY3JldC1ieXRlcy" not in stored and stored_previous == ""
+    assert Endpoint.objects.get(id=endpoint.id).secret == "whsec_bmV3LXNlY3JldC1ieXRlcy1mb3ItbWlncmF0aW9uLTMy"

@@ -39,7 +39,7 @@ def test_the_provider_send_and_the_heygen_download_agree_on_every_status(status,
         respx.get("https://provider.example/op").respond(status, json={})
         respx.get("https://files.heygen.example/v.webm").respond(status)
         with httpx.Client() as client, pytest.raises(errors.ProviderError) as sent:
-            send(client, client.build_request("GET", "https://provider.example/op"), provider="veo",
+            send(client, client.build_request("GET", "https://provider.example/op"), provider="veo", operation="poll",
                  creates_work=False, parse_error=lambda response: ("", ""))
         with HeyGenService(api_key="k") as heygen, pytest.raises(errors.ProviderError) as downloaded:
             heygen.download("https://files.heygen.example/v.webm", tmp_path / "v.webm")

@@ -90,6 +90,11 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 # both sides more CPU than the task's own queries. Health checks drop a connection the server has closed.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Statements are prepared only where the code asks (billing/sql.py: a submit's hold, planned once per
+    # connection): Django's own cursors bind values on the client and never prepare, and psycopg's automatic
+    # preparation (Django turns it off with None, which also refuses explicit requests) is left out of reach.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Worker, API server and sweeper share one file in local runs: wait for the write lock, don't fail.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})

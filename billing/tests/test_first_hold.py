@@ -115,3 +115,18 @@ def test_a_plan_refusal_after_the_one_statement_hold_undoes_it_with_the_job(acco
         ledger.hold_for_job(job, 3)
     assert UserProfile.objects.values_list("held_credits", "jobs_in_progress").get(id=account.id) == (0, 0)
     assert not LedgerEntry.objects.filter(job_id=job.id).exists()
+
+
+def test_the_hold_statement_is_prepared_once_and_reused_by_the_connection(account):
+    from django.db import connection
+
+    set_state(account, granted=100, purchased=0, held=0, in_progress=0, max_in_flight=5, unlimited=False,
+              period_ended=False)
+    for _ in range(3):
+        with transaction.atomic():
+            ledger.hold_for_job(make_job(account.user), 3)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT generic_plans + custom_plans FROM pg_prepared_statements "
+                       "WHERE statement LIKE 'WITH changed AS (UPDATE%%'")
+        assert cursor.fetchall() == [(3,)]  # one prepared statement, run three times
+    assert UserProfile.objects.values_list("held_credits", flat=True).get(id=account.id) == 9

@@ -74,6 +74,9 @@ def test_every_worker_line_about_a_submitted_job_carries_the_request_id_of_the_s
         "Task video_generation.tasks.poll_step"}
     # LOG_FILE has the same lines once the worker stopped (its processes' lines may interleave in another order than
     # on stdout; Celery prints its "Warm shutdown" notice, not a log line, to stdout only).
+    # The API's process writes JSON lines too, gunicorn's own (its start, each worker's boot) included.
+    api_lines = json_lines(stack.log("api").read_text())
+    assert any(line["logger"] == "gunicorn.error" and line["event"].startswith("Booting worker") for line in api_lines)
     stack.kill("worker", signal.SIGTERM)
     stdout_lines = [line for line in stack.log("worker").read_text().splitlines() if line.startswith("{")]
     assert sorted((tmp_path / "worker-file.log").read_text().splitlines()) == sorted(stdout_lines)

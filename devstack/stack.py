@@ -154,7 +154,9 @@ def local_stack(workdir: Path, *, veo_seconds: float = 2.0, heygen_seconds: floa
         env = {**os.environ, **sandbox.env, **pipeline_env(veo_seconds=veo_seconds, heygen_seconds=heygen_seconds)}
         env.update({
             "DJANGO_SETTINGS_MODULE": "video_saas.settings",
-            "SECRET_KEY": secrets.token_urlsafe(64),
+            # One key for every process of a deployment, the caller's when it has one (a test process that wrote
+            # rows encrypted under it, video_saas/encryption.py); a fresh one otherwise.
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(64),
             "DEBUG": "false",
             # Production settings over plain HTTP on loopback: no HTTPS redirect, HSTS or secure-only cookies.
             "SECURE_SSL_REDIRECT": "false",

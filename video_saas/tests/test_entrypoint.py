@@ -250,10 +250,10 @@ class Health(BaseHTTPRequestHandler):
     status = 200
 
     def do_GET(self):
+        type(self).seen_host = self.headers.get("Host")  # before answering: the client asserts once it has the answer
         self.send_response(type(self).status)
         self.send_header("Content-Length", "0")
         self.end_headers()
-        type(self).seen_host = self.headers.get("Host")
 
     def log_message(self, *args):
         pass

@@ -12,6 +12,7 @@ def _isolated_environment(settings, tmp_path):
     settings.VEO_API_BASE_URL = "https://us-central1-aiplatform.googleapis.com"
     settings.HEYGEN_API_BASE_URL = "https://api.heygen.com"
     settings.HEYGEN_UPLOAD_BASE_URL = "https://upload.heygen.com"
+    settings.HEYGEN_CATALOG_VALIDATION = False  # briefs are not checked against HeyGen's catalogue unless a test asks
     settings.ALLOW_PRIVATE_URLS = False
     settings.PUBLIC_BASE_URL = "http://testserver"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast users in tests
@@ -57,6 +58,19 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError("REQUIRE_SERVICES=1 but DATABASE_URL (postgres) / REDIS_URL are not set")
     for item in wanted:
         item.add_marker(pytest.mark.skip(reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_provider_clients():
+    """Provider clients are made once per process from the settings of the moment; a test that overrides a base URL
+    must not leave its client to the next test."""
+    from video_generation.pipeline import providers
+
+    providers.veo.cache_clear()
+    providers.heygen.cache_clear()
+    yield
+    providers.veo.cache_clear()
+    providers.heygen.cache_clear()
 
 
 @pytest.fixture(autouse=True)

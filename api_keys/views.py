@@ -5,11 +5,11 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from video_generation.serializers import AuthErrorSerializer, ErrorSerializer, ValidationErrorSerializer
+from video_saas.pagination import StrictPageNumberPagination
 
 from . import services
 from .models import ApiKey
@@ -18,17 +18,6 @@ from .serializers import KeyCreatedSerializer, KeyCreateSerializer, KeySerialize
 
 _AUTH_ERROR = OpenApiResponse(AuthErrorSerializer, description="Missing or invalid key.")
 _NOT_FOUND = OpenApiResponse(ErrorSerializer, description='{"error": "Not found"}')
-
-
-class StrictPageNumberPagination(PageNumberPagination):
-    """`?page=` must be a page number when it is sent: an empty or malformed one is a 404 like an out-of-range one
-    (DRF's own takes an empty value as page 1, which the schema's integer does not allow)."""
-
-    def get_page_number(self, request, paginator):
-        sent = request.query_params.get(self.page_query_param)
-        if sent is not None and not (sent.isdigit() or sent == "last"):
-            raise NotFound(self.invalid_page_message.format(page_number=sent, message="Not a page number."))
-        return super().get_page_number(request, paginator)
 
 
 def request_key(request) -> ApiKey | None:

@@ -49,8 +49,19 @@ def compose_section(data: dict) -> list[str]:
         f"{_f(data['ffmpeg_cpu_seconds']['p95'])} | {_f(data['ffmpeg_cpu_seconds']['max'])} | | |",
         f"| Python process peak RSS (MB) | {_f(data['python_peak_rss_mb']['p50'], 0)} | "
         f"{_f(data['python_peak_rss_mb']['p95'], 0)} | {_f(data['python_peak_rss_mb']['max'], 0)} | | |",
+        *_overlay_rows(data),
         "",
     ]
+
+
+def _overlay_rows(data: dict) -> list[str]:
+    o = data.get("overlays")
+    if not o:
+        return []
+    s, ratio, target = o["seconds"], o["ratio_to_plain"], o["ratio_target"]
+    met = _ok(None if data["quick"] else ratio <= target)
+    return [f"| wall seconds with three on-screen texts | {_f(s['p50'])} | {_f(s['p95'])} | {_f(s['max'])} "
+            f"| ≤ {target} × plain | {met} (× {_f(ratio, 3)}; ffmpeg CPU × {_f(o.get('cpu_ratio_to_plain'), 3)}) |"]
 
 
 def v3v2_section(data: dict) -> list[str]:

@@ -8,12 +8,12 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from video_generation.serializers import ErrorSerializer, ValidationErrorSerializer
 from video_generation.views import _AUTH_ERROR, _SERVER_ERROR
+from video_saas.pagination import StrictPageNumberPagination
 
 from . import services
 from .models import EntryKind, LedgerEntry
@@ -104,7 +104,7 @@ class AccountApi(APIView):
         return Response(AccountSerializer(services.summary(request.user)).data)
 
 
-class LedgerPagination(PageNumberPagination):
+class LedgerPagination(StrictPageNumberPagination):
     page_size = 50
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
+import io
 import json
 import math
 import re
@@ -12,33 +14,63 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 
+from PIL import Image
+
 from .faults import fingerprint
 from .httpkit import Hang, Request, Response, json_response
-from .render import Look, RenderError, concat_mp4, probe, render_presenter, write_srt
+from .render import Look, RenderError, concat_mp4, draw_figure, probe, render_presenter, write_srt
 from .render_cache import render_key
 
 DOC = "https://developers.heygen.com/docs/error-codes"
 HEX_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 IDEMPOTENCY_TTL = 24 * 3600
 
+# The catalogue (GET /v3/avatars/looks, GET /v3/voices). `matting` is the sandbox's own knowledge of whether a look
+# renders as a transparent webm; HeyGen's look schema has no such field, only `avatar_type`.
 AVATARS = {
     "josh_lite3_20230714": {"name": "Josh", "matting": True, "default_voice_id": "d7bbcdd6964c47bdaae26decade4a933",
+                            "gender": "male", "avatar_type": "studio_avatar",
                             "look": Look(skin=(222, 178, 146), hair=(55, 38, 28), shirt=(36, 64, 120))},
     "Daisy-inskirt-20220818": {"name": "Daisy", "matting": True,
                                "default_voice_id": "2d5b0e6cf36f460aa7fc47e3eee4ba54",
+                               "gender": "female", "avatar_type": "studio_avatar",
                                "look": Look(skin=(236, 196, 170), hair=(150, 95, 40), shirt=(150, 40, 60))},
-    "anna_studio_nomatting": {"name": "Anna (studio, no matting)", "matting": False,
+    "anna_studio_nomatting": {"name": "Anna (digital twin, no matting)", "matting": False,
                               "default_voice_id": "2d5b0e6cf36f460aa7fc47e3eee4ba54",
+                              "gender": "female", "avatar_type": "video_avatar",
                               "look": Look(skin=(205, 160, 125), hair=(25, 20, 20), shirt=(60, 110, 80),
                                            backdrop=(200, 204, 210))},
+    "lukas_photo_20240311": {"name": "Lukas (photo)", "matting": False,
+                             "default_voice_id": "5f1e2a9c0b7d4e3f8a6b2c1d0e9f8a7b",
+                             "gender": "male", "avatar_type": "photo_avatar",
+                             "look": Look(skin=(214, 170, 140), hair=(90, 60, 35), shirt=(70, 70, 75),
+                                          backdrop=(215, 210, 200))},
 }
 VOICES = {
-    "d7bbcdd6964c47bdaae26decade4a933": {"name": "Heart (warm)", "gender": "female", "speed": 1.0},
-    "2d5b0e6cf36f460aa7fc47e3eee4ba54": {"name": "Heart (brisk)", "gender": "female", "speed": 1.12},
+    "d7bbcdd6964c47bdaae26decade4a933": {"name": "Heart (warm)", "gender": "female", "speed": 1.0,
+                                         "language": "English", "locale": "en-US"},
+    "2d5b0e6cf36f460aa7fc47e3eee4ba54": {"name": "Heart (brisk)", "gender": "female", "speed": 1.12,
+                                         "language": "English", "locale": "en-US"},
+    "5f1e2a9c0b7d4e3f8a6b2c1d0e9f8a7b": {"name": "Lukas (ruhig)", "gender": "male", "speed": 0.95,
+                                         "language": "German", "locale": "de-DE"},
+    "0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f": {"name": "Ray (radio)", "gender": "male", "speed": 1.05,
+                                         "language": "English", "locale": "en-GB"},
 }
 ASPECTS = {"16:9": (1280, 720), "9:16": (720, 1280), "4:5": (720, 900), "5:4": (900, 720), "1:1": (720, 720),
            "auto": (720, 1280)}
 PLAY_STYLES = {"fit_to_scene", "freeze", "loop", "once", "full_video"}
+
+
+@functools.cache
+def preview_png(look_id: str) -> bytes:
+    """The look's preview image: its figure on its backdrop (white where it would be matted), 180x320."""
+    look = AVATARS[look_id]["look"]
+    figure, _mouth = draw_figure(180, 320, look)
+    still = Image.new("RGBA", figure.size, (*(look.backdrop or (255, 255, 255)), 255))
+    still.alpha_composite(figure)
+    out = io.BytesIO()
+    still.convert("RGB").save(out, "PNG")
+    return out.getvalue()
 
 
 class V3Error(Exception):
@@ -117,6 +149,8 @@ class HeyGenService:
                 return self.upload(req)
             return V2Error(404, "not_found", f"No route for {req.method} {p}").response()
         sub = p[len("/heygen"):]
+        if sub.startswith("/previews/") and req.method == "GET":  # a CDN link: no key needed, as HeyGen's
+            return self.preview(sub[len("/previews/"):])
         v3 = sub.startswith("/v3/")
         err = V3Error if v3 else V2Error
         if not self._authed(req):
@@ -133,12 +167,12 @@ class HeyGenService:
             if m and req.method == "GET":
                 return json_response(200, {"data": self._look(m.group(1))})
             if sub == "/v3/avatars/looks" and req.method == "GET":
-                return json_response(200, {"data": [self._look(a) for a in AVATARS], "has_more": False})
+                return self.looks_v3(req.params())
             m = re.match(r"^/v3/voices/([^/]+)$", sub)
             if m and req.method == "GET":
                 return json_response(200, {"data": self._voice(m.group(1))})
             if sub == "/v3/voices" and req.method == "GET":
-                return json_response(200, {"data": [self._voice(v) for v in VOICES], "has_more": False})
+                return self.voices_v3(req.params())
             if sub == "/v2/video/generate" and req.method == "POST":
                 return self.generate_v2(req)
             if sub == "/v1/video_status.get" and req.method == "GET":
@@ -161,18 +195,53 @@ class HeyGenService:
         a = AVATARS.get(look_id)
         if a is None:
             raise V3Error(404, "avatar_not_found", f"Avatar look {look_id} not found.", "avatar_id")
-        return {"id": look_id, "name": a["name"], "avatar_type": "studio_avatar",
-                "default_voice_id": a["default_voice_id"], "preferred_orientation": "portrait",
-                "supported_api_engines": ["avatar_iv", "avatar_iii"], "image_width": 720, "image_height": 1280,
-                "preview_image_url": None, "preview_video_url": None, "status": "completed",
-                "supports_matting": a["matting"]}
+        return {"id": look_id, "name": a["name"], "avatar_type": a["avatar_type"], "gender": a["gender"],
+                "group_id": look_id.split("_")[0], "default_voice_id": a["default_voice_id"],
+                "preferred_orientation": "portrait", "supported_api_engines": ["avatar_iv", "avatar_iii"],
+                "image_width": 720, "image_height": 1280, "tags": ["SANDBOX"],
+                "preview_image_url": f"{self.ctx.base_url}/heygen/previews/{look_id}.png",
+                "preview_video_url": None, "status": "completed"}
 
     def _voice(self, voice_id: str) -> dict:
         v = VOICES.get(voice_id)
         if v is None:
             raise V3Error(404, "voice_not_found", f"Voice {voice_id} not found.", "voice_id")
-        return {"voice_id": voice_id, "name": v["name"], "language": "English", "gender": v["gender"],
-                "locale": "en-US", "supported_engines": ["avatar_iv", "avatar_iii"], "preview_audio_url": None}
+        return {"voice_id": voice_id, "name": v["name"], "language": v["language"], "gender": v["gender"],
+                "type": "public", "support_pause": True, "support_locale": False,
+                "preview_audio_url": None}
+
+    # -- catalogue (cursor pages: `limit`, `token`; `has_more`, `next_token`, as heygen-cli gen/avatar.go) -------
+    def looks_v3(self, params: dict):
+        wanted = params.get("avatar_type", "")
+        if wanted and wanted not in ("studio_avatar", "video_avatar", "photo_avatar"):
+            raise V3Error(400, "invalid_parameter", f"avatar_type {wanted!r} is not one of studio_avatar, "
+                                                    "video_avatar, photo_avatar.", "avatar_type")
+        looks = [self._look(a) for a, d in AVATARS.items() if not wanted or d["avatar_type"] == wanted]
+        return self._page(looks, params, 50)
+
+    def voices_v3(self, params: dict):
+        voices = [self._voice(v) for v, d in VOICES.items()
+                  if all(not params.get(f) or params[f].casefold() == d[f].casefold() for f in ("gender", "language"))]
+        return self._page(voices, params, 100)
+
+    def _page(self, items: list[dict], params: dict, most: int):
+        try:
+            limit = int(params.get("limit") or 20)
+            start = int(params["token"][len("o"):]) if params.get("token") else 0
+        except ValueError:
+            raise V3Error(400, "invalid_parameter", "limit and token must be what the last page said.") from None
+        if not 1 <= limit <= most or not 0 <= start <= len(items):
+            raise V3Error(400, "invalid_parameter", f"limit must be 1 to {most}, token one this API gave.", "limit")
+        end = start + limit
+        more = end < len(items)
+        return json_response(200, {"data": items[start:end], "has_more": more, "next_token": f"o{end}" if more
+                                   else None})
+
+    def preview(self, name: str):
+        look_id, _, ext = name.rpartition(".")
+        if ext != "png" or look_id not in AVATARS:
+            return Response(404, b"not found", {"Content-Type": "text/plain"})
+        return Response(200, preview_png(look_id), {"Content-Type": "image/png"})
 
     # -- v3 create -------------------------------------------------------------------------------------
     def create_v3(self, req: Request):

@@ -91,7 +91,8 @@ class VideoJobAdmin(admin.ModelAdmin):
             "fields": ("avatar_scale", "avatar_x", "avatar_y"),
         }),
         ("Results", {
-            "fields": ("finished_video", "final_video_uri", "veo_video_gcs_uri", "heygen_video_id", "heygen_asset_id"),
+            "fields": ("finished_video", "final_video_uri", "poster_uri", "preview_uri", "veo_video_gcs_uri",
+                       "heygen_video_id", "heygen_asset_id"),
         }),
         ("Metadata", {
             "fields": ("created_at", "updated_at", "completed_at",

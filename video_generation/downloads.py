@@ -47,6 +47,9 @@ class Artifact(enum.StrEnum):
     VIDEO = "video", 1, "final_video_uri", "{job_id}.mp4", ("video_expired_at",)
     # The B-roll is an intermediate (retention.py): it goes with them, or with the video if that goes first.
     BROLL = "broll", 2, "veo_video_gcs_uri", "{job_id}-broll.mp4", ("intermediates_expired_at", "video_expired_at")
+    # The poster and the preview are kept, and deleted, with the video (retention.py, deliverables.py).
+    POSTER = "poster", 3, "poster_uri", "{job_id}-poster.jpg", ("video_expired_at",)
+    PREVIEW = "preview", 4, "preview_uri", "{job_id}-preview.mp4", ("video_expired_at",)
 
     def __new__(cls, value: str, code: int, job_field: str, file_name: str,
                 expiry_fields: tuple[str, ...]) -> Artifact:

@@ -5,7 +5,7 @@ the status answer shows; the instances it returns load any other column lazily, 
 slower if misused. The ORM writes that query's SQL once per process (`status_queryset`); each read runs it with
 its own values and turns the rows into instances as the ORM would (video_saas/raw_rows.py, as billing/sql.py does).
 
-The ETag is a hash of everything the answer shows except the two download links, which are issued afresh on every
+The ETag is a hash of everything the answer shows except the download links, which are issued afresh on every
 read (each differs). For those it hashes which links the answer has and the current *link window*: half of a
 link's lifetime. A client that gets 304 keeps the body it has, whose links were issued in the same window, so they
 still have at least half their lifetime left; when the window turns, the tag changes and the client gets new
@@ -30,13 +30,15 @@ from .api_errors import JobNotFound
 from .downloads import Artifact, artifact_uri, link_ttl
 from .models import JobStep, VideoJob
 
-ETAG_VERSION = "status-v1"  # change when the answer's shape changes, so no old tag matches a new shape
-LINK_FIELDS = {"veo_video_url": Artifact.BROLL, "final_video_url": Artifact.VIDEO}
+ETAG_VERSION = "status-v2"  # change when the answer's shape changes, so no old tag matches a new shape
+LINK_FIELDS = {"veo_video_url": Artifact.BROLL, "final_video_url": Artifact.VIDEO, "poster_url": Artifact.POSTER,
+               "preview_url": Artifact.PREVIEW}
 
 
 JOB_COLUMNS = in_model_order(VideoJob, {
     "id", "user_id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
-    "processing_time_seconds", "veo_video_gcs_uri", "final_video_uri", "error_message", "credits_used",
+    "processing_time_seconds", "veo_video_gcs_uri", "final_video_uri", "poster_uri", "preview_uri",
+    "error_message", "credits_used",
     "aspect_ratio", "quality", "broll_audio", "duration_seconds", "quote", "cost_usd",
     "video_expires_at", "video_expired_at", "intermediates_expired_at"})
 STEP_COLUMNS = in_model_order(JobStep, {"id", "job_id", "key", "kind", "state", "attempts", "started_at",

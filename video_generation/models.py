@@ -96,6 +96,10 @@ class VideoJob(models.Model):
                                        help_text="Storage URI of the finished video (ours, never HeyGen's).")
     final_video_url = models.URLField(max_length=4000, blank=True, default="",
                                       help_text="Not stored: a link is a credential, issued on each read.")
+    poster_uri = models.CharField(max_length=1000, blank=True, default="",
+                                  help_text="Storage URI of the finished video's poster frame (JPEG).")
+    preview_uri = models.CharField(max_length=1000, blank=True, default="",
+                                   help_text="Storage URI of the finished video's short silent preview (MP4).")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -2,9 +2,9 @@
 
 Every file of a job lives under `jobs/<job id>/` in our storage (pipeline/handlers.py `job_path`): the product
 image copy (`input/`), the Veo clips and chains (`veo-*/attempt-*/`), the joined B-roll, the presenter render and
-the final video. The final video is kept VIDEO_RETENTION_DAYS after delivery (or its plan's retention, fixed on
-delivery: `video_expires_at`); everything else, the intermediates, INTERMEDIATE_RETENTION_DAYS after the job
-ended (completed, failed or cancelled).
+the final video with its poster and preview (deliverables.py). The final video, with those two, is kept
+VIDEO_RETENTION_DAYS after delivery (or its plan's retention, fixed on delivery: `video_expires_at`); everything
+else, the intermediates, INTERMEDIATE_RETENTION_DAYS after the job ended (completed, failed or cancelled).
 
 Expiry is decided on the row, then carried out: one transaction marks the job (`intermediates_expired_at`,
 `video_expired_at`, conditional UPDATEs that only match a finished job) and writes a StoragePurge row; the files
@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .deliverables import delivered
 from .models import JobStatus, StoragePurge, VideoJob
 from .services.storage import StorageError, get_storage
 
@@ -66,9 +67,11 @@ def job_files(job_id) -> list[str]:
 
 
 def delete_job_files(job_id, *, keep_uri: str = "") -> int:
-    """Delete every stored file of the job except `keep_uri`; returns how many were there. Idempotent."""
+    """Delete every stored file of the job except the video `keep_uri` and its poster and preview
+    (deliverables.py); returns how many were there. Idempotent."""
     storage = get_storage()
-    return sum(storage.delete(uri) for uri in job_files(job_id) if uri != keep_uri)
+    kept = delivered(keep_uri)
+    return sum(storage.delete(uri) for uri in job_files(job_id) if uri not in kept)
 
 
 # --- Purges: the row first, the deletion second ---------------------------------------------------------------

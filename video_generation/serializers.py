@@ -13,7 +13,7 @@ from rest_framework import serializers
 from .downloads import Artifact, artifact_url
 from .models import AspectRatio, JobStatus, JobStep, Quality, VideoJob
 from .presets import AVATAR_PRESETS, POSITION_MAX, POSITION_MIN, SCALE_MAX, SCALE_MIN, default_position
-from .validators import plain_text, public_url, visible_text
+from .validators import drawable_text, plain_text, public_url, visible_text
 
 logger = logging.getLogger("video_generation")
 
@@ -116,7 +116,15 @@ class SceneSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         error_messages={"invalid_choice": "Duration must be 4, 6 or 8 seconds (got {input})."},
         help_text="Clip length in seconds: 4, 6 or 8 (the lengths Veo renders).",
     )
-    text_overlay = optional_text(max_length=500)
+    text_overlay = StrictCharField(
+        max_length=500, required=False, allow_blank=True, trim_whitespace=False,
+        validators=[drawable_text],
+        help_text="Text drawn on screen during this scene (fading in and out), in the safe area clear of the "
+                  "presenter; long text wraps. Characters the bundled font cannot draw, and emoji, are refused.")
+    overlay_in_prompt = StrictBooleanField(
+        default=False,
+        help_text="Also ask Veo to show the text in the B-roll (off by default: a generative model does not spell "
+                  "reliably, and the text is drawn by the compositor anyway).")
 
 
 class AvatarPositionSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -208,8 +216,25 @@ class VideoGenerationRequestSerializer(RejectUnknownFieldsMixin, serializers.Ser
             )
         return value
 
+    def validate(self, attrs: dict) -> dict:
+        """Last, once the body is otherwise valid: the ids must be in HeyGen's catalogue (when it can be read)."""
+        from .catalog import unknown_ids  # reads providers: imported when a request is checked
 
-# --- Output --------------------------------------------------------------------------------------------
+        if errors := unknown_ids(avatar_id=attrs["avatar_id"], voice_id=attrs["voice_id"]):
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class CatalogAvatarFilterSerializer(serializers.Serializer):
+    gender = optional_text(max_length=50, help_text='Only avatars of this gender ("male", "female"); any case.')
+
+
+class CatalogVoiceFilterSerializer(CatalogAvatarFilterSerializer):
+    language = optional_text(max_length=100,
+                             help_text='Only voices of this language, as HeyGen names it ("English"); any case.')
+
+
+# --- Output ------------------------------------------------------------------------------------------
 
 
 class FieldsBuiltOnceMixin:
@@ -242,11 +267,15 @@ class JobStepSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
 
 
 class VideoJobSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
-    """A job as the API shows it. With context {"links": False} the two links are left None (the status read
+    """A job as the API shows it. With context {"links": False} the links are left None (the status read
     issues them itself, after its ETag check)."""
 
     veo_video_url = serializers.SerializerMethodField()
     final_video_url = serializers.SerializerMethodField()
+    poster_url = serializers.SerializerMethodField(
+        help_text="The finished video's poster frame (JPEG, a third of the way in), a link like final_video_url's.")
+    preview_url = serializers.SerializerMethodField(
+        help_text="The finished video's first 3 seconds, silent, at half size (MP4), a link like final_video_url's.")
     steps = JobStepSerializer(many=True, read_only=True)
     credits_quoted = serializers.SerializerMethodField(
         help_text="The credits the job was accepted at (held until it ends); `credits_used` is what the finished "
@@ -258,7 +287,7 @@ class VideoJobSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
             "id", "status", "progress", "product_title",
             "created_at", "updated_at", "completed_at",
             "processing_time_seconds", "veo_video_url",
-            "final_video_url", "error_message", "credits_used",
+            "final_video_url", "poster_url", "preview_url", "error_message", "credits_used",
             "aspect_ratio", "steps",
             "quality", "broll_audio", "duration_seconds", "credits_quoted", "cost_usd",
             "expired", "video_expires_at", "video_expired_at",
@@ -282,6 +311,12 @@ class VideoJobSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
 
     def get_final_video_url(self, job: VideoJob) -> str | None:
         return fresh_link(job, Artifact.VIDEO) if self.context.get("links", True) else None
+
+    def get_poster_url(self, job: VideoJob) -> str | None:
+        return fresh_link(job, Artifact.POSTER) if self.context.get("links", True) else None
+
+    def get_preview_url(self, job: VideoJob) -> str | None:
+        return fresh_link(job, Artifact.PREVIEW) if self.context.get("links", True) else None
 
 
 def fresh_link(job: VideoJob, artifact: Artifact) -> str | None:
@@ -352,6 +387,28 @@ class DownloadParamsSerializer(serializers.Serializer):
 
 class JobListFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+
+
+class CatalogAvatarSerializer(serializers.Serializer):
+    avatar_id = serializers.CharField(help_text="Send as `avatar_id` to generate.")
+    name = serializers.CharField()
+    gender = serializers.CharField(help_text="As HeyGen says it; may be empty.")
+    avatar_type = serializers.CharField(help_text="studio_avatar, video_avatar or photo_avatar.")
+    default_voice_id = serializers.CharField(help_text="Its own voice; may be empty.")
+    preview_image_url = serializers.CharField(help_text="HeyGen's preview image (may be empty).")
+    preview_video_url = serializers.CharField(help_text="HeyGen's preview video (may be empty).")
+    transparent = serializers.BooleanField(
+        allow_null=True,
+        help_text="true: rendered transparent over your B-roll; false: rendered on a key colour that we remove; "
+                  "null: not known before its first render (transparent is tried first).")
+
+
+class CatalogVoiceSerializer(serializers.Serializer):
+    voice_id = serializers.CharField(help_text="Send as `voice_id` to generate.")
+    name = serializers.CharField()
+    language = serializers.CharField()
+    gender = serializers.CharField()
+    preview_audio_url = serializers.CharField(help_text="HeyGen's audio sample (may be empty).")
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
+from .services.overlay import drawable_pattern, refusal
 from .services.safe_http import INTERNAL_SUFFIXES, METADATA_HOSTS, UnsafeUrl, check_submitted_url
 
 # C0 and C1 control characters but tab, line feed and carriage return; DEL.
@@ -31,6 +32,19 @@ VISIBLE_TEXT_PATTERN = rf"^[{_BLANK}]*[^{_BLANK}{_CONTROL}][^{_CONTROL}]*$"
 # An Idempotency-Key header: 1 to 255 printable ASCII characters, not starting or ending with a space (HTTP servers
 # strip those, so they could not be told apart).
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+
+class DrawableTextValidator(RegexValidator):
+    """On-screen text the compositor can draw in its font (services/overlay.py states the rule): its pattern is
+    published; a refusal names the characters."""
+
+    def __call__(self, value):
+        problem = refusal(str(value))
+        if problem:
+            raise ValidationError(problem, code=self.code)
+
+
+drawable_text = DrawableTextValidator(drawable_pattern(), "Characters the on-screen font cannot draw.",
+                                      code="undrawable_characters")
 
 plain_text = RegexValidator(PLAIN_TEXT_PATTERN, "Control characters are not allowed.", code="control_characters")
 visible_text = RegexValidator(VISIBLE_TEXT_PATTERN, "Must contain visible text, without control characters.",

@@ -16,12 +16,12 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from video_saas.celery import app as celery_app
+from video_saas.pagination import StrictPageNumberPagination
 
 from .api_errors import Conflict, JobNotFound, UnprocessableRequest
 from .downloads import Artifact, ArtifactExpired, artifact_uri, artifact_url, check_not_expired, gone_body
@@ -229,7 +229,7 @@ class JobStatusApi(APIView):
 
 class JobListApi(APIView):
     required_scope = "jobs:read"  # api_keys.permissions.KeyHasScope
-    pagination_class = PageNumberPagination
+    pagination_class = StrictPageNumberPagination
 
     @extend_schema(
         operation_id="video_list_jobs",
@@ -290,10 +290,12 @@ class JobDownloadApi(APIView):
         summary="Download one of your job's files: a redirect to a fresh link valid for a few minutes",
         description="Answers 302 with `Location` set to a link (a V4 signed URL, or our own /media/ link) that is "
                     "valid for DOWNLOAD_URL_TTL_SECONDS (5 minutes by default), so a client never needs to keep a "
-                    "long-lived link. `artifact=video` is the finished video, `artifact=broll` the B-roll alone.",
+                    "long-lived link. `artifact=video` is the finished video, `artifact=broll` the B-roll alone, "
+                    "`poster` its poster frame (JPEG), `preview` its first 3 seconds (silent MP4).",
         parameters=[
             OpenApiParameter("artifact", str, enum=[artifact.value for artifact in Artifact], default="video",
-                             description="Which file: the finished `video` (default) or the `broll`."),
+                             description="Which file: the finished `video` (default), the `broll`, the `poster` "
+                                         "or the `preview`."),
             OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[302],
                              description="The short-lived link to the file."),
         ],

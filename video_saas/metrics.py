@@ -91,7 +91,7 @@ OUTCOMES = ("success", "rate_limited", "retryable", "permanent", "ambiguous")
 # Every operation each provider client sends (services/veo_service.py, services/heygen_service.py).
 OPERATIONS = {
     "veo": ("generate", "extend", "poll"),
-    "heygen": ("render", "poll", "poll_batch", "upload", "render_v2", "poll_v2"),
+    "heygen": ("render", "poll", "poll_batch", "upload", "render_v2", "poll_v2", "avatars", "voices"),
 }
 
 

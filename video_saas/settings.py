@@ -130,7 +130,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "api_keys.permissions.KeyHasScope"],
     "DEFAULT_PARSER_CLASSES": ["video_generation.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "video_saas.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),
     "DEFAULT_SCHEMA_CLASS": "video_generation.schema.VideoSaasAutoSchema",
     "EXCEPTION_HANDLER": "video_generation.api_errors.exception_handler",
@@ -277,6 +277,14 @@ HEYGEN_KEY_COLOR = env("HEYGEN_KEY_COLOR", default="#00FF00")
 HEYGEN_MAX_SCRIPT_CHARS = env.int("HEYGEN_MAX_SCRIPT_CHARS", default=5000)
 # v2 asset upload (raw bytes): HeyGen's upload guidance is 10 MB; a larger B-roll is re-encoded to fit first.
 HEYGEN_UPLOAD_MAX_BYTES = env.int("HEYGEN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+# The avatar and voice catalogue (video_generation/catalog.py): read from HeyGen, kept in the cache (CACHES, shared
+# by every process when REDIS_URL is set) this long; a HeyGen that cannot answer is asked again after the retry time.
+HEYGEN_CATALOG_TTL_SECONDS = env.int("HEYGEN_CATALOG_TTL_SECONDS", default=3600)
+HEYGEN_CATALOG_RETRY_SECONDS = env.int("HEYGEN_CATALOG_RETRY_SECONDS", default=30)
+HEYGEN_CATALOG_TIMEOUT_SECONDS = env.float("HEYGEN_CATALOG_TIMEOUT_SECONDS", default=10.0)  # a whole catalogue
+HEYGEN_CATALOG_MAX_PAGES = env.int("HEYGEN_CATALOG_MAX_PAGES", default=40)
+# generate and quote refuse an avatar_id or voice_id the catalogue does not list (never when it cannot be read).
+HEYGEN_CATALOG_VALIDATION = env.bool("HEYGEN_CATALOG_VALIDATION", default=True)
 
 # --- Provider admission control (video_generation/pipeline/admission.py; README "Admission control and quotas") --
 # Counted in Redis so that every worker process and machine shares the same budget; empty: this process's memory

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/video/", include("video_generation.urls")),
+    path("api/catalog/", include("video_generation.catalog_urls")),  # avatars/, voices/
     path("api/account/", include("accounts.urls")),  # GET/DELETE /api/account/, export/
     path("api/account/", include("billing.account_urls")),  # ledger/, usage/
     path("api/billing/", include("billing.urls")),

@@ -8,7 +8,6 @@ import uuid
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,6 +19,7 @@ from video_generation.serializers import (
     ServerErrorSerializer,
     ValidationErrorSerializer,
 )
+from video_saas.pagination import StrictPageNumberPagination
 
 from . import services
 from .models import SUBSCRIBABLE_EVENTS, Delivery, Endpoint, EventType
@@ -66,7 +66,7 @@ def own_delivery(request, delivery_id: str) -> Delivery:
 
 
 class EndpointListCreateApi(APIView):
-    pagination_class = PageNumberPagination
+    pagination_class = StrictPageNumberPagination
 
     @extend_schema(operation_id="webhooks_endpoints_list", summary="Your webhook endpoints, newest first",
                    parameters=[OpenApiParameter("page", int, description="Page number (1-based).")],
@@ -145,7 +145,7 @@ class EndpointTestApi(APIView):
 
 
 class DeliveryListApi(APIView):
-    pagination_class = PageNumberPagination
+    pagination_class = StrictPageNumberPagination
 
     @extend_schema(
         operation_id="webhooks_deliveries_list", summary="Your webhook deliveries, newest first",

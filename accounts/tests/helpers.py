@@ -11,6 +11,7 @@ from video_generation.services.storage import get_storage
 # Where a run writes (pipeline/handlers.py): the image copy, a Veo clip, the joined B-roll, the presenter, the video.
 INTERMEDIATE_FILES = ["input/product.png", "veo-c0-s0/attempt-1/sample_0.mp4", "broll.mp4", "presenter.webm"]
 FINAL_FILE = "final.mp4"
+DELIVERED_FILES = (FINAL_FILE, "final-poster.jpg", "final-preview.mp4")  # the video with its poster and preview
 
 
 def brief(**changes) -> dict:
@@ -25,7 +26,7 @@ def start_job(user, **changes):
     return create_job(user=user, data=brief(**changes))
 
 
-def store_files(job, names=(*INTERMEDIATE_FILES, FINAL_FILE)) -> dict[str, str]:
+def store_files(job, names=(*INTERMEDIATE_FILES, *DELIVERED_FILES)) -> dict[str, str]:
     """Write the job's files into the configured storage; name -> URI."""
     storage = get_storage()
     return {name: storage.upload_bytes(f"{job.id}:{name}".encode(), job_path(job, name), "video/mp4")

@@ -97,14 +97,14 @@ def test_erasure_deletes_every_file_of_the_users_jobs_from_gcs_and_keeps_the_oth
         store_files(job)
     bucket = emulator_admin.bucket(gcs.bucket_name)
     before = {blob.name for blob in bucket.list_blobs()}
-    assert sum(str(mine[0].id) in name for name in before) == 5
+    assert sum(str(mine[0].id) in name for name in before) == 7  # with the poster and the preview
 
     assert erase(token_client(zelda)).status_code == 204
 
     after = {blob.name for blob in bucket.list_blobs()}
     assert not [name for name in after if any(str(job.id) in name for job in mine)]
     assert {name for name in before if str(theirs.id) in name} <= after
-    assert len(files_of(theirs)) == 5
+    assert len(files_of(theirs)) == 7
     assert VideoJob.objects.filter(id=theirs.id).exists()
     assert get_user_model().objects.filter(username="bob").exists()
 
@@ -260,7 +260,7 @@ def test_files_a_failing_storage_could_not_delete_are_deleted_by_the_retention_t
 
     monkeypatch.setattr(backend, "delete", failing_delete)
     services.erase_account(USER_ID)
-    assert len(files_of(job)) == 5
+    assert len(files_of(job)) == 7
     assert StoragePurge.objects.filter(job_id=job.id, passes_left=2).exists()
 
     outage["on"] = False

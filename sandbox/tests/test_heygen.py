@@ -96,6 +96,38 @@ def test_catalogue(http, hg):
     assert http.get(f"/heygen/v3/voices/{JOSH_VOICE}", headers=hg.h()).status_code == 200
 
 
+def test_the_catalogue_lists_looks_in_cursor_pages_with_preview_images(http, hg):
+    first = http.get("/heygen/v3/avatars/looks", params={"limit": 2}, headers=hg.h()).json()
+    assert len(first["data"]) == 2 and first["has_more"] and first["next_token"]
+    rest = http.get("/heygen/v3/avatars/looks", params={"limit": 2, "token": first["next_token"]},
+                    headers=hg.h()).json()
+    looks = {look["id"]: look for look in first["data"] + rest["data"]}
+    assert not rest["has_more"] and rest["next_token"] is None
+    assert {JOSH, ANNA, "lukas_photo_20240311"} <= set(looks)
+    assert {looks[JOSH]["avatar_type"], looks["lukas_photo_20240311"]["avatar_type"]} == {"studio_avatar",
+                                                                                        "photo_avatar"}
+    image = http.get(looks[JOSH]["preview_image_url"])  # a CDN link: no key
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG")
+    photos = http.get("/heygen/v3/avatars/looks", params={"avatar_type": "photo_avatar"}, headers=hg.h()).json()
+    assert [look["id"] for look in photos["data"]] == ["lukas_photo_20240311"]
+
+
+def test_the_catalogue_filters_voices_by_gender_and_language(http, hg):
+    voices = http.get("/heygen/v3/voices", headers=hg.h()).json()
+    assert JOSH_VOICE in {voice["voice_id"] for voice in voices["data"]} and not voices["has_more"]
+    german = http.get("/heygen/v3/voices", params={"language": "German", "gender": "male"}, headers=hg.h()).json()
+    assert [(voice["language"], voice["gender"]) for voice in german["data"]] == [("German", "male")]
+    assert http.get("/heygen/v3/voices", params={"limit": 0}, headers=hg.h()).status_code == 400
+    assert http.get("/heygen/v3/voices").status_code == 401
+
+
+def test_a_photo_avatar_cannot_be_rendered_transparent(http, hg):
+    r = http.post("/heygen/v3/videos", json=v3_body(avatar_id="lukas_photo_20240311", output_format="webm",
+                                                    voice_id="5f1e2a9c0b7d4e3f8a6b2c1d0e9f8a7b"), headers=hg.h())
+    assert r.status_code == 400 and r.json()["error"]["param"] == "output_format"
+
+
 def test_v2_upload_generate_status(sbx, http, hg, tmp_path):
     import subprocess
 

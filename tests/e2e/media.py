@@ -9,6 +9,7 @@ import av
 import numpy as np
 
 from video_generation.services.compose import Box, MediaInfo, Placement, presenter_box, probe
+from video_generation.services.overlay import layout_text
 
 # The sandbox presenter: a figure with skin ~(224,180,150) and a blue shirt ~(40,70,130).
 SKIN = (224, 180, 150)
@@ -17,7 +18,7 @@ KEY_GREEN = (0, 255, 0)
 PRESENTER_CANVAS = (9, 16)  # the v3 presenter is rendered 9:16
 
 __all__ = ["probe", "MediaInfo", "frames_at", "colour_mask", "Region", "expected_box", "presenter_pixels",
-           "SKIN", "SHIRT", "KEY_GREEN"]
+           "SKIN", "SHIRT", "KEY_GREEN", "text_region", "backing_shade"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class Region:
 
     def crop(self, frame: np.ndarray) -> np.ndarray:
         return frame[self.top:self.top + self.height, self.left:self.left + self.width]
+
+    def intersects(self, other: Region) -> bool:
+        return Box(self.left, self.top, self.width, self.height).intersects(
+            Box(other.left, other.top, other.width, other.height))
 
 
 def frames_at(path: Path, seconds: list[float]) -> list[np.ndarray]:
@@ -75,3 +80,20 @@ def key_green_fraction(frame: np.ndarray, tolerance: int = 60) -> float:
     g = frame.astype(np.int16)
     mask = (g[..., 1] >= 255 - tolerance) & (g[..., 0] <= tolerance) & (g[..., 2] <= tolerance)
     return float(mask.mean())
+
+
+def text_region(text: str, frame_w: int, frame_h: int, presenter: Region) -> Region:
+    """Where the compositor draws a scene's on-screen text, clear of the presenter box."""
+    box = Box(presenter.left, presenter.top, presenter.width, presenter.height)
+    return Region.of(layout_text(text, frame_w, frame_h, box).box)
+
+
+def backing_shade(frame: np.ndarray, region: Region, inset: int = 4) -> float:
+    """The frame's brightness just inside the text region's left and right edges over that just outside them
+    (median luma): about 0.35 under the overlay's translucent backing box, about 1 without it. The sandbox's
+    B-roll draws text of its own near the top, so letters alone would not tell the overlay apart."""
+    rows = slice(region.top + region.height // 4, region.top + region.height * 3 // 4)
+    luma = frame[..., :3].astype(float) @ np.array([0.299, 0.587, 0.114])
+    inside = np.concatenate([luma[rows, region.left + inset], luma[rows, region.left + region.width - 1 - inset]])
+    outside = np.concatenate([luma[rows, region.left - inset], luma[rows, region.left + region.width - 1 + inset]])
+    return float(np.median(inside) / max(np.median(outside), 1.0))

@@ -9,7 +9,15 @@ import pytest
 from video_generation.pipeline.plan import broll_seconds
 
 from .conftest import assert_forward_only, assert_unique_paid_calls
-from .media import expected_box, frames_at, key_green_fraction, presenter_pixels, probe
+from .media import (
+    backing_shade,
+    expected_box,
+    frames_at,
+    key_green_fraction,
+    presenter_pixels,
+    probe,
+    text_region,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -54,11 +62,18 @@ JOBS = {
 }
 
 
+# On-screen text, drawn by the compositor: (scene, text) per job.
+OVERLAYS = {"headphones": (1, "40 h battery, all-day comfort"), "v3_landscape": (0, "40 h battery")}
+
+
 def make_brief(e2e, name: str) -> dict:
     scenes, seconds, kwargs, _ = JOBS[name]
     brief = e2e.brief(scenes=scenes, **kwargs)
     for scene in brief["scenes"]:
         scene["duration"] = seconds
+    if name in OVERLAYS:
+        index, text = OVERLAYS[name]
+        brief["scenes"][index]["text_overlay"] = text
     return brief
 
 
@@ -132,6 +147,27 @@ def test_the_headphones_brief_completes(e2e, jobs, tmp_path):
         lower_right = type(box)(360, 640, 360, 640)
         upper_left = type(box)(0, 0, 360, 640)
         assert presenter_pixels(frame, lower_right) > 10 * max(1, presenter_pixels(frame, upper_left))
+
+
+@pytest.mark.timeout(600)
+def test_the_headphones_text_shows_in_its_scene_only_and_clear_of_the_presenter(e2e, jobs, tmp_path):
+    _, path, _ = finished(e2e, jobs, "headphones", tmp_path)
+    presenter = expected_box(720, 1280, 0.8, 0.7, 0.8)
+    text = text_region(OVERLAYS["headphones"][1], 720, 1280, presenter)
+    assert not text.intersects(presenter)
+    before, during, after = (backing_shade(f, text) for f in frames_at(path, [4.0, 11.5, 18.5]))  # 8-15 s
+    assert during < 0.6, (before, during, after)
+    assert 0.75 < before < 1.33 and 0.75 < after < 1.33, (before, during, after)  # the B-roll shades a little
+
+
+@pytest.mark.timeout(600)
+def test_the_landscape_text_shows_clear_of_the_presenter(e2e, jobs, tmp_path):
+    _, path, _ = finished(e2e, jobs, "v3_landscape", tmp_path)
+    presenter = expected_box(1280, 720, 0.8, -0.7, -0.8)
+    text = text_region(OVERLAYS["v3_landscape"][1], 1280, 720, presenter)
+    assert not text.intersects(presenter)
+    (frame,) = frames_at(path, [2.0])
+    assert backing_shade(frame, text) < 0.6
 
 
 @pytest.mark.timeout(600)

@@ -16,6 +16,7 @@ Every handler is a StepHandler and says what it can do:
 
 from __future__ import annotations
 
+import math
 import mimetypes
 import tempfile
 from dataclasses import dataclass, field
@@ -26,10 +27,12 @@ from typing import ClassVar
 from django.conf import settings
 from django.db.models import Q
 
+from .. import catalog, deliverables
 from ..models import HeyGenMode, JobStep, StepKind, VideoJob
 from ..services import compose
 from ..services.errors import PermanentError
 from ..services.heygen_service import MAX_BULK_STATUS_IDS, HeyGenVideo, MattingUnsupportedError
+from ..services.overlay import TextOverlay
 from ..services.safe_http import fetch_to_file
 from ..services.storage import get_storage
 from ..services.veo_service import MediaRef
@@ -37,6 +40,7 @@ from . import plan, pricing, providers
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
 PRESENTER_ASPECT_RATIO = "9:16"  # a presenter is a standing person: always rendered portrait
+TRANSPARENCY_PARAM = "avatar_transparent"  # the catalogue's answer for the render step's avatar, once asked
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,15 @@ class JoinBroll(LocalStep):
         return Done(uri, {"duration": info.duration})
 
 
+def scene_overlays(job: VideoJob) -> list[TextOverlay]:
+    """Each scene's on-screen text over that scene's span of the B-roll; the last scene's runs to the end of the
+    video (a narration longer than the B-roll holds its last frame, and its text with it)."""
+    spans = plan.scene_spans(plan.scene_durations(job.scenes_data), settings.PIPELINE["CROSSFADE_SECONDS"])
+    spans[-1] = (spans[-1][0], math.inf)
+    return [TextOverlay(scene["text_overlay"], start, end)
+            for scene, (start, end) in zip(job.scenes_data, spans, strict=True) if scene.get("text_overlay")]
+
+
 class Compose(LocalStep):
     cpu_bound = True
 
@@ -178,9 +191,21 @@ class Compose(LocalStep):
                     broll=broll, presenter=presenter, presenter_keying=keying,
                     key_color=settings.HEYGEN_KEY_COLOR,
                     placement=compose.Placement(scale=job.avatar_scale, x=job.avatar_x, y=job.avatar_y),
-                    aspect_ratio=job.aspect_ratio, output=output)
+                    aspect_ratio=job.aspect_ratio, output=output, overlays=scene_overlays(job))
             uri = get_storage().upload_file(output, job_path(job, "final.mp4"), "video/mp4")
-        return Done(uri, {"duration": info.duration, "width": info.width, "height": info.height})
+            extras = store_poster_and_preview(job, output, info.duration)
+        return Done(uri, {"duration": info.duration, "width": info.width, "height": info.height, **extras})
+
+
+def store_poster_and_preview(job: VideoJob, video: Path, duration: float) -> dict:
+    """The finished video's poster frame and short preview, stored beside it (deliverables.py names them)."""
+    poster, preview = video.with_name("poster.jpg"), video.with_name("preview.mp4")
+    compose.poster(video, poster, at=compose.poster_time(duration))
+    compose.preview(video, preview)
+    final = job_path(job, "final.mp4")
+    storage = get_storage()
+    return {"poster_uri": storage.upload_file(poster, deliverables.poster_of(final), "image/jpeg"),
+            "preview_uri": storage.upload_file(preview, deliverables.preview_of(final), "video/mp4")}
 
 
 # --- Google Veo -----------------------------------------------------------------------------------------
@@ -289,18 +314,31 @@ class HeyGenRender(ProviderStep):
         common = {"avatar_id": job.avatar_id, "voice_id": job.voice_id, "script": job.avatar_script,
                   "aspect_ratio": PRESENTER_ASPECT_RATIO, "title": f"video_saas {job.id}",
                   "callback_id": str(job.id)}
-        try:
-            video_id = client.create_presenter_video(
-                transparent=True, idempotency_key=self.idempotency_key(step, job, "alpha"), **common)
-            keying = "alpha"
-        except MattingUnsupportedError:
-            # The avatar cannot be matted: render it on a key colour and chroma-key it ourselves.
-            video_id = client.create_presenter_video(
-                transparent=False, background_color=settings.HEYGEN_KEY_COLOR,
-                idempotency_key=self.idempotency_key(step, job, "key"), **common)
-            keying = "chroma"
+        video_id, keying = self.create_presenter(client, step, job, common)
         VideoJob.objects.filter(id=job.id).update(heygen_video_id=video_id)
         return Submitted(video_id, result={"keying": keying})
+
+    def create_presenter(self, client, step: JobStep, job: VideoJob, common: dict) -> tuple[str, str]:
+        """(video_id, keying): transparent when the avatar can be matted — the catalogue says so, or does not know
+        and HeyGen accepts it — else on the key colour, which the compositor removes."""
+        if self.transparency(step, job) is not False:
+            try:
+                return client.create_presenter_video(
+                    transparent=True, idempotency_key=self.idempotency_key(step, job, "alpha"), **common), "alpha"
+            except MattingUnsupportedError:
+                pass
+        return client.create_presenter_video(
+            transparent=False, background_color=settings.HEYGEN_KEY_COLOR,
+            idempotency_key=self.idempotency_key(step, job, "key"), **common), "chroma"
+
+    def transparency(self, step: JobStep, job: VideoJob) -> bool | None:
+        """What the catalogue says of the avatar, asked once per step and kept in its params: a re-sent submit (its
+        first answer lost) asks HeyGen the same thing under the same Idempotency-Key, whatever the catalogue says
+        by then, so it can never start a second, differently-keyed render."""
+        if TRANSPARENCY_PARAM not in step.params:
+            step.params = {**step.params, TRANSPARENCY_PARAM: catalog.avatar_transparency(job.avatar_id)}
+            JobStep.objects.filter(id=step.id).update(params=step.params)
+        return step.params[TRANSPARENCY_PARAM]
 
     def submit_v2(self, step: JobStep, job: VideoJob) -> Submitted:
         width, height = compose.FRAME_SIZES[job.aspect_ratio]

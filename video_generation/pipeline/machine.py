@@ -329,7 +329,8 @@ def observe_after_commit(step: JobStep) -> None:
 def after_success(step: JobStep) -> None:
     """Record where the job's artifacts are. (Links to them are issued when asked for: downloads.py.)"""
     if step.kind == StepKind.COMPOSE:
-        complete_job(step.job_id, final_uri=step.output_uri, duration_seconds=float(step.result.get("duration") or 0))
+        complete_job(step.job_id, final_uri=step.output_uri, duration_seconds=float(step.result.get("duration") or 0),
+                     poster_uri=step.result.get("poster_uri", ""), preview_uri=step.result.get("preview_uri", ""))
     elif step.params.get(plan.YIELDS_BROLL_PARAM):
         VideoJob.objects.filter(id=step.job_id).update(veo_video_gcs_uri=step.output_uri)
 

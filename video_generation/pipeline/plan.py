@@ -56,11 +56,19 @@ def veo_key(chain: int, scene: int) -> str:
     return f"veo:c{chain}:s{scene}"
 
 
-def scene_prompt(product_title: str, scene: dict) -> str:
+def scene_prompt(product_title: str, scene: dict, *, with_overlay: bool = False) -> str:
+    """The Veo prompt of a scene. Its ``text_overlay`` is drawn by the compositor, so it is asked of Veo only
+    ``with_overlay`` (see ``overlay_in_prompt``)."""
     parts = [product_title, scene["visual_description"], scene["camera_movement"], scene["mood"]]
-    if scene.get("text_overlay"):
+    if with_overlay and scene.get("text_overlay"):
         parts.append(f'on-screen text: "{scene["text_overlay"]}"')
     return " | ".join(part.strip() for part in parts if part and part.strip())
+
+
+def overlay_in_prompt(scene: dict, heygen_mode: str) -> bool:
+    """Whether Veo is also asked to show the scene's text: when the scene asks for it, or in v2 mode, where HeyGen
+    composes the video and our compositor draws no text."""
+    return bool(scene.get("overlay_in_prompt")) or heygen_mode == HeyGenMode.V2
 
 
 def group_into_chains(durations: list[int]) -> list[list[int]]:
@@ -88,6 +96,22 @@ def broll_seconds(durations: list[int], crossfade: float) -> float:
     return sum(chain_seconds(durations, chain) for chain in chains) - crossfade * max(0, len(chains) - 1)
 
 
+def scene_spans(durations: list[int], crossfade: float) -> list[tuple[float, float]]:
+    """Each scene's (start, end) in seconds of the joined B-roll. In a chain the first scene lasts its duration
+    and each extension EXTENSION_SECONDS; the crossfade between two chains is split at its middle."""
+    chains = group_into_chains(durations)
+    spans: list[tuple[float, float]] = []
+    chain_start = 0.0
+    for n, chain in enumerate(chains):
+        lead_in = crossfade / 2 if n > 0 else 0.0
+        lead_out = crossfade / 2 if n < len(chains) - 1 else 0.0
+        ends = [chain_start + chain_seconds(durations, chain[: position + 1]) for position in range(len(chain))]
+        starts = [chain_start + lead_in, *ends[:-1]]
+        spans += list(zip(starts, [*ends[:-1], ends[-1] - lead_out], strict=True))
+        chain_start = ends[-1] - crossfade
+    return spans
+
+
 def scene_durations(scenes: list[dict]) -> list[int]:
     return [int(scene.get("duration", 8)) for scene in scenes]
 
@@ -104,7 +128,9 @@ def build_plan(*, product_title: str, scenes: list[dict], aspect_ratio: str, hey
         previous = IMAGE_KEY
         for position, scene_index in enumerate(chain):
             key = veo_key(chain_index, scene_index)
-            params = {"prompt": scene_prompt(product_title, scenes[scene_index]), "aspect_ratio": aspect_ratio,
+            scene = scenes[scene_index]
+            prompt = scene_prompt(product_title, scene, with_overlay=overlay_in_prompt(scene, heygen_mode))
+            params = {"prompt": prompt, "aspect_ratio": aspect_ratio,
                       VEO_MODEL_PARAM: veo_model, GENERATE_AUDIO_PARAM: generate_audio}
             if position == 0:
                 params["duration_seconds"] = durations[scene_index]

@@ -32,6 +32,14 @@ Timing and audio of ``compose_final``
     longer B-roll keeps the presenter's last frame on screen. The presenter's voice plays at full level over
     the B-roll's own audio ducked to ``BROLL_DUCK_VOLUME`` (no loudness normalisation of the mix).
 
+On-screen text (``overlays`` of ``compose_final``)
+    Each ``overlay.TextOverlay(text, start, end)`` is laid out by ``overlay.layout_text`` (safe area, clear of the
+    presenter box, wrapped) and rendered once to a small transparent PNG. The PNG is an ffmpeg input looped for
+    its span only (``-loop 1 -t span``), its alpha faded in and out over ``overlay.FADE_SECONDS`` (at most a quarter
+    of the span), shifted to ``start`` and overlaid with ``enable='between(t,start,end)'``: outside its window a
+    text costs nothing. A span is cut to the video; one shorter than a frame, or a text with nothing visible, is
+    dropped.
+
 Keying
     ``"alpha"``: a VP9 (or VP8) WebM with an alpha channel is decoded with libvpx (``-c:v libvpx-vp9`` before
     its ``-i``; ffmpeg's native VP9 decoder would drop the alpha) and overlaid as is. ``"chroma"``: the key
@@ -60,6 +68,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from . import overlay as onscreen
+from .geometry import Box
+
 FRAME_SIZES = {"9:16": (720, 1280), "16:9": (1280, 720)}
 
 FPS = 24
@@ -73,6 +84,9 @@ CHROMA_SIMILARITY = 0.3
 CHROMA_BLEND = 0.1
 MAX_THREADS = 4
 DEFAULT_NICE = 10  # below the orchestration sharing the box; see "Priority" above
+POSTER_QUALITY = 3
+PREVIEW_SECONDS = 3.0
+PREVIEW_CRF = 30  # a preview is small first, sharp second
 FFMPEG_TIMEOUT = 900  # seconds; a render that takes longer is stuck
 _STDERR_TAIL_LINES = 8
 
@@ -91,14 +105,6 @@ class Placement:
     scale: float
     x: float
     y: float
-
-
-@dataclass(frozen=True)
-class Box:
-    left: int
-    top: int
-    width: int
-    height: int
 
 
 @dataclass(frozen=True)
@@ -271,15 +277,20 @@ def _sanitize(text: str, paths: Sequence[Path]) -> str:
     return re.sub(r"(?<![\w.])/(?:[^\s/:'\"]+/)+([^\s/:'\"]+)", r"\1", text)  # any other absolute path
 
 
-def _run(args: list[str], output: Path, *, inputs: Sequence[Path]) -> None:
-    """Run ffmpeg writing to a temp file beside ``output``, then rename it into place."""
+_MP4 = ("-movflags", "+faststart", "-f", "mp4")
+_JPEG = ("-f", "image2", "-update", "1")
+
+
+def _run(args: list[str], output: Path, *, inputs: Sequence[Path], muxer: Sequence[str] = _MP4) -> None:
+    """Run ffmpeg writing to a temp file beside ``output`` (an MP4 unless ``muxer`` says otherwise), then rename it
+    into place."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".part.mp4", dir=output.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".part{output.suffix}", dir=output.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y", *args]
-    cmd += ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
+    cmd += [*muxer, str(tmp)]
     try:
         try:
             result = subprocess.run(
@@ -454,17 +465,20 @@ def compose_final(
     placement: Placement,
     aspect_ratio: str,
     output: Path,
+    overlays: Sequence[onscreen.TextOverlay] = (),
 ) -> MediaInfo:
     """Overlay the presenter on the B-roll and mix their audio into one delivery-format MP4.
 
-    See the module docstring for placement, timing, keying and audio rules. ``presenter=None`` gives the
-    B-roll alone, still normalized and still with an audio track.
+    See the module docstring for placement, timing, keying, on-screen text and audio rules. ``presenter=None``
+    gives the B-roll alone, still normalized and still with an audio track (and no on-screen text).
     """
     if presenter_keying not in ("alpha", "chroma"):
         raise ValueError(f"presenter_keying must be 'alpha' or 'chroma', not {presenter_keying!r}")
     w, h = _frame_size(aspect_ratio)
     broll = Path(broll)
     if presenter is None:
+        if overlays:
+            raise ValueError("on-screen text is drawn only when composing with a presenter")
         return normalize(broll, output, aspect_ratio=aspect_ratio)
     presenter = Path(presenter)
     key = _ffmpeg_color(key_color) if presenter_keying == "chroma" else ""
@@ -495,10 +509,63 @@ def compose_final(
     else:
         fg += ",format=yuva420p"
     graph.append(f"{fg}[fg]")
-    graph.append(
-        f"[bg][fg]overlay=x={box.left}:y={box.top}:eof_action=repeat:format=yuv420,format=yuv420p[v]"
-    )
+    graph.append(f"[bg][fg]overlay=x={box.left}:y={box.top}:eof_action=repeat:format=yuv420[base]")
+    with tempfile.TemporaryDirectory(prefix="overlays-") as scratch:
+        texts = _rendered_texts(overlays, w, h, box, total, Path(scratch))
+        for text in texts:
+            args += ["-loop", "1", "-framerate", str(FPS), "-t", _seconds(text.end - text.start), "-i", str(text.png)]
+        graph += _text_graph(texts, first_input=2, base="base", out="v")
+        _mix_audio(graph, p_info, b_info, total)
+        args += ["-filter_complex", ";".join(graph), "-filter_complex_threads", str(threads),
+                 "-map", "[v]", "-map", "[a]", *_encode_args(threads)]  # fmt: skip
+        _run(args, output, inputs=[broll, presenter, *(text.png for text in texts)])
+    return probe(output)
 
+
+@dataclass(frozen=True)
+class _RenderedText:
+    png: Path
+    box: Box
+    start: float
+    end: float
+
+
+def _rendered_texts(overlays: Sequence[onscreen.TextOverlay], w: int, h: int, presenter: Box, total: float,
+                    folder: Path) -> list[_RenderedText]:
+    """Each overlay laid out clear of the presenter, rendered to a PNG, its span cut to the video (empty: dropped)."""
+    texts = []
+    for n, item in enumerate(overlays):
+        start, end = max(0.0, item.start), min(total, item.end)
+        if end - start < 1 / FPS or not onscreen.paragraphs(item.text):
+            continue
+        layout = onscreen.layout_text(item.text, w, h, presenter)
+        png = onscreen.render(layout, folder / f"text{n}.png")
+        texts.append(_RenderedText(png, layout.box, start, end))
+    return texts
+
+
+def _text_graph(texts: Sequence[_RenderedText], *, first_input: int, base: str, out: str) -> list[str]:
+    """Each text PNG, looped for its span only, faded in and out and overlaid only in its window."""
+    graph, current = [], base
+    for n, text in enumerate(texts):
+        span = text.end - text.start
+        fade = min(onscreen.FADE_SECONDS, span / 4)
+        graph.append(
+            f"[{first_input + n}:v]format=yuva420p,fade=t=in:st=0:d={fade:.3f}:alpha=1,"
+            f"fade=t=out:st={span - fade:.6f}:d={fade:.3f}:alpha=1,"
+            f"setpts=PTS-STARTPTS+{text.start:.6f}/TB[t{n}]"
+        )
+        graph.append(
+            f"[{current}][t{n}]overlay=x={text.box.left}:y={text.box.top}:eof_action=pass:format=yuv420"
+            f":enable='between(t,{text.start:.6f},{text.end:.6f})'[o{n}]"
+        )
+        current = f"o{n}"
+    graph.append(f"[{current}]format=yuv420p[{out}]")
+    return graph
+
+
+def _mix_audio(graph: list[str], p_info: MediaInfo, b_info: MediaInfo, total: float) -> None:
+    """The presenter's voice over the ducked B-roll sound (or silence), cut to ``total``, as [a]."""
     voices = []
     if p_info.has_audio:
         graph.append(f"[1:a]{_AFORMAT}[pa]")
@@ -516,7 +583,28 @@ def compose_final(
     else:
         graph.append(f"{_SILENCE},{_pad_then_cut(total)}[a]")
 
-    args += ["-filter_complex", ";".join(graph), "-filter_complex_threads", str(threads),
-             "-map", "[v]", "-map", "[a]", *_encode_args(threads)]  # fmt: skip
-    _run(args, output, inputs=[broll, presenter])
+
+# --------------------------------------------------------------------------------------------------- poster, preview
+
+
+def poster_time(duration: float) -> float:
+    """Where the poster is taken: a third of the way in (past any fade-in, the presenter on screen and talking)."""
+    return max(duration, 0.0) / 3
+
+
+def poster(video: Path, output: Path, *, at: float) -> None:
+    """One frame of ``video`` at ``at`` seconds, full size, as a JPEG (quality ``POSTER_QUALITY``: 2 best..31)."""
+    args = ["-ss", _seconds(at), "-i", str(video), "-frames:v", "1", "-an", "-vf", "format=yuvj420p",
+            "-c:v", "mjpeg", "-q:v", str(POSTER_QUALITY)]  # fmt: skip
+    _run(args, output, inputs=[video], muxer=_JPEG)
+
+
+def preview(video: Path, output: Path, *, seconds: float = PREVIEW_SECONDS) -> MediaInfo:
+    """The first ``seconds`` of ``video``, silent and at half size (even sides): an H.264 MP4 for a list or a page
+    to loop."""
+    threads = _threads()
+    args = ["-threads", str(threads), "-t", _seconds(seconds), "-i", str(video), "-an",
+            "-vf", f"scale=trunc(iw/4)*2:trunc(ih/4)*2,fps={FPS},format=yuv420p",
+            "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(PREVIEW_CRF), "-threads", str(threads)]  # fmt: skip
+    _run(args, output, inputs=[video])
     return probe(output)

@@ -53,6 +53,8 @@ V2_MAX_SCALE = 5.0
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 DEFAULT_DOWNLOAD_DEADLINE_SECONDS = 180.0  # below CELERY_TASK_SOFT_TIME_LIMIT (240 s)
 MAX_ERROR_MESSAGE_CHARS = 500
+LOOKS_PAGE_SIZE = 50  # GET /v3/avatars/looks: limit 1-50 (heygen-cli gen/avatar.go)
+VOICES_PAGE_SIZE = 100  # GET /v3/voices: limit 1-100 (heygen-cli gen/voice.go)
 MAX_BULK_STATUS_IDS = 100  # GET /v3/videos/statuses answers up to 100 videos (corrections.md 21)
 
 _HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -75,6 +77,39 @@ _STATES: dict[str, State] = {
 
 class MattingUnsupportedError(PermanentError):
     """The avatar cannot render a transparent (webm) presenter: fall back to a key-colour mp4."""
+
+
+@dataclass(frozen=True)
+class AvatarLook:
+    """One avatar look of `GET /v3/avatars/looks` (its `id` is what a render takes as avatar_id)."""
+
+    avatar_id: str
+    name: str
+    gender: str
+    avatar_type: str
+    default_voice_id: str
+    preview_image_url: str
+    preview_video_url: str
+    transparent: bool | None  # can it render as a transparent webm? None: not known until a render tries
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One voice of `GET /v3/voices`."""
+
+    voice_id: str
+    name: str
+    language: str
+    gender: str
+    preview_audio_url: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A whole catalogue listing, page after page; `complete` is False when it stopped at the page limit."""
+
+    items: tuple
+    complete: bool
 
 
 @dataclass(frozen=True)
@@ -176,6 +211,29 @@ def _finite(name: str, value: float) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite")
     return number
+
+
+def look_transparency(item: dict) -> bool | None:
+    """Whether a look can be rendered transparent (`output_format: "webm"`). HeyGen's look schema has no such flag
+    (heygen-cli gen/avatar.go), only `avatar_type`; what it documents: webm needs an avatar that supports matting,
+    video avatars must be trained with matting, a photo avatar is a still brought to life. So studio avatars yes,
+    photo avatars no, video avatars (digital twins) not known until a render tries (None)."""
+    return {"studio_avatar": True, "photo_avatar": False}.get(_text(item.get("avatar_type")))
+
+
+def _look(item: dict) -> AvatarLook:
+    return AvatarLook(
+        avatar_id=_text(item.get("id")), name=_text(item.get("name")), gender=_text(item.get("gender")).lower(),
+        avatar_type=_text(item.get("avatar_type")), default_voice_id=_text(item.get("default_voice_id")),
+        preview_image_url=_text(item.get("preview_image_url")),
+        preview_video_url=_text(item.get("preview_video_url")), transparent=look_transparency(item))
+
+
+def _voice(item: dict) -> Voice:
+    return Voice(
+        voice_id=_text(item.get("voice_id")) or _text(item.get("id")), name=_text(item.get("name")),
+        language=_text(item.get("language")), gender=_text(item.get("gender")).lower(),
+        preview_audio_url=_text(item.get("preview_audio_url")))
 
 
 # --- the client ----------------------------------------------------------------------------------------
@@ -375,6 +433,50 @@ class HeyGenService:
                 failure_message=(self._scrub(_text(item.get("failure_message")))
                                  or "HeyGen reported the render as failed") if failed else "")
         return found
+
+    # --- catalogue (v3) ----------------------------------------------------------------------------------
+
+    def list_avatar_looks(self, *, max_pages: int | None = None) -> Listing:
+        """Every avatar look the account may render (`GET /v3/avatars/looks`, cursor paging with `token`, at most
+        LOOKS_PAGE_SIZE a page), up to `max_pages` pages (HEYGEN_CATALOG_MAX_PAGES), all within
+        HEYGEN_CATALOG_TIMEOUT_SECONDS (else RetryableError)."""
+        return self._listing("/v3/avatars/looks", "avatars", LOOKS_PAGE_SIZE, _look, {}, max_pages)
+
+    def list_voices(self, *, gender: str = "", language: str = "", max_pages: int | None = None) -> Listing:
+        """Every voice (`GET /v3/voices`, cursor paging, at most VOICES_PAGE_SIZE a page), optionally only of one
+        gender ("male", "female") or language ("English"), as HeyGen filters them."""
+        filters = {name: value for name, value in (("gender", gender), ("language", language)) if value}
+        return self._listing("/v3/voices", "voices", VOICES_PAGE_SIZE, _voice, filters, max_pages)
+
+    def _listing(self, path: str, operation: str, page_size: int, parse, filters: dict,
+                 max_pages: int | None) -> Listing:
+        pages = settings.HEYGEN_CATALOG_MAX_PAGES if max_pages is None else max_pages
+        deadline = time.monotonic() + float(settings.HEYGEN_CATALOG_TIMEOUT_SECONDS)
+        items: list = []
+        token = ""
+        for _ in range(pages):
+            params = {**filters, "limit": page_size, **({"token": token} if token else {})}
+            body = self._catalog_page(path, operation, params, deadline)
+            items.extend(parse(item) for item in body["data"] if isinstance(item, dict))
+            token = _text(body.get("next_token"))
+            if not body.get("has_more") or not token:
+                return Listing(tuple(item for item in items if _listed(item)), complete=True)
+        return Listing(tuple(item for item in items if _listed(item)), complete=False)
+
+    def _catalog_page(self, path: str, operation: str, params: dict, deadline: float) -> dict:
+        """One page, in the time left of the whole listing's HEYGEN_CATALOG_TIMEOUT_SECONDS."""
+        seconds = deadline - time.monotonic()
+        if seconds <= 0:
+            raise RetryableError("HeyGen's catalogue took too long to list", provider=PROVIDER,
+                                 code="catalog_timeout")
+        request = self._request("GET", self._url(path), params=params,
+                                timeout=httpx.Timeout(seconds, connect=min(seconds, 5.0)))
+        body = json_body(self._send(request, operation, creates_work=False), provider=PROVIDER)
+        if not isinstance(body.get("data"), list):
+            self._raise_for_error_envelope(body, default=RetryableError)
+            raise RetryableError("HeyGen sent a catalogue page without data", provider=PROVIDER,
+                                 code="bad_response")
+        return body
 
     # --- v2 (legacy) -----------------------------------------------------------------------------------
 
@@ -580,13 +682,14 @@ class HeyGenService:
         return self._upload_base_url + path
 
     def _request(
-        self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, timeout=None, **kwargs
     ) -> httpx.Request:
         if not self._api_key:
             raise PermanentError("HeyGen API key is not configured", provider=PROVIDER, code="not_configured")
         all_headers = {"X-Api-Key": self._api_key, "Accept": "application/json"}
         all_headers.update(headers or {})
-        return self._client.build_request(method, url, headers=all_headers, timeout=self._timeout, **kwargs)
+        return self._client.build_request(method, url, headers=all_headers, timeout=timeout or self._timeout,
+                                          **kwargs)
 
     def _send(self, request: httpx.Request, operation: str, *, creates_work: bool, parse=None) -> httpx.Response:
         return send(
@@ -698,6 +801,10 @@ class HeyGenService:
 def _require(name: str, value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} must not be empty")
+
+
+def _listed(item: AvatarLook | Voice) -> bool:
+    return bool(item.avatar_id if isinstance(item, AvatarLook) else item.voice_id)
 
 
 def _is_matting_error(param: str, code: str, message: str) -> bool:

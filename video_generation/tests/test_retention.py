@@ -19,6 +19,7 @@ from video_generation.tests.factories import make_job
 pytestmark = pytest.mark.django_db
 
 INTERMEDIATES = ["input/product.png", "veo-c0-s0/attempt-1/sample_0.mp4", "broll.mp4", "presenter.webm"]
+DELIVERED = {"final.mp4", "final-poster.jpg", "final-preview.mp4"}  # the video, its poster and its preview
 DAY = timedelta(days=1)
 
 
@@ -34,12 +35,14 @@ def finished_job(user, *, status=JobStatus.COMPLETED, ended, video_days=90):
     job = make_job(user, status=status)
     storage = get_storage()
     uris = {name: storage.upload_bytes(b"x", job_path(job, name), "video/mp4") for name in [*INTERMEDIATES,
-                                                                                             "final.mp4"]}
+                                                                                             *DELIVERED]}
     fields = {"completed_at": ended, "veo_video_gcs_uri": uris["broll.mp4"]}
     if status == JobStatus.COMPLETED:
-        fields.update(final_video_uri=uris["final.mp4"], video_expires_at=ended + video_days * DAY)
+        fields.update(final_video_uri=uris["final.mp4"], poster_uri=uris["final-poster.jpg"],
+                      preview_uri=uris["final-preview.mp4"], video_expires_at=ended + video_days * DAY)
     else:
-        get_storage().delete(uris["final.mp4"])
+        for name in DELIVERED:
+            get_storage().delete(uris[name])
     VideoJob.objects.filter(id=job.id).update(**fields)
     job.refresh_from_db()
     return job
@@ -58,10 +61,10 @@ def test_intermediates_stay_until_their_retention_and_then_go_while_the_video_st
     job = finished_job(user, ended=now)
 
     retention.sweep(now=now + 7 * DAY - timedelta(seconds=1))
-    assert names(job) == {*INTERMEDIATES, "final.mp4"}
+    assert names(job) == {*INTERMEDIATES, *DELIVERED}
 
     retention.sweep(now=now + 7 * DAY)
-    assert names(job) == {"final.mp4"}
+    assert names(job) == DELIVERED  # the poster and the preview stay with the video
     job.refresh_from_db()
     assert job.intermediates_expired_at == now + 7 * DAY and job.video_expired_at is None
 
@@ -71,10 +74,10 @@ def test_the_video_goes_at_its_expiry_with_whatever_is_left(user):
     job = finished_job(user, ended=now, video_days=90)
 
     retention.sweep(now=now + 90 * DAY - timedelta(seconds=1))
-    assert "final.mp4" in names(job)
+    assert DELIVERED <= names(job)
 
     retention.sweep(now=now + 90 * DAY)
-    assert names(job) == set()
+    assert names(job) == set()  # the poster and the preview went with the video
     job.refresh_from_db()
     assert job.video_expired_at == now + 90 * DAY
 
@@ -92,7 +95,7 @@ def test_a_running_job_keeps_every_file_however_old(user):
     job = finished_job(user, ended=long_ago)
     VideoJob.objects.filter(id=job.id).update(status=JobStatus.COMPOSING, completed_at=None, video_expires_at=None)
     retention.sweep()
-    assert names(job) == {*INTERMEDIATES, "final.mp4"}
+    assert names(job) == {*INTERMEDIATES, *DELIVERED}
 
 
 def test_a_failed_job_retried_before_the_sweep_keeps_its_files_and_one_expired_cannot_be_retried(user):
@@ -114,7 +117,7 @@ def test_other_jobs_files_are_untouched(user, other_user):
     recent = finished_job(other_user, ended=now - DAY)
     retention.sweep(now=now)
     assert names(old) == set()
-    assert names(recent) == {*INTERMEDIATES, "final.mp4"}
+    assert names(recent) == {*INTERMEDIATES, *DELIVERED}
 
 
 def test_the_sweep_is_batched_and_idempotent(user, settings):
@@ -153,7 +156,7 @@ def test_retention_on_the_gcs_emulator_deletes_exactly_the_expired_objects(gcs, 
     retention.sweep(now=now)
     bucket = emulator_admin.bucket(gcs.bucket_name)
     left = {blob.name for blob in bucket.list_blobs(prefix=f"video-saas/jobs/{job.id}/")}
-    assert left == {f"video-saas/jobs/{job.id}/final.mp4"}
+    assert left == {f"video-saas/jobs/{job.id}/{name}" for name in DELIVERED}
 
 
 # --- The video's expiry: the plan's, fixed on delivery ----------------------------------------------------------
@@ -192,6 +195,7 @@ def test_an_expired_videos_status_says_so_and_has_no_links(user, api_client):
     assert body["expired"] is True
     assert body["video_expired_at"] is not None
     assert body["final_video_url"] is None and body["veo_video_url"] is None
+    assert body["poster_url"] is None and body["preview_url"] is None
 
 
 def test_a_live_videos_status_says_when_it_expires(user, api_client):
@@ -201,7 +205,7 @@ def test_a_live_videos_status_says_when_it_expires(user, api_client):
     assert body["video_expires_at"] is not None
 
 
-@pytest.mark.parametrize("artifact", ["video", "broll"])
+@pytest.mark.parametrize("artifact", ["video", "broll", "poster", "preview"])
 def test_downloading_an_expired_file_is_410_gone_with_a_clear_body(user, api_client, artifact):
     job = finished_job(user, ended=timezone.now() - 100 * DAY)
     expire_all(job)
@@ -215,6 +219,8 @@ def test_only_the_broll_is_gone_while_the_video_is_kept(user, api_client):
     retention.sweep()
     assert api_client.get(f"/api/video/{job.id}/download/?artifact=broll").status_code == 410
     assert api_client.get(f"/api/video/{job.id}/download/").status_code == 302
+    for artifact in ("poster", "preview"):
+        assert api_client.get(f"/api/video/{job.id}/download/?artifact={artifact}").status_code == 302
 
 
 def test_a_link_issued_before_the_expiry_is_410_after_it(user, client):

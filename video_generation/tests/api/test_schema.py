@@ -104,9 +104,30 @@ def test_required_strings_have_a_minimum_length_and_the_pattern_the_server_enfor
     assert len(VISIBLE_TEXT_PATTERN) > 10
 
 
+def test_on_screen_text_publishes_the_pattern_of_what_its_font_can_draw(schema):
+    from video_generation.services.overlay import drawable_pattern
+
+    overlay = schema["components"]["schemas"]["Scene"]["properties"]["text_overlay"]
+    assert overlay["pattern"] == drawable_pattern()
+    assert re.search(overlay["pattern"], "Ünïcode ✓ €99\nsecond line")
+    assert not re.search(overlay["pattern"], "中") and not re.search(overlay["pattern"], "😀")
+    assert not re.search(overlay["pattern"], "nul\x00byte")
+
+
 def test_generate_documents_every_error_it_can_answer(schema):
     responses = schema["paths"]["/api/video/generate/"]["post"]["responses"]
     assert {"202", "400", "401", "413", "422", "429", "500"} <= set(responses)
     too_large = responses["413"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert set(schema["components"]["schemas"][too_large]["properties"]) == {"error", "max_bytes"}
 
+
+
+def test_it_documents_the_catalogue(schema):
+    for kind, item in (("avatars", "CatalogAvatar"), ("voices", "CatalogVoice")):
+        operation = schema["paths"][f"/api/catalog/{kind}/"]["get"]
+        assert {"200", "401", "404", "503"} <= set(operation["responses"])
+        assert {"gender", "page"} <= {parameter["name"] for parameter in operation["parameters"]}
+        assert item in str(operation["responses"]["200"])
+    voices = schema["paths"]["/api/catalog/voices/"]["get"]
+    assert "language" in {parameter["name"] for parameter in voices["parameters"]}
+    assert schema["components"]["schemas"]["CatalogAvatar"]["properties"]["transparent"]["nullable"] is True

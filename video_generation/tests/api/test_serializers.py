@@ -114,7 +114,27 @@ def test_job_serializer_has_the_briefs_fields_plus_aspect_ratio_steps_and_the_pr
                                   avatar_id="a", voice_id="v", image_url="https://cdn.example.com/p.jpg")
     assert list(VideoJobSerializer(job).data) == [
         "id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
-        "processing_time_seconds", "veo_video_url", "final_video_url", "error_message", "credits_used",
-        "aspect_ratio", "steps", "quality", "broll_audio", "duration_seconds", "credits_quoted", "cost_usd",
-        "expired", "video_expires_at", "video_expired_at",
+        "processing_time_seconds", "veo_video_url", "final_video_url", "poster_url", "preview_url", "error_message",
+        "credits_used", "aspect_ratio", "steps", "quality", "broll_audio", "duration_seconds", "credits_quoted",
+        "cost_usd", "expired", "video_expires_at", "video_expired_at",
     ]
+
+
+def test_it_accepts_on_screen_text_the_font_can_draw():
+    ok, serializer = validate(scenes=[{**SCENE, "text_overlay": "Ünïcode ✓ 40 h — €99 …"}])
+    assert ok, serializer.errors
+    assert serializer.validated_data["scenes"][0]["overlay_in_prompt"] is False
+
+
+@pytest.mark.parametrize(("text", "named"), [("Hello 中文", "中 (U+4E2D"), ("Great 😀", "😀 (U+1F600"),
+                                             ("Love ❤️", "U+FE0F")])
+def test_it_refuses_on_screen_text_with_characters_the_font_cannot_draw_or_emoji(text, named):
+    ok, serializer = validate(scenes=[SCENE, {**SCENE, "text_overlay": text}])
+    assert not ok
+    (message,) = serializer.errors["scenes"][1]["text_overlay"]
+    assert named in message
+
+
+def test_overlay_in_prompt_is_a_strict_boolean():
+    assert validate(scenes=[{**SCENE, "overlay_in_prompt": True}])[0]
+    assert not validate(scenes=[{**SCENE, "overlay_in_prompt": "yes"}])[0]

@@ -41,9 +41,9 @@ def test_it_returns_the_job(api_client, user):
     body = r.json()
     assert set(body) == {
         "id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
-        "processing_time_seconds", "veo_video_url", "final_video_url", "error_message", "credits_used",
-        "aspect_ratio", "steps", "quality", "broll_audio", "duration_seconds", "credits_quoted", "cost_usd",
-        "expired", "video_expires_at", "video_expired_at",
+        "processing_time_seconds", "veo_video_url", "final_video_url", "poster_url", "preview_url", "error_message",
+        "credits_used", "aspect_ratio", "steps", "quality", "broll_audio", "duration_seconds", "credits_quoted",
+        "cost_usd", "expired", "video_expires_at", "video_expired_at",
     }
     assert body["id"] == str(job.id)
     assert body["status"] == "processing_veo"
@@ -52,6 +52,7 @@ def test_it_returns_the_job(api_client, user):
     assert body["completed_at"] is None
     assert body["veo_video_url"] is None
     assert body["final_video_url"] is None
+    assert (body["poster_url"], body["preview_url"]) == (None, None)
     assert body["error_message"] is None
     assert body["steps"] == []
     assert (body["quality"], body["broll_audio"], body["credits_quoted"], body["cost_usd"]) == \
@@ -167,3 +168,26 @@ def test_it_issues_a_fresh_link_to_the_broll_too(api_client, client, user, local
     assert body["veo_video_url"].endswith(f"/{job.id}-broll.mp4")
     assert download(client, body["veo_video_url"]) == b"broll-bytes"
     assert body["final_video_url"] is None
+
+
+def test_it_links_the_poster_and_the_preview_of_a_finished_video(api_client, client, user, local):
+    job = make_job(user, status=JobStatus.COMPLETED, progress=100)
+    job.final_video_uri = local.upload_bytes(b"final-bytes", f"jobs/{job.id}/final.mp4", "video/mp4")
+    job.poster_uri = local.upload_bytes(b"poster-bytes", f"jobs/{job.id}/final-poster.jpg", "image/jpeg")
+    job.preview_uri = local.upload_bytes(b"preview-bytes", f"jobs/{job.id}/final-preview.mp4", "video/mp4")
+    job.save()
+
+    body = api_client.get(url(job.id)).json()
+
+    assert body["poster_url"].endswith(f"/{job.id}-poster.jpg")
+    assert body["preview_url"].endswith(f"/{job.id}-preview.mp4")
+    assert download(client, body["poster_url"]) == b"poster-bytes"
+    assert download(client, body["preview_url"]) == b"preview-bytes"
+
+
+def test_an_expired_video_takes_its_poster_and_preview_links_with_it(api_client, user, local):
+    job = make_job(user, status=JobStatus.COMPLETED, progress=100, video_expired_at=timezone.now())
+    job.poster_uri = local.upload_bytes(b"poster-bytes", f"jobs/{job.id}/final-poster.jpg", "image/jpeg")
+    job.save()
+
+    assert api_client.get(url(job.id)).json()["poster_url"] is None

@@ -20,7 +20,7 @@ from video_generation.models import JobStep, VideoJob
 from video_generation.pipeline import dispatch, handlers, jobs, machine, providers
 from video_generation.services import compose
 from video_generation.services.errors import AmbiguousError, PermanentError, RateLimitedError
-from video_generation.services.heygen_service import HeyGenVideo, MattingUnsupportedError
+from video_generation.services.heygen_service import HeyGenVideo, Listing, MattingUnsupportedError
 from video_generation.services.safe_http import Fetched
 from video_generation.services.veo_service import MediaRef, VeoResult
 from webhooks import delivery as webhook_delivery
@@ -191,10 +191,16 @@ class FakeHeyGen:
     lose_answer_once: bool = False
     duration: float | None = 6.0  # the finished render's length, as HeyGen reports it
     assets: list = field(default_factory=list)
+    looks: tuple = ()  # its avatar catalogue (AvatarLook); empty: the catalogue knows no avatar
+    refused: int = 0  # transparent renders refused for want of matting
+
+    def list_avatar_looks(self, **kwargs) -> Listing:
+        return Listing(self.looks, complete=True)
 
     def create_presenter_video(self, *, avatar_id, voice_id, script, aspect_ratio, idempotency_key,
                                transparent=True, background_color=None, **kwargs):
         if transparent and not self.matting:
+            self.refused += 1
             raise MattingUnsupportedError("avatar cannot be matted", provider="heygen", code="invalid_parameter",
                                           status_code=400)
         if idempotency_key in self.by_idempotency_key:
@@ -348,7 +354,17 @@ def media_calls(monkeypatch):
         calls.append(("normalize", aspect_ratio))
         return fake_media_info(output)
 
+    def poster(video, output, *, at):
+        calls.append(("poster", at))
+        Path(output).write_bytes(b"poster")
+
+    def preview(video, output, *, seconds=compose.PREVIEW_SECONDS):
+        calls.append(("preview", seconds))
+        return fake_media_info(output, seconds=seconds, width=360, height=640)
+
     monkeypatch.setattr(handlers, "fetch_to_file", fetch)
+    monkeypatch.setattr(compose, "poster", poster)
+    monkeypatch.setattr(compose, "preview", preview)
     monkeypatch.setattr(compose, "join_chains", join_chains)
     monkeypatch.setattr(compose, "compose_final", compose_final)
     monkeypatch.setattr(compose, "normalize", normalize)

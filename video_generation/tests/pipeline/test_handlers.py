@@ -194,3 +194,14 @@ class TestHeyGenCost:
         job.refresh_from_db()
         assert job.status == JobStatus.FAILED
         assert steps_of(job)["heygen:render"].error_code == "unreadable_render"
+
+
+def test_compose_is_given_each_scenes_text_over_that_scenes_span(settings):
+    from video_generation.pipeline.handlers import scene_overlays
+    from video_generation.services.overlay import TextOverlay
+
+    settings.PIPELINE = {**settings.PIPELINE, "CROSSFADE_SECONDS": 0.5}
+    scene = {"visual_description": "a", "camera_movement": "c", "mood": "m", "duration": 8}
+    scenes = [{**scene, "text_overlay": "first"}, scene, *[scene] * 3, {**scene, "text_overlay": "sixth"}]
+    assert scene_overlays(VideoJob(scenes_data=scenes)) == [
+        TextOverlay("first", 0.0, 8.0), TextOverlay("sixth", 35.75, float("inf"))]  # the last runs to the end

@@ -5,11 +5,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from video_generation import tasks
+from video_generation import catalog, tasks
 from video_generation.models import JobStatus, JobStep, StepState, VideoJob
 from video_generation.pipeline import jobs, machine
 from video_generation.services import compose
 from video_generation.services.errors import PermanentError, RateLimitedError, RetryableError
+from video_generation.services.heygen_service import AvatarLook
 
 from .conftest import brief, steps_of
 
@@ -25,6 +26,10 @@ def assert_only_forward(snapshots, job_id):
     assert ranks == sorted(ranks), f"status went backwards: {[s for s, _ in seen]}"
     progresses = [p for _, p in seen]
     assert progresses == sorted(progresses), "progress went down"
+
+
+def composed(media_calls) -> tuple:
+    return [call for call in media_calls if call[0] == "compose"][-1]
 
 
 class TestHappyPath:
@@ -44,7 +49,12 @@ class TestHappyPath:
         assert len(fake_heygen.ledger) == 1
         assert all(s.state == StepState.SUCCEEDED for s in steps_of(job).values())
         assert job.veo_video_gcs_uri == steps_of(job)["veo:c0:s2"].output_uri
-        assert ("compose", "alpha", media_calls[-1][2], "9:16") == media_calls[-1]
+        assert ("compose", "alpha", composed(media_calls)[2], "9:16") == composed(media_calls)
+        # the finished video's poster (a third of its 22 s in) and preview, stored beside it and on the job
+        assert media_calls[-2:] == [("poster", 22.0 / 3), ("preview", 3.0)]
+        assert job.poster_uri == f"gs://fake-bucket/jobs/{job.id}/final-poster.jpg"
+        assert job.preview_uri == f"gs://fake-bucket/jobs/{job.id}/final-preview.mp4"
+        assert {job.poster_uri, job.preview_uri} <= set(fake_storage.objects)
 
     def test_it_moves_status_and_progress_only_forward(self, driver, submit_job):
         job = submit_job()
@@ -113,7 +123,20 @@ class TestHappyPath:
         driver.run()
         assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
         assert fake_heygen.ledger == [("v3_create", fake_heygen.ledger[0][1], False, "#00FF00")]
-        assert media_calls[-1][1] == "chroma"
+        assert composed(media_calls)[1] == "chroma"
+        assert fake_heygen.refused == 1  # it asked for transparency first: the catalogue did not know the avatar
+
+    def test_an_avatar_the_catalogue_says_cannot_be_matted_goes_straight_to_the_key_colour(
+            self, driver, submit_job, fake_heygen, media_calls):
+        job = submit_job()
+        fake_heygen.matting = False
+        fake_heygen.looks = (AvatarLook(avatar_id=job.avatar_id, name="Photo", gender="male",
+                                        avatar_type="photo_avatar", default_voice_id="", preview_image_url="",
+                                        preview_video_url="", transparent=False),)
+        driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        assert fake_heygen.ledger == [("v3_create", fake_heygen.ledger[0][1], False, "#00FF00")]
+        assert fake_heygen.refused == 0 and composed(media_calls)[1] == "chroma"
 
     def test_it_polls_first_near_the_expected_finish_then_at_short_intervals(self, driver, submit_job):
         job = submit_job(brief(1))
@@ -207,6 +230,16 @@ class TestNeverPayTwice:
         driver.run()
         assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
         assert len(fake_heygen.ledger) == 1
+
+    def test_a_resent_heygen_submit_asks_what_the_lost_one_asked_even_if_the_catalogue_changed_meanwhile(
+            self, driver, submit_job, fake_heygen, monkeypatch):
+        answers = iter([None, False, False])  # not known at the first submit; "cannot be matted" by the resend
+        monkeypatch.setattr(catalog, "avatar_transparency", lambda avatar_id: next(answers))
+        fake_heygen.lose_answer_once = True
+        job = submit_job(brief(1))
+        driver.run()
+        assert VideoJob.objects.get(id=job.id).status == JobStatus.COMPLETED
+        assert [(kind, transparent) for kind, _, transparent, _ in fake_heygen.ledger] == [("v3_create", True)]
 
     def test_a_crash_after_a_step_succeeded_is_picked_up_by_the_sweeper(self, driver, submit_job, fake_veo):
         driver.drop.add("video_generation.tasks.run_step")

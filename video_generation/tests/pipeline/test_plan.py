@@ -1,5 +1,6 @@
 """The scene plan obeys Veo's extension limits for any list of scenes."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -57,10 +58,39 @@ def test_legacy_v2_renders_the_presenter_after_uploading_the_broll():
     assert specs["heygen:render"].depends_on == ["heygen:upload"]
 
 
-def test_the_prompt_carries_title_scene_camera_mood_and_overlay():
-    prompt = plan.scene_prompt("Headphones", {"visual_description": "on a desk", "camera_movement": "zoom in",
-                                              "mood": "premium", "text_overlay": "40 h battery"})
+OVERLAID_SCENE = {"visual_description": "on a desk", "camera_movement": "zoom in", "mood": "premium",
+                  "text_overlay": "40 h battery", "duration": 8}
+
+
+def test_the_prompt_carries_title_scene_camera_and_mood_but_not_the_overlay_by_default():
+    prompt = plan.scene_prompt("Headphones", OVERLAID_SCENE)
+    assert prompt == "Headphones | on a desk | zoom in | premium"
+
+
+def test_the_prompt_carries_the_overlay_when_asked():
+    prompt = plan.scene_prompt("Headphones", OVERLAID_SCENE, with_overlay=True)
     assert prompt == 'Headphones | on a desk | zoom in | premium | on-screen text: "40 h battery"'
+
+
+@pytest.mark.parametrize(("flag", "mode", "in_prompt"), [
+    (False, "v3", False), (True, "v3", True), (False, "v2", True)])
+def test_veo_is_sent_the_overlay_only_when_the_scene_asks_or_in_v2(flag, mode, in_prompt):
+    specs = build(product_title="P", scenes=[{**OVERLAID_SCENE, "overlay_in_prompt": flag}],
+                  aspect_ratio="9:16", heygen_mode=mode)
+    prompt = next(s for s in specs if s.key == "veo:c0:s0").params["prompt"]
+    assert ("40 h battery" in prompt) is in_prompt
+
+
+def test_scene_spans_follow_the_chains_and_split_each_crossfade_at_its_middle():
+    durations = [8] * 7  # chains: scenes 0-4 (8 + 4 x 7 = 36 s) and 5-6 (8 + 7 = 15 s)
+    spans = plan.scene_spans(durations, 0.5)
+    assert spans[:5] == [(0.0, 8.0), (8.0, 15.0), (15.0, 22.0), (22.0, 29.0), (29.0, 35.75)]
+    assert spans[5:] == [(35.75, 43.5), (43.5, 50.5)]
+    assert spans[-1][1] == plan.broll_seconds(durations, 0.5)
+
+
+def test_scene_spans_of_a_single_chain_start_with_the_first_scenes_own_duration():
+    assert plan.scene_spans([4, 6, 8], 0.5) == [(0.0, 4.0), (4.0, 11.0), (11.0, 18.0)]
 
 
 def test_legacy_v2_gets_the_centre_of_our_placement_box_as_heygens_offset():

@@ -55,6 +55,33 @@ class Quality(models.TextChoices):
     FAST = "fast", "Fast (Veo 3.1 Fast)"
 
 
+class SceneTransitions(models.TextChoices):
+    CONTINUOUS = "continuous", "continuous: each scene extends the one before (one provider operation after another)"
+    CUTS = "cuts", "cuts: every scene from the product image at once, joined with short transitions"
+
+
+class BrollFit(models.TextChoices):
+    EXTEND = "extend", "extend: further Veo extensions so the B-roll covers the narration"
+    LOOP = "loop", "loop: the B-roll repeated with a crossfade"
+    HOLD = "hold", "hold: the last frame held"
+
+
+class CaptionStyle(models.TextChoices):
+    BOLD = "bold", "bold"
+    CLEAN = "clean", "clean"
+    KARAOKE = "karaoke", "karaoke"
+
+
+class CaptionPosition(models.TextChoices):
+    AUTO = "auto", "auto: the side of the frame away from the presenter"
+    TOP = "top", "top"
+    BOTTOM = "bottom", "bottom"
+
+
+def default_captions() -> dict:
+    return {"enabled": True, "style": CaptionStyle.BOLD.value, "position": CaptionPosition.AUTO.value}
+
+
 class VideoJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_jobs")
@@ -74,6 +101,12 @@ class VideoJob(models.Model):
     quality = models.CharField(max_length=16, choices=Quality.choices, default=Quality.STANDARD,
                                help_text="Which Veo model renders the B-roll (settings.VEO_MODELS).")
     broll_audio = models.BooleanField(default=False, help_text="Whether Veo renders sound with the B-roll.")
+    scene_transitions = models.CharField(max_length=16, choices=SceneTransitions.choices,
+                                         default=SceneTransitions.CONTINUOUS)
+    broll_fit = models.CharField(max_length=8, choices=BrollFit.choices, default=BrollFit.EXTEND,
+                                 help_text="How the B-roll covers a narration longer than it.")
+    captions = models.JSONField(default=default_captions, blank=True,
+                                help_text="{enabled, style, position} of the burned-in captions.")
     quote = models.JSONField(default=dict, blank=True,
                              help_text="The quote the job was accepted on (pricing.Quote.as_dict).")
     idempotency_key = models.CharField(max_length=255, blank=True, null=True,
@@ -100,6 +133,10 @@ class VideoJob(models.Model):
                                   help_text="Storage URI of the finished video's poster frame (JPEG).")
     preview_uri = models.CharField(max_length=1000, blank=True, default="",
                                    help_text="Storage URI of the finished video's short silent preview (MP4).")
+    captions_srt_uri = models.CharField(max_length=1000, blank=True, default="",
+                                        help_text="Storage URI of the styled captions as SubRip (.srt).")
+    captions_vtt_uri = models.CharField(max_length=1000, blank=True, default="",
+                                        help_text="Storage URI of the styled captions as WebVTT (.vtt).")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

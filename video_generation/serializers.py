@@ -11,7 +11,18 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .downloads import Artifact, artifact_url
-from .models import AspectRatio, JobStatus, JobStep, Quality, VideoJob
+from .models import (
+    AspectRatio,
+    BrollFit,
+    CaptionPosition,
+    CaptionStyle,
+    JobStatus,
+    JobStep,
+    Quality,
+    SceneTransitions,
+    VideoJob,
+    default_captions,
+)
 from .presets import AVATAR_PRESETS, POSITION_MAX, POSITION_MIN, SCALE_MAX, SCALE_MIN, default_position
 from .validators import drawable_text, plain_text, public_url, visible_text
 
@@ -183,6 +194,17 @@ class AvatarPositionField(serializers.Field):
         return dict(value)
 
 
+class CaptionsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    enabled = StrictBooleanField(default=True, help_text="Burn the narration's words into the video.")
+    style = serializers.ChoiceField(
+        choices=CaptionStyle.choices, default=CaptionStyle.BOLD,
+        help_text="`bold`: large white text with a dark outline; `clean`: plain text on a soft band; `karaoke`: "
+                  "each word lights up as it is spoken.")
+    position = serializers.ChoiceField(
+        choices=CaptionPosition.choices, default=CaptionPosition.AUTO,
+        help_text="`auto` puts the captions at the end of the frame away from the presenter's face.")
+
+
 class VideoGenerationRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     product_id = optional_text(max_length=255, allow_null=True)
     product_title = text(max_length=500)
@@ -204,6 +226,19 @@ class VideoGenerationRequestSerializer(RejectUnknownFieldsMixin, serializers.Ser
         default=False,
         help_text="Let Veo render sound with the B-roll (mixed under the presenter's voice). Off by default: the "
                   "presenter's voice is the soundtrack, and Vertex prices silent video at about half.")
+    captions = CaptionsSerializer(
+        required=False, default=default_captions,
+        help_text="Captions burned into the video and downloadable as .srt and .vtt. On (bold, auto) by default.")
+    broll_fit = serializers.ChoiceField(
+        choices=BrollFit.choices, default=BrollFit.EXTEND,
+        help_text="When the narration is longer than the scenes: `extend` (default) adds Veo extensions so the B-roll "
+                  "covers it, priced in the quote; `loop` repeats the B-roll with a crossfade; `hold` holds its "
+                  "last frame.")
+    scene_transitions = serializers.ChoiceField(
+        choices=SceneTransitions.choices, default=SceneTransitions.CONTINUOUS,
+        help_text="`continuous` (default): each scene extends the one before, one provider operation after "
+                  "another; `cuts`: every scene is generated from the product image at once and joined with short "
+                  "transitions, so the B-roll takes one operation's time whatever the scene count.")
     max_credits = StrictIntegerField(
         required=False, min_value=1, max_value=1_000_000,
         help_text="Refuse with 402 (creating nothing) if the quote is above this many credits.")

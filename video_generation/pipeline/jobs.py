@@ -12,7 +12,16 @@ from django.utils import timezone
 
 from video_saas.middleware import new_request_id
 
-from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
+from ..models import (
+    BrollFit,
+    JobStatus,
+    JobStep,
+    SceneTransitions,
+    StepKind,
+    StepState,
+    VideoJob,
+    default_captions,
+)
 from . import dispatch, pricing
 from .logcontext import current_request_id, job_context
 from .machine import enqueue_poll
@@ -96,6 +105,9 @@ def save_job(*, user, data: dict[str, Any], quote: pricing.Quote, heygen_mode: s
         heygen_mode=heygen_mode,
         quality=quote.quality,
         broll_audio=quote.broll_audio,
+        scene_transitions=data.get("scene_transitions") or SceneTransitions.CONTINUOUS,
+        broll_fit=data.get("broll_fit") or BrollFit.EXTEND,
+        captions=dict(data.get("captions") or default_captions()),
         quote=quote.as_dict(),
         idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint,

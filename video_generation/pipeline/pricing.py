@@ -143,5 +143,5 @@ def quote(data: dict[str, Any], *, heygen_mode: str | None = None) -> Quote:
 def job_quote(job) -> Quote:
     """The quote for a saved job's brief (a retry holds this again)."""
     data = {"scenes": job.scenes_data, "avatar_script": job.avatar_script, "quality": job.quality,
-            "broll_audio": job.broll_audio}
+            "broll_audio": job.broll_audio, "scene_transitions": job.scene_transitions, "broll_fit": job.broll_fit}
     return quote(data, heygen_mode=job.heygen_mode)

@@ -5,9 +5,9 @@ content (ffmpeg's testsrc2, so the encoder has real work, plus a tone) and a 24 
 (media_factory.make_presenter, like HeyGen's transparent WebM). Each repetition runs compose_final in a fresh
 child Python process whose CPU affinity is one core before it starts, so ffmpeg inherits it and compose's own
 thread count (from sched_getaffinity) is 1. Every repetition runs two variants back to back: ``plain`` and
-``overlays`` (three on-screen texts, one per third of the video); the ratio of their medians is reported against
-OVERLAY_RATIO_TARGET, with the ratio of their ffmpeg CPU seconds beside it (steadier on a shared machine). The
-child reports wall seconds and
+``overlays`` (three on-screen texts, one per third of the video, and bold captions of a 60-word narration spread
+over the whole video); the ratio of their medians is reported against OVERLAY_RATIO_TARGET, with the ratio of
+their ffmpeg CPU seconds beside it (steadier on a shared machine). The child reports wall seconds and
 getrusage(RUSAGE_CHILDREN).ru_maxrss, i.e. the peak RSS of the ffmpeg it ran (and its own peak RSS apart).
 """
 
@@ -46,7 +46,14 @@ def make_inputs(folder: Path, seconds: float) -> tuple[Path, Path]:
 
 OVERLAY_TEXTS = ("40 h battery", "Active noise cancelling, all day long", "Wireless charging case — €199")
 VARIANTS = ("plain", "overlays")
+PLACEMENT_ARGS = (0.8, 0.7, 0.8)
 OVERLAY_RATIO_TARGET = 1.25
+
+
+NARRATION = ("Introducing our revolutionary wireless headphones. Forty hours of battery life keep the music going "
+             "all week, and adaptive noise cancelling turns any commute into a quiet room. Soft memory foam "
+             "cushions stay comfortable from the first song to the last. Premium sound, all day comfort, and a "
+             "case that charges without a cable. Order yours today.")
 
 
 def overlays_for(variant: str, seconds: float) -> list:
@@ -59,15 +66,35 @@ def overlays_for(variant: str, seconds: float) -> list:
     return [TextOverlay(text, n * third, (n + 1) * third) for n, text in enumerate(OVERLAY_TEXTS)]
 
 
+def _placement():
+    from video_generation.services.compose import Placement
+
+    return Placement(*PLACEMENT_ARGS)
+
+
+def captions_for(variant: str, seconds: float, presenter: Path):
+    """``overlays``: the narration's captions (bold, auto) for the presenter's box; ``plain``: none."""
+    from video_generation.services import captions
+    from video_generation.services.compose import placed_presenter
+
+    if variant == "plain":
+        return None
+    box = placed_presenter(presenter, _placement(), "9:16")
+    words = captions.spread(captions.display_words(NARRATION), 0.3, seconds - 0.3)
+    return captions.track(words, style="bold", position="auto", frame_w=720, frame_h=1280, presenter=box)
+
+
 def child(broll: str, presenter: str, output: str, variant: str = "plain") -> None:
     """Runs in the pinned child process: one compose, then a JSON line on stdout."""
-    from video_generation.services.compose import Placement, compose_final, probe
+    from video_generation.services.compose import compose_final, probe
 
-    overlays = overlays_for(variant, probe(Path(broll)).duration)
+    duration = probe(Path(broll)).duration
+    overlays = overlays_for(variant, duration)
+    track = captions_for(variant, duration, Path(presenter))
     start = time.perf_counter()
     info = compose_final(broll=Path(broll), presenter=Path(presenter), presenter_keying="alpha",
-                         placement=Placement(scale=0.8, x=0.7, y=0.8), aspect_ratio="9:16", output=Path(output),
-                         overlays=overlays)
+                         placement=_placement(), aspect_ratio="9:16", output=Path(output), overlays=overlays,
+                         captions=track)
     seconds = time.perf_counter() - start
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     me = resource.getrusage(resource.RUSAGE_SELF)
@@ -102,7 +129,8 @@ def run(args) -> dict:
     cpu_plain = summary(r["ffmpeg_cpu_seconds"] for r in runs)
     cpu_text = summary(r["ffmpeg_cpu_seconds"] for r in by_variant["overlays"])
     cpu_ratio = round(cpu_text["p50"] / cpu_plain["p50"], 3)
-    log(f"compose median: plain {secs['p50']:.2f} s, three overlays {with_text['p50']:.2f} s (x{ratio}); "
+    log(f"compose median: plain {secs['p50']:.2f} s, with three overlays and captions {with_text['p50']:.2f} s "
+        f"(x{ratio}); "
         f"ffmpeg CPU {cpu_plain['p50']:.2f} s against {cpu_text['p50']:.2f} s (x{cpu_ratio})")
     mem = summary(r["ffmpeg_peak_rss_mb"] for r in runs)
     data = {
@@ -113,7 +141,8 @@ def run(args) -> dict:
         "pinned_to_cpu": core, "runs": runs, "seconds": secs, "ffmpeg_peak_rss_mb": mem,
         "python_peak_rss_mb": summary(r["python_peak_rss_mb"] for r in runs),
         "ffmpeg_cpu_seconds": summary(r["ffmpeg_cpu_seconds"] for r in runs),
-        "overlays": {"texts": list(OVERLAY_TEXTS), "runs": by_variant["overlays"], "seconds": with_text,
+        "overlays": {"texts": list(OVERLAY_TEXTS), "captions": NARRATION, "runs": by_variant["overlays"],
+                     "seconds": with_text,
                      "ffmpeg_peak_rss_mb": summary(r["ffmpeg_peak_rss_mb"] for r in by_variant["overlays"]),
                      "ffmpeg_cpu_seconds": cpu_text, "ratio_to_plain": ratio, "cpu_ratio_to_plain": cpu_ratio,
                      "ratio_target": OVERLAY_RATIO_TARGET},

@@ -353,6 +353,9 @@ class HeyGenService:
                                    engine.get("type") not in ("avatar_iv", "avatar_v", "avatar_iii")):
             raise V3Error(400, "invalid_parameter", "engine.type must be avatar_iv, avatar_v or avatar_iii.",
                           "engine.type")
+        caption = body.get("caption")
+        if caption is not None and (not isinstance(caption, dict) or caption.get("file_format", "srt") != "srt"):
+            raise V3Error(400, "invalid_parameter", "caption.file_format must be srt.", "caption.file_format")
         cb = body.get("callback_url")
         if cb is not None and (not isinstance(cb, str) or not re.match(r"^https?://", cb)):
             raise V3Error(400, "invalid_parameter", "callback_url must be an http(s) URL.", "callback_url")
@@ -404,10 +407,11 @@ class HeyGenService:
         try:
             key = render_key(ext, canvas, [{k: (str(v) if k == "background" else v) for k, v in sc.items()}
                                            for sc in scenes])
-            data, total = self.ctx.render_cache.get_or_render(key, lambda: self._render_file(video, scenes, canvas))
+            data, total, cues = self.ctx.render_cache.get_or_render(
+                key, lambda: self._render_file(video, scenes, canvas))
             if not out.exists():
                 out.write_bytes(data)
-            write_srt(self.ctx.files_dir / f"{video.id}.srt", " ".join(s["script"] for s in scenes), total)
+            write_srt(self.ctx.files_dir / f"{video.id}.srt", cues)
             with self.lock:
                 video.rendered, video.duration, video.filename = True, round(total, 3), out.name
         except Exception as exc:
@@ -419,19 +423,20 @@ class HeyGenService:
     def _render_file(self, video: Video, scenes: list[dict], canvas) -> tuple[bytes, float]:
         ext = video.output_format
         out = self.ctx.files_dir / f"{video.id}.{ext}"
-        parts, total = [], 0.0
+        parts, total, cues = [], 0.0, []
         for i, sc in enumerate(scenes):
             part = out if len(scenes) == 1 else self.ctx.files_dir / f"{video.id}.part{i}.{ext}"
             res = render_presenter(part, script=sc["script"], speed=sc["speed"], canvas=canvas, look=sc["look"],
                                    fmt=ext, background=sc["background"], scale=sc["scale"], offset=sc["offset"])
             parts.append(part)
+            cues += [(start + total, end + total, text) for start, end, text in res.cues]
             total += res.duration
         if len(scenes) > 1:
             concat_mp4(parts, out)
             for part in parts:
                 part.unlink(missing_ok=True)
         # The bytes are only needed to serve a later identical request from the render cache.
-        return (out.read_bytes() if self.ctx.render_cache.enabled else b""), total
+        return (out.read_bytes() if self.ctx.render_cache.enabled else b""), total, cues
 
     def _schedule_callback(self, video: Video) -> None:
         if not video.callback_url:

@@ -502,6 +502,26 @@ def speak(text: str, speed: float = 1.0) -> np.ndarray:
     return _speak_cached(text, float(speed))
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+_AUDIBLE = 0.02  # |sample| above which the speech is taken to have started (float32 at full scale 1.0)
+
+
+def speak_timed(text: str, speed: float = 1.0) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
+    """The text spoken sentence by sentence, and each sentence's (start, end, text) in that audio, from its first
+    audible sample to its last: the timings of the sandbox's subtitle file, taken from its own speech."""
+    parts, cues, at = [], [], 0
+    for sentence in (s.strip() for s in _SENTENCE_END.split(text)):
+        if not sentence:
+            continue
+        audio = speak(sentence, speed)
+        audible = np.flatnonzero(np.abs(audio) > _AUDIBLE)
+        first, last = (audible[0], audible[-1] + 1) if len(audible) else (0, len(audio))
+        cues.append((float(at + first) / SAMPLE_RATE, float(at + last) / SAMPLE_RATE, sentence))
+        parts.append(audio)
+        at += len(audio)
+    return (np.concatenate(parts) if parts else np.zeros(0, np.float32)), cues
+
+
 def _synthesise(text: str, speed: float = 1.0) -> np.ndarray:
     """Offline neural TTS (hibari-tts, voice 'heart' shipped in the wheel): float32 mono at 24 kHz."""
     global _tts
@@ -585,6 +605,7 @@ def hex_to_ffmpeg(color: str) -> str:
 class PresenterResult:
     path: Path
     duration: float
+    cues: list[tuple[float, float, str]]  # each sentence's (start, end, text) in the speech, as its SRT says
 
 
 def render_presenter(out: Path, *, script: str, speed: float, canvas: tuple[int, int], look: Look,
@@ -598,7 +619,7 @@ def render_presenter(out: Path, *, script: str, speed: float, canvas: tuple[int,
     """
     W, H = canvas
     text = strip_markers(script)
-    audio = speak(text, speed=speed)
+    audio, cues = speak_timed(text, speed=speed)
     frames = int(math.ceil(len(audio) / (SAMPLE_RATE / FPS))) + FPS // 4
     duration = frames / FPS
     padded = np.zeros(int(round(duration * SAMPLE_RATE)), np.float32)
@@ -670,7 +691,7 @@ def render_presenter(out: Path, *, script: str, speed: float, canvas: tuple[int,
         args += ["-filter_complex", graph, "-map", "[v]", "-map", "2:a"] + enc
         args += ["-frames:v", str(frames), "-t", f"{duration:.3f}", str(out)]
         ffmpeg(args, stdin=stream)
-    return PresenterResult(Path(out), duration)
+    return PresenterResult(Path(out), duration, cues)
 
 
 def concat_mp4(parts: list[Path], out: Path) -> Path:
@@ -684,8 +705,10 @@ def concat_mp4(parts: list[Path], out: Path) -> Path:
     return out
 
 
-def write_srt(path: Path, text: str, duration: float) -> None:
+def write_srt(path: Path, cues: list[tuple[float, float, str]]) -> None:
+    """A SubRip file of the cues, numbered from 1 (what HeyGen's `subtitle_url` serves)."""
     def ts(s: float) -> str:
         ms = int(round(s * 1000))
         return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
-    Path(path).write_text(f"1\n{ts(0)} --> {ts(duration)}\n{strip_markers(text)}\n")
+    Path(path).write_text("".join(f"{n}\n{ts(start)} --> {ts(end)}\n{text}\n\n"
+                                  for n, (start, end, text) in enumerate(cues, start=1)))

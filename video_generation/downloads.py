@@ -50,6 +50,9 @@ class Artifact(enum.StrEnum):
     # The poster and the preview are kept, and deleted, with the video (retention.py, deliverables.py).
     POSTER = "poster", 3, "poster_uri", "{job_id}-poster.jpg", ("video_expired_at",)
     PREVIEW = "preview", 4, "preview_uri", "{job_id}-preview.mp4", ("video_expired_at",)
+    # The captions too: as SubRip and as WebVTT (what an HTML <track> plays).
+    CAPTIONS_SRT = "captions_srt", 5, "captions_srt_uri", "{job_id}.srt", ("video_expired_at",)
+    CAPTIONS_VTT = "captions_vtt", 6, "captions_vtt_uri", "{job_id}.vtt", ("video_expired_at",)
 
     def __new__(cls, value: str, code: int, job_field: str, file_name: str,
                 expiry_fields: tuple[str, ...]) -> Artifact:

@@ -30,14 +30,16 @@ from .api_errors import JobNotFound
 from .downloads import Artifact, artifact_uri, link_ttl
 from .models import JobStep, VideoJob
 
-ETAG_VERSION = "status-v2"  # change when the answer's shape changes, so no old tag matches a new shape
+ETAG_VERSION = "status-v3"  # change when the answer's shape changes, so no old tag matches a new shape
 LINK_FIELDS = {"veo_video_url": Artifact.BROLL, "final_video_url": Artifact.VIDEO, "poster_url": Artifact.POSTER,
-               "preview_url": Artifact.PREVIEW}
+               "preview_url": Artifact.PREVIEW, "captions_srt_url": Artifact.CAPTIONS_SRT,
+               "captions_vtt_url": Artifact.CAPTIONS_VTT}
 
 
 JOB_COLUMNS = in_model_order(VideoJob, {
     "id", "user_id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
     "processing_time_seconds", "veo_video_gcs_uri", "final_video_uri", "poster_uri", "preview_uri",
+    "captions_srt_uri", "captions_vtt_uri", "captions", "broll_fit", "scene_transitions",
     "error_message", "credits_used",
     "aspect_ratio", "quality", "broll_audio", "duration_seconds", "quote", "cost_usd",
     "video_expires_at", "video_expired_at", "intermediates_expired_at"})

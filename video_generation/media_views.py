@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 # Types a browser may render inline from our origin; everything else is sent as an octet-stream download.
 _INLINE_PREFIXES = ("image/", "video/", "audio/")
 _NOT_INLINE = frozenset({"image/svg+xml"})
+_INLINE_TYPES = frozenset({"text/vtt"})  # captions for an HTML <track>: plain cues, no markup a browser runs
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -79,7 +80,7 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
 
 def _content_type(name: str, stored_type: str | None) -> str:
     guessed = (stored_type or "").split(";")[0].strip().lower() or mimetypes.guess_type(name)[0] or ""
-    if guessed.startswith(_INLINE_PREFIXES) and guessed not in _NOT_INLINE:
+    if (guessed.startswith(_INLINE_PREFIXES) and guessed not in _NOT_INLINE) or guessed in _INLINE_TYPES:
         return guessed
     return "application/octet-stream"
 

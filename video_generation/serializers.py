@@ -311,6 +311,11 @@ class VideoJobSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
         help_text="The finished video's poster frame (JPEG, a third of the way in), a link like final_video_url's.")
     preview_url = serializers.SerializerMethodField(
         help_text="The finished video's first 3 seconds, silent, at half size (MP4), a link like final_video_url's.")
+    captions_srt_url = serializers.SerializerMethodField(
+        help_text="The burned-in captions as SubRip (.srt), a link like final_video_url's; null without captions.")
+    captions_vtt_url = serializers.SerializerMethodField(
+        help_text="The same captions as WebVTT (.vtt), for an HTML <track>; null without captions.")
+    captions = CaptionsSerializer(read_only=True, help_text="The captions the job was made with.")
     steps = JobStepSerializer(many=True, read_only=True)
     credits_quoted = serializers.SerializerMethodField(
         help_text="The credits the job was accepted at (held until it ends); `credits_used` is what the finished "
@@ -322,8 +327,9 @@ class VideoJobSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
             "id", "status", "progress", "product_title",
             "created_at", "updated_at", "completed_at",
             "processing_time_seconds", "veo_video_url",
-            "final_video_url", "poster_url", "preview_url", "error_message", "credits_used",
-            "aspect_ratio", "steps",
+            "final_video_url", "poster_url", "preview_url", "captions_srt_url", "captions_vtt_url",
+            "error_message", "credits_used",
+            "aspect_ratio", "captions", "broll_fit", "scene_transitions", "steps",
             "quality", "broll_audio", "duration_seconds", "credits_quoted", "cost_usd",
             "expired", "video_expires_at", "video_expired_at",
         ]
@@ -352,6 +358,12 @@ class VideoJobSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
 
     def get_preview_url(self, job: VideoJob) -> str | None:
         return fresh_link(job, Artifact.PREVIEW) if self.context.get("links", True) else None
+
+    def get_captions_srt_url(self, job: VideoJob) -> str | None:
+        return fresh_link(job, Artifact.CAPTIONS_SRT) if self.context.get("links", True) else None
+
+    def get_captions_vtt_url(self, job: VideoJob) -> str | None:
+        return fresh_link(job, Artifact.CAPTIONS_VTT) if self.context.get("links", True) else None
 
 
 def fresh_link(job: VideoJob, artifact: Artifact) -> str | None:

@@ -291,11 +291,12 @@ class JobDownloadApi(APIView):
         description="Answers 302 with `Location` set to a link (a V4 signed URL, or our own /media/ link) that is "
                     "valid for DOWNLOAD_URL_TTL_SECONDS (5 minutes by default), so a client never needs to keep a "
                     "long-lived link. `artifact=video` is the finished video, `artifact=broll` the B-roll alone, "
-                    "`poster` its poster frame (JPEG), `preview` its first 3 seconds (silent MP4).",
+                    "`poster` its poster frame (JPEG), `preview` its first 3 seconds (silent MP4), "
+                    "`captions_srt` and `captions_vtt` its captions (SubRip, WebVTT).",
         parameters=[
             OpenApiParameter("artifact", str, enum=[artifact.value for artifact in Artifact], default="video",
-                             description="Which file: the finished `video` (default), the `broll`, the `poster` "
-                                         "or the `preview`."),
+                             description="Which file: the finished `video` (default), the `broll`, the `poster`, "
+                                         "the `preview`, or the captions as `captions_srt` or `captions_vtt`."),
             OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[302],
                              description="The short-lived link to the file."),
         ],

@@ -70,6 +70,25 @@ def test_webm_alpha_and_mp4_key_colour(sbx, http, hg, callbacks):
     assert any(c["event_type"] == "avatar_video.success" and c["event_data"]["callback_id"] == "cb-1" for c in got)
 
 
+def test_the_subtitle_file_has_a_cue_per_sentence_timed_from_the_speech(http, hg):
+    script = "Meet the new wireless headphones. Forty hours of battery life. Order yours today."
+    video_id = hg.create(v3_body(script=script, caption={"file_format": "srt"})).json()["data"]["video_id"]
+    done, _ = hg.wait_v3(video_id)
+    srt = httpx.get(done["subtitle_url"]).text
+    cues = [block.split("\n") for block in srt.strip().split("\n\n")]
+    assert [cue[2] for cue in cues] == ["Meet the new wireless headphones.", "Forty hours of battery life.",
+                                        "Order yours today."]
+
+    def seconds(stamp):
+        h, m, s = stamp.replace(",", ".").split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+
+    times = [tuple(seconds(t) for t in cue[1].split(" --> ")) for cue in cues]
+    assert all(start < end for start, end in times)
+    assert all(a[1] <= b[0] for a, b in zip(times, times[1:]))  # in order, not overlapping
+    assert 0 < times[0][0] < 0.6 and times[-1][1] <= done["duration"]
+
+
 @pytest.mark.parametrize("body,headers,status,code", [
     (v3_body(avatar_id="nobody"), None, 404, "avatar_not_found"),
     (v3_body(voice_id="nope"), None, 404, "voice_not_found"),
@@ -79,6 +98,8 @@ def test_webm_alpha_and_mp4_key_colour(sbx, http, hg, callbacks):
     (v3_body(output_format="mov"), None, 400, "invalid_parameter"),
     (v3_body(output_format="webm", background={"type": "color", "value": "#00FF00"}), None, 400, "invalid_parameter"),
     (v3_body(avatar_id=ANNA, output_format="webm"), None, 400, "invalid_parameter"),
+    (v3_body(caption={"file_format": "vtt"}), None, 400, "invalid_parameter"),
+    (v3_body(caption="srt"), None, 400, "invalid_parameter"),
     (v3_body(), {"X-Api-Key": "wrong"}, 401, "unauthorized"),
     (v3_body(), {}, 401, "unauthorized"),
 ])

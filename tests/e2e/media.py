@@ -9,6 +9,7 @@ import av
 import numpy as np
 
 from video_generation.services.compose import Box, MediaInfo, Placement, presenter_box, probe
+from video_generation.services.captions import area as caption_area
 from video_generation.services.overlay import layout_text
 
 # The sandbox presenter: a figure with skin ~(224,180,150) and a blue shirt ~(40,70,130).
@@ -82,10 +83,24 @@ def key_green_fraction(frame: np.ndarray, tolerance: int = 60) -> float:
     return float(mask.mean())
 
 
-def text_region(text: str, frame_w: int, frame_h: int, presenter: Region) -> Region:
-    """Where the compositor draws a scene's on-screen text, clear of the presenter box."""
+def caption_band(frame_w: int, frame_h: int, presenter: Region) -> Region:
+    """Where the compositor draws a job's captions (default style and position), clear of the presenter's face."""
     box = Box(presenter.left, presenter.top, presenter.width, presenter.height)
-    return Region.of(layout_text(text, frame_w, frame_h, box).box)
+    return Region.of(caption_area("bold", "auto", frame_w, frame_h, box).box)
+
+
+def text_region(text: str, frame_w: int, frame_h: int, presenter: Region) -> Region:
+    """Where the compositor draws a scene's on-screen text, clear of the presenter box and of the captions."""
+    box = Box(presenter.left, presenter.top, presenter.width, presenter.height)
+    band = caption_band(frame_w, frame_h, presenter)
+    reserved = Box(band.left, band.top, band.width, band.height)
+    return Region.of(layout_text(text, frame_w, frame_h, box, reserved=reserved).box)
+
+
+def caption_ink(frame: np.ndarray, region: Region) -> tuple[int, int]:
+    """(near-white pixels, near-black pixels) in the region: the bold captions' letters and their outline."""
+    luma = region.crop(frame)[..., :3].astype(float) @ np.array([0.299, 0.587, 0.114])
+    return int((luma > 235).sum()), int((luma < 25).sum())
 
 
 def backing_shade(frame: np.ndarray, region: Region, inset: int = 4) -> float:

@@ -11,6 +11,8 @@ from video_generation.pipeline.plan import broll_seconds
 from .conftest import assert_forward_only, assert_unique_paid_calls
 from .media import (
     backing_shade,
+    caption_band,
+    caption_ink,
     expected_box,
     frames_at,
     key_green_fraction,
@@ -147,6 +149,28 @@ def test_the_headphones_brief_completes(e2e, jobs, tmp_path):
         lower_right = type(box)(360, 640, 360, 640)
         upper_left = type(box)(0, 0, 360, 640)
         assert presenter_pixels(frame, lower_right) > 10 * max(1, presenter_pixels(frame, upper_left))
+
+
+@pytest.mark.timeout(600)
+def test_the_headphones_video_carries_captions_of_its_script_timed_to_the_voice(e2e, jobs, tmp_path):
+    import pysubs2
+
+    job, path, info = finished(e2e, jobs, "headphones", tmp_path)
+    srt = e2e.http.get(job["captions_srt_url"], follow_redirects=True)
+    vtt = e2e.http.get(job["captions_vtt_url"], follow_redirects=True)
+    assert srt.status_code == vtt.status_code == 200 and vtt.text.startswith("WEBVTT")
+    cues = pysubs2.SSAFile.from_string(srt.text, format_="srt")
+    script = make_brief(e2e, "headphones")["avatar_script"]
+    assert " ".join(cue.plaintext.replace("\n", " ") for cue in cues).split() == script.split()
+    assert all(len(cue.plaintext.split("\n")) <= 2 for cue in cues)
+    assert cues[-1].end / 1000 <= info.duration + 0.01
+
+    band = caption_band(720, 1280, expected_box(720, 1280, 0.8, 0.7, 0.8))
+    middle_of_second = (cues[1].start + cues[1].end) / 2000
+    (silent, spoken) = frames_at(path, [cues[0].start / 1000 - 0.15, middle_of_second])
+    white_before, _ = caption_ink(silent, band)
+    white, black = caption_ink(spoken, band)
+    assert white > 800 and black > 800 and white > 3 * max(white_before, 1), (white_before, white, black)
 
 
 @pytest.mark.timeout(600)

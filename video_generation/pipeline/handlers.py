@@ -16,6 +16,7 @@ Every handler is a StepHandler and says what it can do:
 
 from __future__ import annotations
 
+import logging
 import math
 import mimetypes
 import tempfile
@@ -29,8 +30,8 @@ from django.db.models import Q
 
 from .. import catalog, deliverables
 from ..models import HeyGenMode, JobStep, StepKind, VideoJob
-from ..services import compose
-from ..services.errors import PermanentError
+from ..services import alignment, captions, compose
+from ..services.errors import PermanentError, ProviderError
 from ..services.heygen_service import MAX_BULK_STATUS_IDS, HeyGenVideo, MattingUnsupportedError
 from ..services.overlay import TextOverlay
 from ..services.safe_http import fetch_to_file
@@ -39,7 +40,11 @@ from ..services.veo_service import MediaRef
 from . import plan, pricing, providers
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
+logger = logging.getLogger(__name__)
+
 PRESENTER_ASPECT_RATIO = "9:16"  # a presenter is a standing person: always rendered portrait
+SUBTITLES_RESULT = "subtitles_uri"  # the render step's copy of HeyGen's subtitle file
+SUBTITLES_MAX_BYTES = 1024 * 1024
 TRANSPARENCY_PARAM = "avatar_transparent"  # the catalogue's answer for the render step's avatar, once asked
 
 
@@ -187,25 +192,56 @@ class Compose(LocalStep):
                 keying = presenter_step.result.get("keying", "alpha")
                 presenter = download(presenter_step.output_uri, directory,
                                      "presenter.webm" if keying == "alpha" else "presenter.mp4")
+                placement = compose.Placement(scale=job.avatar_scale, x=job.avatar_x, y=job.avatar_y)
+                track = caption_track(job, presenter_step, presenter, placement)
                 info = compose.compose_final(
                     broll=broll, presenter=presenter, presenter_keying=keying,
-                    key_color=settings.HEYGEN_KEY_COLOR,
-                    placement=compose.Placement(scale=job.avatar_scale, x=job.avatar_x, y=job.avatar_y),
-                    aspect_ratio=job.aspect_ratio, output=output, overlays=scene_overlays(job))
+                    key_color=settings.HEYGEN_KEY_COLOR, placement=placement,
+                    aspect_ratio=job.aspect_ratio, output=output, overlays=scene_overlays(job), captions=track)
+                if track is not None and track.captions:
+                    for side in ("captions_srt_uri", "captions_vtt_uri"):
+                        track.save(Path(deliverables.beside(str(output), side)))
             uri = get_storage().upload_file(output, job_path(job, "final.mp4"), "video/mp4")
-            extras = store_poster_and_preview(job, output, info.duration)
+            extras = store_side_files(job, output, info.duration)
         return Done(uri, {"duration": info.duration, "width": info.width, "height": info.height, **extras})
 
 
-def store_poster_and_preview(job: VideoJob, video: Path, duration: float) -> dict:
-    """The finished video's poster frame and short preview, stored beside it (deliverables.py names them)."""
-    poster, preview = video.with_name("poster.jpg"), video.with_name("preview.mp4")
-    compose.poster(video, poster, at=compose.poster_time(duration))
-    compose.preview(video, preview)
+def caption_track(job: VideoJob, presenter_step: JobStep, presenter: Path,
+                  placement: compose.Placement) -> captions.Track | None:
+    """The job's captions for its frame and presenter box, from the narration's words (None: captions off)."""
+    options = job.captions or {}
+    if not options.get("enabled"):
+        return None
+    words = narration_words(job, presenter_step, presenter)
+    width, height = compose.FRAME_SIZES[job.aspect_ratio]
+    box = compose.placed_presenter(presenter, placement, job.aspect_ratio)
+    return captions.track(words, style=options.get("style", "bold"), position=options.get("position", "auto"),
+                          frame_w=width, frame_h=height, presenter=box)
+
+
+def narration_words(job: VideoJob, presenter_step: JobStep, presenter: Path) -> list[captions.Word]:
+    """The narration's words and times: from the provider's subtitle file, else aligned to the voice offline."""
+    subtitles_uri = presenter_step.result.get(SUBTITLES_RESULT)
+    if subtitles_uri:
+        words = captions.words_from_srt(get_storage().read_bytes(subtitles_uri).decode("utf-8", "replace"))
+        if words:
+            return words
+    return alignment.align(job.avatar_script, presenter)
+
+
+def store_side_files(job: VideoJob, video: Path, duration: float) -> dict:
+    """The finished video's poster frame and short preview, made now, and the side files made with it (captions),
+    stored beside it: each local file is named after the local video as the stored one is after the stored one."""
+    compose.poster(video, Path(deliverables.poster_of(str(video))), at=compose.poster_time(duration))
+    compose.preview(video, Path(deliverables.preview_of(str(video))))
     final = job_path(job, "final.mp4")
     storage = get_storage()
-    return {"poster_uri": storage.upload_file(poster, deliverables.poster_of(final), "image/jpeg"),
-            "preview_uri": storage.upload_file(preview, deliverables.preview_of(final), "video/mp4")}
+    stored = {}
+    for side in deliverables.SIDE_FILES:
+        local = Path(deliverables.beside(str(video), side))
+        if local.exists():
+            stored[side] = storage.upload_file(local, deliverables.beside(final, side), deliverables.content_type(side))
+    return stored
 
 
 # --- Google Veo -----------------------------------------------------------------------------------------
@@ -360,7 +396,24 @@ class HeyGenRender(ProviderStep):
         if video.state == "failed":
             return Failed(video.failure_code or "render_failed", video.failure_message or "the render failed")
         uri, duration = self.store(step, job, video)
-        return Done(uri, {**step.result, "duration": duration}, cost_usd=pricing.heygen_cost(duration))
+        subtitles = self.store_subtitles(job, video)
+        return Done(uri, {**step.result, "duration": duration, **subtitles}, cost_usd=pricing.heygen_cost(duration))
+
+    def store_subtitles(self, job: VideoJob, video: HeyGenVideo) -> dict:
+        """HeyGen's subtitle file of the render, copied beside it ({} when it sent none or it cannot be fetched:
+        the captions then come from the voice track)."""
+        if not video.subtitle_url:
+            return {}
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "presenter.srt"
+            try:
+                providers.heygen().download(video.subtitle_url, local, max_bytes=SUBTITLES_MAX_BYTES)
+            except ProviderError as exc:
+                logger.warning("heygen subtitle file not fetched (%s %s); captions from the voice track",
+                               type(exc).__name__, exc.code)
+                return {}
+            return {SUBTITLES_RESULT: get_storage().upload_file(local, job_path(job, "presenter.srt"),
+                                                                "application/x-subrip")}
 
     bulk_size = MAX_BULK_STATUS_IDS
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from video_saas import metrics
 
+from .. import deliverables
 from ..models import JobStatus, JobStep, StepKind, StepState, VideoJob
 from ..services.errors import AmbiguousError, PermanentError, RateLimitedError, RetryableError
 from ..services.retry import RetryPolicy
@@ -330,7 +331,7 @@ def after_success(step: JobStep) -> None:
     """Record where the job's artifacts are. (Links to them are issued when asked for: downloads.py.)"""
     if step.kind == StepKind.COMPOSE:
         complete_job(step.job_id, final_uri=step.output_uri, duration_seconds=float(step.result.get("duration") or 0),
-                     poster_uri=step.result.get("poster_uri", ""), preview_uri=step.result.get("preview_uri", ""))
+                     side_files=deliverables.recorded(step.result))
     elif step.params.get(plan.YIELDS_BROLL_PARAM):
         VideoJob.objects.filter(id=step.job_id).update(veo_video_gcs_uri=step.output_uri)
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from video_saas import metrics
 
+from ..deliverables import SIDE_FILES
 from ..models import JobStatus, JobStep, Provider, StepKind, StepState, VideoJob
 from ..retention import video_expiry
 from ..services.redact import readable
@@ -158,10 +159,9 @@ def stop_unstarted_steps(job_id) -> None:
     move_steps(JobStep.objects.filter(job_id=job_id), StepState.CANCELLED, expect=[StepState.PENDING])
 
 
-def complete_job(job_id, *, final_uri: str, duration_seconds: float, poster_uri: str = "",
-                 preview_uri: str = "") -> bool:
-    """Deliver the job (its video, with its poster and preview when made): charged its finished length (never more
-    than its quote), its provider cost summed."""
+def complete_job(job_id, *, final_uri: str, duration_seconds: float, side_files: dict[str, str] | None = None) -> bool:
+    """Deliver the job (its video, with the side files made beside it: deliverables.SIDE_FILES): charged its
+    finished length (never more than its quote), its provider cost summed."""
     job = VideoJob.objects.filter(id=job_id).first()
     if job is None:  # erased meanwhile (accounts/services.py): nothing to deliver, nobody to charge
         return False
@@ -173,8 +173,7 @@ def complete_job(job_id, *, final_uri: str, duration_seconds: float, poster_uri:
             job_id, JobStatus.COMPLETED, expect=ACTIVE_STATUSES,
             progress=100,
             final_video_uri=final_uri,
-            poster_uri=poster_uri,
-            preview_uri=preview_uri,
+            **{field: uri for field, uri in (side_files or {}).items() if field in SIDE_FILES},
             completed_at=now,
             video_expires_at=video_expiry(job.user_id, now),
             processing_time_seconds=int((now - job.created_at).total_seconds()),

@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Literal
 
 from . import overlay as onscreen
+from .captions import Track
 from .geometry import Box
 
 FRAME_SIZES = {"9:16": (720, 1280), "16:9": (1280, 720)}
@@ -265,6 +266,13 @@ def presenter_box(
     left = int(_clamp(round(free_x / 2 * (1 + x)), 0, free_x))
     top = int(_clamp(round(free_y / 2 * (1 + y)), 0, free_y))
     return Box(left=left, top=top, width=width, height=height)
+
+
+def placed_presenter(presenter: Path, placement: Placement, aspect_ratio: str) -> Box:
+    """Where ``compose_final`` puts this presenter video in a frame of ``aspect_ratio``."""
+    w, h = _frame_size(aspect_ratio)
+    info = probe(presenter)
+    return presenter_box(w, h, info.width, info.height, placement)
 
 
 # --------------------------------------------------------------------------------------------------- running
@@ -466,19 +474,22 @@ def compose_final(
     aspect_ratio: str,
     output: Path,
     overlays: Sequence[onscreen.TextOverlay] = (),
+    captions: Track | None = None,
 ) -> MediaInfo:
     """Overlay the presenter on the B-roll and mix their audio into one delivery-format MP4.
 
     See the module docstring for placement, timing, keying, on-screen text and audio rules. ``presenter=None``
     gives the B-roll alone, still normalized and still with an audio track (and no on-screen text).
+    ``captions`` (made for this frame and presenter box: ``captions.track``) are burned in by libass, and the
+    on-screen texts keep clear of their band.
     """
     if presenter_keying not in ("alpha", "chroma"):
         raise ValueError(f"presenter_keying must be 'alpha' or 'chroma', not {presenter_keying!r}")
     w, h = _frame_size(aspect_ratio)
     broll = Path(broll)
     if presenter is None:
-        if overlays:
-            raise ValueError("on-screen text is drawn only when composing with a presenter")
+        if overlays or captions:
+            raise ValueError("on-screen text and captions are drawn only when composing with a presenter")
         return normalize(broll, output, aspect_ratio=aspect_ratio)
     presenter = Path(presenter)
     key = _ffmpeg_color(key_color) if presenter_keying == "chroma" else ""
@@ -511,10 +522,15 @@ def compose_final(
     graph.append(f"{fg}[fg]")
     graph.append(f"[bg][fg]overlay=x={box.left}:y={box.top}:eof_action=repeat:format=yuv420[base]")
     with tempfile.TemporaryDirectory(prefix="overlays-") as scratch:
-        texts = _rendered_texts(overlays, w, h, box, total, Path(scratch))
+        reserved = captions.area.box if captions and captions.captions else None
+        texts = _rendered_texts(overlays, w, h, box, total, Path(scratch), reserved)
         for text in texts:
             args += ["-loop", "1", "-framerate", str(FPS), "-t", _seconds(text.end - text.start), "-i", str(text.png)]
-        graph += _text_graph(texts, first_input=2, base="base", out="v")
+        base = "base"
+        if reserved is not None:
+            graph.append(f"[base]{_burn_in(captions, Path(scratch) / 'captions.ass')}[captioned]")
+            base = "captioned"
+        graph += _text_graph(texts, first_input=2, base=base, out="v")
         _mix_audio(graph, p_info, b_info, total)
         args += ["-filter_complex", ";".join(graph), "-filter_complex_threads", str(threads),
                  "-map", "[v]", "-map", "[a]", *_encode_args(threads)]  # fmt: skip
@@ -530,15 +546,26 @@ class _RenderedText:
     end: float
 
 
+def _burn_in(captions: Track, path: Path) -> str:
+    """The filter that draws ``captions`` (written to ``path`` as ASS) with libass, in the bundled font only."""
+    captions.save(path)
+    return f"ass=filename={_filter_value(path)}:fontsdir={_filter_value(onscreen.FONT_PATH.parent)}"
+
+
+def _filter_value(path: Path) -> str:
+    """A path as one quoted filter option value (a quote inside it closed, escaped and reopened)."""
+    return "'" + str(path).replace("'", "'\\''") + "'"
+
+
 def _rendered_texts(overlays: Sequence[onscreen.TextOverlay], w: int, h: int, presenter: Box, total: float,
-                    folder: Path) -> list[_RenderedText]:
+                    folder: Path, reserved: Box | None = None) -> list[_RenderedText]:
     """Each overlay laid out clear of the presenter, rendered to a PNG, its span cut to the video (empty: dropped)."""
     texts = []
     for n, item in enumerate(overlays):
         start, end = max(0.0, item.start), min(total, item.end)
         if end - start < 1 / FPS or not onscreen.paragraphs(item.text):
             continue
-        layout = onscreen.layout_text(item.text, w, h, presenter)
+        layout = onscreen.layout_text(item.text, w, h, presenter, reserved=reserved)
         png = onscreen.render(layout, folder / f"text{n}.png")
         texts.append(_RenderedText(png, layout.box, start, end))
     return texts

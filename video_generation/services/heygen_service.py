@@ -118,6 +118,7 @@ class HeyGenVideo:
     state: State
     video_url: str = ""
     duration: float | None = None
+    subtitle_url: str = ""  # v3: the narration's SubRip file (HeyGen sends one with every render)
     failure_code: str = ""
     failure_message: str = ""
 
@@ -332,6 +333,8 @@ class HeyGenService:
             "aspect_ratio": aspect_ratio,
             "resolution": resolution,
             "output_format": "webm" if transparent else "mp4",
+            # The sidecar subtitle file (`subtitle_url`), never burned in: our compositor draws the captions.
+            "caption": {"file_format": "srt"},
         }
         if not transparent:
             color = background_color or settings.HEYGEN_KEY_COLOR
@@ -395,6 +398,7 @@ class HeyGenService:
             state=state,
             video_url=_text(data.get("video_url")),
             duration=_duration(data.get("duration")),
+            subtitle_url=_text(data.get("subtitle_url")),
             failure_code=failure_code,
             failure_message=failure_message,
         )

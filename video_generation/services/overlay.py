@@ -154,14 +154,14 @@ def paragraphs(text: str) -> list[str]:
     return [line for line in lines if line]
 
 
-def _width(text: str, size: int) -> float:
+def text_width(text: str, size: int) -> float:
     return font(size).getlength(text)
 
 
 def _break_word(word: str, size: int, width: float) -> list[str]:
     pieces, current = [], ""
     for char in word:
-        if current and _width(current + char, size) > width:
+        if current and text_width(current + char, size) > width:
             pieces.append(current)
             current = char
         else:
@@ -176,12 +176,12 @@ def wrap(text: str, size: int, width: float) -> list[str]:
         current = ""
         for word in paragraph.split(" "):
             candidate = f"{current} {word}" if current else word
-            if _width(candidate, size) <= width:
+            if text_width(candidate, size) <= width:
                 current = candidate
                 continue
             if current:
                 lines.append(current)
-            pieces = _break_word(word, size, width) if _width(word, size) > width else [word]
+            pieces = _break_word(word, size, width) if text_width(word, size) > width else [word]
             lines.extend(pieces[:-1])
             current = pieces[-1]
         if current:
@@ -192,6 +192,14 @@ def wrap(text: str, size: int, width: float) -> list[str]:
 def safe_area(frame_w: int, frame_h: int) -> Box:
     mx, my = round(frame_w * SAFE_MARGIN), round(frame_h * SAFE_MARGIN)
     return Box(mx, my, frame_w - 2 * mx, frame_h - 2 * my)
+
+
+def _without_band(safe: Box, band: Box, gap: int) -> Box:
+    """The safe area less a band across its top or its bottom (and the gap beside it)."""
+    if band.top - safe.top > safe.bottom - band.bottom:  # the band is in the lower part
+        return Box(safe.left, safe.top, safe.width, max(0, band.top - gap - safe.top))
+    top = min(safe.bottom, band.bottom + gap)
+    return Box(safe.left, top, safe.width, safe.bottom - top)
 
 
 def free_regions(safe: Box, presenter: Box | None, gap: int) -> list[tuple[str, Box]]:
@@ -211,7 +219,7 @@ def free_regions(safe: Box, presenter: Box | None, gap: int) -> list[tuple[str, 
 
 def _block_size(lines: list[str], size: int) -> tuple[int, int]:
     pad = round(size * PADDING)
-    width = max((_width(line, size) for line in lines), default=0)
+    width = max((text_width(line, size) for line in lines), default=0)
     return int(width + 0.999) + 2 * pad, len(lines) * round(size * LINE_HEIGHT) + 2 * pad
 
 
@@ -245,7 +253,7 @@ def _truncated(text: str, size: int, where: str, region: Box) -> TextLayout:
     if len(lines) > room:
         kept = lines[:room]
         last = kept[-1]
-        while last and _width(last + ELLIPSIS, size) > region.width - 2 * pad:
+        while last and text_width(last + ELLIPSIS, size) > region.width - 2 * pad:
             last = last[:-1].rstrip()
         kept[-1] = last + ELLIPSIS
         lines = kept
@@ -253,9 +261,13 @@ def _truncated(text: str, size: int, where: str, region: Box) -> TextLayout:
     return TextLayout(_place(where, region, min(width, region.width), height), tuple(lines), size)
 
 
-def layout_text(text: str, frame_w: int, frame_h: int, presenter: Box | None) -> TextLayout:
-    """Where and how big ``text`` is drawn; the rule is in the module docstring."""
+def layout_text(text: str, frame_w: int, frame_h: int, presenter: Box | None, *,
+                reserved: Box | None = None) -> TextLayout:
+    """Where and how big ``text`` is drawn; the rule is in the module docstring. ``reserved``, a band across the
+    top or the bottom of the safe area (the captions'), is kept clear as well."""
     safe = safe_area(frame_w, frame_h)
+    if reserved is not None:
+        safe = _without_band(safe, reserved, round(min(frame_w, frame_h) * GAP_FRACTION))
     gap = round(min(frame_w, frame_h) * GAP_FRACTION)
     regions = free_regions(safe, presenter, gap) or [("above", safe)]
     sizes = _sizes(frame_w, frame_h)

@@ -19,7 +19,8 @@ from video_generation.tests.factories import make_job
 pytestmark = pytest.mark.django_db
 
 INTERMEDIATES = ["input/product.png", "veo-c0-s0/attempt-1/sample_0.mp4", "broll.mp4", "presenter.webm"]
-DELIVERED = {"final.mp4", "final-poster.jpg", "final-preview.mp4"}  # the video, its poster and its preview
+# the video, its poster, its preview and its captions
+DELIVERED = {"final.mp4", "final-poster.jpg", "final-preview.mp4", "final-captions.srt", "final-captions.vtt"}
 DAY = timedelta(days=1)
 
 
@@ -39,7 +40,8 @@ def finished_job(user, *, status=JobStatus.COMPLETED, ended, video_days=90):
     fields = {"completed_at": ended, "veo_video_gcs_uri": uris["broll.mp4"]}
     if status == JobStatus.COMPLETED:
         fields.update(final_video_uri=uris["final.mp4"], poster_uri=uris["final-poster.jpg"],
-                      preview_uri=uris["final-preview.mp4"], video_expires_at=ended + video_days * DAY)
+                      preview_uri=uris["final-preview.mp4"], captions_srt_uri=uris["final-captions.srt"],
+                      captions_vtt_uri=uris["final-captions.vtt"], video_expires_at=ended + video_days * DAY)
     else:
         for name in DELIVERED:
             get_storage().delete(uris[name])

@@ -114,8 +114,9 @@ def test_job_serializer_has_the_briefs_fields_plus_aspect_ratio_steps_and_the_pr
                                   avatar_id="a", voice_id="v", image_url="https://cdn.example.com/p.jpg")
     assert list(VideoJobSerializer(job).data) == [
         "id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
-        "processing_time_seconds", "veo_video_url", "final_video_url", "poster_url", "preview_url", "error_message",
-        "credits_used", "aspect_ratio", "steps", "quality", "broll_audio", "duration_seconds", "credits_quoted",
+        "processing_time_seconds", "veo_video_url", "final_video_url", "poster_url", "preview_url",
+        "captions_srt_url", "captions_vtt_url", "error_message", "credits_used", "aspect_ratio", "captions",
+        "broll_fit", "scene_transitions", "steps", "quality", "broll_audio", "duration_seconds", "credits_quoted",
         "cost_usd", "expired", "video_expires_at", "video_expired_at",
     ]
 
@@ -138,3 +139,28 @@ def test_it_refuses_on_screen_text_with_characters_the_font_cannot_draw_or_emoji
 def test_overlay_in_prompt_is_a_strict_boolean():
     assert validate(scenes=[{**SCENE, "overlay_in_prompt": True}])[0]
     assert not validate(scenes=[{**SCENE, "overlay_in_prompt": "yes"}])[0]
+
+
+def test_captions_are_on_bold_and_placed_automatically_unless_asked_otherwise():
+    ok, serializer = validate()
+    assert ok and serializer.validated_data["captions"] == {"enabled": True, "style": "bold", "position": "auto"}
+    ok, serializer = validate(captions={"style": "karaoke"})
+    assert ok and serializer.validated_data["captions"] == {"enabled": True, "style": "karaoke", "position": "auto"}
+    ok, serializer = validate(captions={"enabled": False})
+    assert ok and serializer.validated_data["captions"]["enabled"] is False
+
+
+@pytest.mark.parametrize("captions,field", [
+    ({"style": "comic"}, "style"), ({"position": "left"}, "position"), ({"enabled": "yes"}, "enabled"),
+    ({"size": 40}, "size"), ("bold", "non_field_errors"),
+])
+def test_it_refuses_captions_it_cannot_make(captions, field):
+    ok, serializer = validate(captions=captions)
+    assert not ok and field in str(serializer.errors["captions"])
+
+
+@pytest.mark.parametrize("name,value", [("broll_fit", "stretch"), ("scene_transitions", "wipes"),
+                                        ("broll_fit", None)])
+def test_it_refuses_an_unknown_broll_fit_or_scene_transition(name, value):
+    ok, serializer = validate(**{name: value})
+    assert not ok and name in serializer.errors

@@ -43,7 +43,8 @@ def test_it_returns_the_job(api_client, user):
         "id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
         "processing_time_seconds", "veo_video_url", "final_video_url", "poster_url", "preview_url", "error_message",
         "credits_used", "aspect_ratio", "steps", "quality", "broll_audio", "duration_seconds", "credits_quoted",
-        "cost_usd", "expired", "video_expires_at", "video_expired_at",
+        "cost_usd", "expired", "video_expires_at", "video_expired_at", "captions_srt_url", "captions_vtt_url",
+        "captions", "broll_fit", "scene_transitions",
     }
     assert body["id"] == str(job.id)
     assert body["status"] == "processing_veo"
@@ -183,6 +184,32 @@ def test_it_links_the_poster_and_the_preview_of_a_finished_video(api_client, cli
     assert body["preview_url"].endswith(f"/{job.id}-preview.mp4")
     assert download(client, body["poster_url"]) == b"poster-bytes"
     assert download(client, body["preview_url"]) == b"preview-bytes"
+
+
+def test_it_links_the_captions_as_srt_and_as_vtt_a_browser_can_play(api_client, client, user, local):
+    job = make_job(user, status=JobStatus.COMPLETED, progress=100)
+    job.final_video_uri = local.upload_bytes(b"final-bytes", f"jobs/{job.id}/final.mp4", "video/mp4")
+    vtt = b"WEBVTT\n\n1\n00:00:00.400 --> 00:00:01.500\nOrder today.\n"
+    job.captions_srt_uri = local.upload_bytes(b"1\n", f"jobs/{job.id}/final-captions.srt", "application/x-subrip")
+    job.captions_vtt_uri = local.upload_bytes(vtt, f"jobs/{job.id}/final-captions.vtt", "text/vtt")
+    job.save()
+
+    body = api_client.get(url(job.id)).json()
+
+    assert body["captions"] == {"enabled": True, "style": "bold", "position": "auto"}
+    assert body["captions_srt_url"].endswith(f"/{job.id}.srt") and body["captions_vtt_url"].endswith(f"/{job.id}.vtt")
+    response = client.get(body["captions_vtt_url"])
+    assert response.status_code == 200 and response["Content-Type"] == "text/vtt"
+    assert b"".join(response.streaming_content) == vtt
+    assert download(client, body["captions_srt_url"]) == b"1\n"
+    other = api_client.get(f"/api/video/{job.id}/download/", {"artifact": "captions_vtt"})
+    assert other.status_code in (200, 302)
+
+
+def test_a_job_without_captions_links_none(api_client, user):
+    job = make_job(user, status=JobStatus.COMPLETED, progress=100)
+    body = api_client.get(url(job.id)).json()
+    assert body["captions_srt_url"] is None and body["captions_vtt_url"] is None
 
 
 def test_an_expired_video_takes_its_poster_and_preview_links_with_it(api_client, user, local):

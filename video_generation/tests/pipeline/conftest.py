@@ -18,7 +18,7 @@ from devstack.briefs import headphones_brief
 from video_generation import downloads, tasks
 from video_generation.models import JobStep, VideoJob
 from video_generation.pipeline import dispatch, handlers, jobs, machine, providers
-from video_generation.services import compose
+from video_generation.services import alignment, captions, compose
 from video_generation.services.errors import AmbiguousError, PermanentError, RateLimitedError
 from video_generation.services.heygen_service import HeyGenVideo, Listing, MattingUnsupportedError
 from video_generation.services.safe_http import Fetched
@@ -31,6 +31,9 @@ BRIEF = {
     "avatar_script": "Introducing our revolutionary wireless headphones.",
     "avatar_position": {"scale": 0.8, "x": 0.7, "y": 0.8},
 }
+
+
+SUBTITLES = "1\n00:00:00,400 --> 00:00:02,000\nIntroducing our headphones.\n\n"
 
 
 def brief(scene_count: int = 3, **overrides) -> dict:
@@ -193,6 +196,7 @@ class FakeHeyGen:
     assets: list = field(default_factory=list)
     looks: tuple = ()  # its avatar catalogue (AvatarLook); empty: the catalogue knows no avatar
     refused: int = 0  # transparent renders refused for want of matting
+    subtitles: bool = True  # completed renders come with a subtitle file (SUBTITLES)
 
     def list_avatar_looks(self, **kwargs) -> Listing:
         return Listing(self.looks, complete=True)
@@ -232,7 +236,8 @@ class FakeHeyGen:
             return HeyGenVideo(video_id=video_id, state="failed", failure_code="RENDER_ERROR",
                                failure_message="avatar render failed")
         return HeyGenVideo(video_id=video_id, state="completed", video_url=f"https://files.heygen/{video_id}.webm",
-                           duration=self.duration)
+                           duration=self.duration,
+                           subtitle_url=f"https://files.heygen/{video_id}.srt" if self.subtitles else "")
 
     get_video = _status
     get_video_status_v2 = _status
@@ -244,7 +249,10 @@ class FakeHeyGen:
         return {video_id: self._status(video_id) for video_id in video_ids if video_id in self.videos}
 
     def download(self, url, dest, *, max_bytes=0):
-        Path(dest).write_bytes(b"presenter:" + url.encode())
+        if url.endswith(".srt"):
+            Path(dest).write_text(SUBTITLES)
+        else:
+            Path(dest).write_bytes(b"presenter:" + url.encode())
         return 10
 
 
@@ -348,7 +356,17 @@ def media_calls(monkeypatch):
 
     def compose_final(**kwargs):
         calls.append(("compose", kwargs["presenter_keying"], kwargs["placement"], kwargs["aspect_ratio"]))
+        track = kwargs.get("captions")
+        calls.append(("captions", [word.text for word in track.captions[0].words] if track else None))
         return fake_media_info(kwargs["output"])
+
+    def placed_presenter(presenter, placement, aspect_ratio):
+        width, height = compose.FRAME_SIZES[aspect_ratio]
+        return compose.presenter_box(width, height, 360, 640, placement)
+
+    def align(script, voice):
+        calls.append(("align", script))
+        return captions.spread(captions.display_words(script), 0.0, 20.0)
 
     def normalize(video, output, *, aspect_ratio):
         calls.append(("normalize", aspect_ratio))
@@ -368,6 +386,8 @@ def media_calls(monkeypatch):
     monkeypatch.setattr(compose, "join_chains", join_chains)
     monkeypatch.setattr(compose, "compose_final", compose_final)
     monkeypatch.setattr(compose, "normalize", normalize)
+    monkeypatch.setattr(compose, "placed_presenter", placed_presenter)
+    monkeypatch.setattr(alignment, "align", align)
     return calls
 
 

@@ -205,3 +205,40 @@ def test_compose_is_given_each_scenes_text_over_that_scenes_span(settings):
     scenes = [{**scene, "text_overlay": "first"}, scene, *[scene] * 3, {**scene, "text_overlay": "sixth"}]
     assert scene_overlays(VideoJob(scenes_data=scenes)) == [
         TextOverlay("first", 0.0, 8.0), TextOverlay("sixth", 35.75, float("inf"))]  # the last runs to the end
+
+
+class TestCaptions:
+    def test_they_are_timed_from_heygens_subtitle_file_and_delivered_beside_the_video(self, driver, submit_job,
+                                                                                     media_calls, fake_storage):
+        job = submit_job()
+        driver.run()
+        job.refresh_from_db()
+
+        assert job.status == JobStatus.COMPLETED
+        assert ("captions", ["Introducing", "our", "headphones."]) in media_calls
+        assert not [call for call in media_calls if call[0] == "align"]
+        assert steps_of(job)["heygen:render"].result["subtitles_uri"].endswith("/presenter.srt")
+        srt = fake_storage.read_bytes(job.captions_srt_uri).decode()
+        vtt = fake_storage.read_bytes(job.captions_vtt_uri).decode()
+        assert job.captions_srt_uri.endswith("final-captions.srt") and "00:00:00,400 --> " in srt
+        assert vtt.startswith("WEBVTT") and "Introducing our headphones." in vtt.replace("\n", " ")
+
+    def test_without_a_subtitle_file_the_script_is_aligned_to_the_voice(self, driver, submit_job, media_calls,
+                                                                        fake_heygen):
+        fake_heygen.subtitles = False
+        job = submit_job()
+        driver.run()
+        job.refresh_from_db()
+
+        assert job.status == JobStatus.COMPLETED
+        assert ("align", job.avatar_script) in media_calls
+        assert job.captions_srt_uri and "subtitles_uri" not in steps_of(job)["heygen:render"].result
+
+    def test_turned_off_there_are_none(self, driver, submit_job, media_calls):
+        job = submit_job(brief(captions={"enabled": False, "style": "bold", "position": "auto"}))
+        driver.run()
+        job.refresh_from_db()
+
+        assert job.status == JobStatus.COMPLETED
+        assert ("captions", None) in media_calls
+        assert job.captions_srt_uri == job.captions_vtt_uri == ""

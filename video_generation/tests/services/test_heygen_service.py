@@ -96,6 +96,7 @@ def test_it_creates_a_transparent_presenter_with_the_exact_v3_body(mock, service
         "aspect_ratio": "9:16",
         "resolution": "720p",
         "output_format": "webm",
+        "caption": {"file_format": "srt"},
         "callback_id": "job-7",
     }
 
@@ -123,6 +124,7 @@ def test_it_creates_a_key_colour_presenter_on_a_solid_background(mock, service, 
         "aspect_ratio": "9:16",
         "resolution": "1080p",
         "output_format": "mp4",
+        "caption": {"file_format": "srt"},
         "background": {"type": "color", "value": "#00FF00"},
         "title": "Kettle",
         "callback_url": "https://app.example.com/hooks/heygen",

@@ -30,3 +30,15 @@ def headphones_brief(image_url: str, *, scenes: int = 3, aspect_ratio: str = "9:
         "avatar_position": avatar_position,
         "aspect_ratio": aspect_ratio,
     }
+
+
+# What the demo's scenes say on screen (drawn by the compositor over each scene's span of the B-roll).
+DEMO_OVERLAYS = ("Premium Wireless Headphones", "40 h battery · noise cancelling", "All-day comfort — order today")
+
+
+def demo_brief(image_url: str, *, scenes: int = 3, aspect_ratio: str = "9:16") -> dict:
+    """The headphones brief with on-screen text on every scene: what `make demo` renders."""
+    brief = headphones_brief(image_url, scenes=scenes, aspect_ratio=aspect_ratio)
+    for n, scene in enumerate(brief["scenes"]):
+        scene["text_overlay"] = DEMO_OVERLAYS[n % len(DEMO_OVERLAYS)]
+    return brief

@@ -85,13 +85,15 @@ class VideoJobAdmin(admin.ModelAdmin):
         }),
         ("Video Configuration", {
             "fields": ("scenes_data", "image_url", "avatar_id", "voice_id", "avatar_script",
-                       "aspect_ratio", "heygen_mode", "quality", "broll_audio", "webhook_url"),
+                       "aspect_ratio", "heygen_mode", "quality", "broll_audio", "captions", "broll_fit",
+                       "scene_transitions", "webhook_url"),
         }),
         ("Avatar Position", {
             "fields": ("avatar_scale", "avatar_x", "avatar_y"),
         }),
         ("Results", {
-            "fields": ("finished_video", "final_video_uri", "poster_uri", "preview_uri", "veo_video_gcs_uri",
+            "fields": ("finished_video", "final_video_uri", "poster_uri", "preview_uri", "captions_srt_uri",
+                       "captions_vtt_uri", "veo_video_gcs_uri",
                        "heygen_video_id", "heygen_asset_id"),
         }),
         ("Metadata", {

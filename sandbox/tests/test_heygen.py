@@ -85,7 +85,7 @@ def test_the_subtitle_file_has_a_cue_per_sentence_timed_from_the_speech(http, hg
 
     times = [tuple(seconds(t) for t in cue[1].split(" --> ")) for cue in cues]
     assert all(start < end for start, end in times)
-    assert all(a[1] <= b[0] for a, b in zip(times, times[1:]))  # in order, not overlapping
+    assert all(a[1] <= b[0] for a, b in zip(times, times[1:], strict=False))  # in order, not overlapping
     assert 0 < times[0][0] < 0.6 and times[-1][1] <= done["duration"]
 
 

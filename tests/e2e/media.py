@@ -8,8 +8,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from video_generation.services.compose import Box, MediaInfo, Placement, presenter_box, probe
 from video_generation.services.captions import area as caption_area
+from video_generation.services.compose import Box, MediaInfo, Placement, presenter_box, probe
 from video_generation.services.overlay import layout_text
 
 # The sandbox presenter: a figure with skin ~(224,180,150) and a blue shirt ~(40,70,130).

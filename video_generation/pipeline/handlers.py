@@ -32,6 +32,7 @@ from .. import catalog, deliverables
 from ..models import HeyGenMode, JobStep, StepKind, VideoJob
 from ..services import alignment, captions, compose
 from ..services.errors import PermanentError, ProviderError
+from ..services.geometry import Box
 from ..services.heygen_service import MAX_BULK_STATUS_IDS, HeyGenVideo, MattingUnsupportedError
 from ..services.overlay import TextOverlay
 from ..services.safe_http import fetch_to_file
@@ -183,50 +184,53 @@ class Compose(LocalStep):
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
             output = directory / "final.mp4"
+            placement = compose.Placement(scale=job.avatar_scale, x=job.avatar_x, y=job.avatar_y)
             if job.heygen_mode == HeyGenMode.V2:
                 # HeyGen already put the presenter over our B-roll; bring it to our delivery format.
                 rendered = download(presenter_step.output_uri, directory, "heygen.mp4")
-                info = compose.normalize(rendered, output, aspect_ratio=job.aspect_ratio)
+                width, height = compose.FRAME_SIZES[job.aspect_ratio]
+                track = caption_track(job, presenter_step, rendered,
+                                      compose.presenter_box(width, height, 9, 16, placement))  # heygen_offset's aim
+                info = compose.normalize(rendered, output, aspect_ratio=job.aspect_ratio, captions=track)
             else:
                 broll = download(broll_step(job, step).output_uri, directory, "broll.mp4")
                 keying = presenter_step.result.get("keying", "alpha")
                 presenter = download(presenter_step.output_uri, directory,
                                      "presenter.webm" if keying == "alpha" else "presenter.mp4")
-                placement = compose.Placement(scale=job.avatar_scale, x=job.avatar_x, y=job.avatar_y)
-                track = caption_track(job, presenter_step, presenter, placement)
+                track = caption_track(job, presenter_step, presenter,
+                                      compose.placed_presenter(presenter, placement, job.aspect_ratio))
                 info = compose.compose_final(
                     broll=broll, presenter=presenter, presenter_keying=keying,
                     key_color=settings.HEYGEN_KEY_COLOR, placement=placement,
                     aspect_ratio=job.aspect_ratio, output=output, overlays=scene_overlays(job), captions=track)
-                if track is not None and track.captions:
-                    for side in ("captions_srt_uri", "captions_vtt_uri"):
-                        track.save(Path(deliverables.beside(str(output), side)))
+            if track is not None and track.captions:
+                for side in ("captions_srt_uri", "captions_vtt_uri"):
+                    track.save(Path(deliverables.beside(str(output), side)))
             uri = get_storage().upload_file(output, job_path(job, "final.mp4"), "video/mp4")
             extras = store_side_files(job, output, info.duration)
         return Done(uri, {"duration": info.duration, "width": info.width, "height": info.height, **extras})
 
 
-def caption_track(job: VideoJob, presenter_step: JobStep, presenter: Path,
-                  placement: compose.Placement) -> captions.Track | None:
-    """The job's captions for its frame and presenter box, from the narration's words (None: captions off)."""
+def caption_track(job: VideoJob, presenter_step: JobStep, voice: Path, box: Box) -> captions.Track | None:
+    """The job's captions for its frame, clear of the presenter at ``box``, from the narration's words (those of
+    HeyGen's subtitle file, or the script aligned to ``voice``); None when they are off."""
     options = job.captions or {}
     if not options.get("enabled"):
         return None
-    words = narration_words(job, presenter_step, presenter)
+    words = narration_words(job, presenter_step, voice)
     width, height = compose.FRAME_SIZES[job.aspect_ratio]
-    box = compose.placed_presenter(presenter, placement, job.aspect_ratio)
     return captions.track(words, style=options.get("style", "bold"), position=options.get("position", "auto"),
                           frame_w=width, frame_h=height, presenter=box)
 
 
-def narration_words(job: VideoJob, presenter_step: JobStep, presenter: Path) -> list[captions.Word]:
+def narration_words(job: VideoJob, presenter_step: JobStep, voice: Path) -> list[captions.Word]:
     """The narration's words and times: from the provider's subtitle file, else aligned to the voice offline."""
     subtitles_uri = presenter_step.result.get(SUBTITLES_RESULT)
     if subtitles_uri:
         words = captions.words_from_srt(get_storage().read_bytes(subtitles_uri).decode("utf-8", "replace"))
         if words:
             return words
-    return alignment.align(job.avatar_script, presenter)
+    return alignment.align(job.avatar_script, voice)
 
 
 def store_side_files(job: VideoJob, video: Path, duration: float) -> dict:

@@ -356,21 +356,24 @@ def _pad_then_cut(duration: float) -> str:
 # --------------------------------------------------------------------------------------------------- public
 
 
-def normalize(video: Path, output: Path, *, aspect_ratio: str) -> MediaInfo:
-    """Transcode any input to the delivery format (``aspect_ratio`` size, 24 fps, H.264/AAC, always audio)."""
+def normalize(video: Path, output: Path, *, aspect_ratio: str, captions: Track | None = None) -> MediaInfo:
+    """Transcode any input to the delivery format (``aspect_ratio`` size, 24 fps, H.264/AAC, always audio), with
+    ``captions`` burned in when given (a video HeyGen composed: the legacy v2 mode)."""
     w, h = _frame_size(aspect_ratio)
     info = probe(video)
     duration = _whole_frames(info.duration)
     vdur = _video_seconds(video, info)
     pad = duration - vdur + 1.0
-    graph = [f"[0:v]{_cover(w, h)},{_hold_then_cut(pad, duration)}[v]"]
-    source = f"[0:a]{_AFORMAT}" if info.has_audio else _SILENCE
-    graph.append(f"{source},{_pad_then_cut(duration)}[a]")
-    threads = _threads()
-    args = ["-threads", str(threads), "-i", str(video), "-filter_complex", ";".join(graph),
-            "-filter_complex_threads", str(threads), "-map", "[v]", "-map", "[a]",
-            *_encode_args(threads)]  # fmt: skip
-    _run(args, output, inputs=[video])
+    with tempfile.TemporaryDirectory(prefix="captions-") as scratch:
+        burn = f",{_burn_in(captions, Path(scratch) / 'captions.ass')}" if captions and captions.captions else ""
+        graph = [f"[0:v]{_cover(w, h)},{_hold_then_cut(pad, duration)}{burn}[v]"]
+        source = f"[0:a]{_AFORMAT}" if info.has_audio else _SILENCE
+        graph.append(f"{source},{_pad_then_cut(duration)}[a]")
+        threads = _threads()
+        args = ["-threads", str(threads), "-i", str(video), "-filter_complex", ";".join(graph),
+                "-filter_complex_threads", str(threads), "-map", "[v]", "-map", "[a]",
+                *_encode_args(threads)]  # fmt: skip
+        _run(args, output, inputs=[video])
     return probe(output)
 
 

@@ -15,7 +15,7 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from devstack.briefs import headphones_brief
+from devstack.briefs import demo_brief
 from devstack.stack import local_stack
 from video_generation.client import ApiError, VideoApi
 
@@ -50,8 +50,8 @@ class Command(BaseCommand):
             api = VideoApi(api_url, token)
             if options["buy_credits"]:
                 say(buy_credits(api_url, token))
-            brief = headphones_brief(f"{stack.sandbox_url}/assets/headphones.png", scenes=options["scenes"],
-                                     aspect_ratio=options["aspect_ratio"])
+            brief = demo_brief(f"{stack.sandbox_url}/assets/headphones.png", scenes=options["scenes"],
+                               aspect_ratio=options["aspect_ratio"])
             try:
                 quote = api.quote(brief)
                 say(f"Quote: {quote['credits']} credits for a {quote['duration_seconds']} s video; provider cost "

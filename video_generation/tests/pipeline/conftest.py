@@ -368,8 +368,9 @@ def media_calls(monkeypatch):
         calls.append(("align", script))
         return captions.spread(captions.display_words(script), 0.0, 20.0)
 
-    def normalize(video, output, *, aspect_ratio):
+    def normalize(video, output, *, aspect_ratio, captions=None):
         calls.append(("normalize", aspect_ratio))
+        calls.append(("captions", [word.text for word in captions.captions[0].words] if captions else None))
         return fake_media_info(output)
 
     def poster(video, output, *, at):

@@ -242,3 +242,18 @@ class TestCaptions:
         assert job.status == JobStatus.COMPLETED
         assert ("captions", None) in media_calls
         assert job.captions_srt_uri == job.captions_vtt_uri == ""
+
+    def test_in_the_legacy_v2_mode_the_script_is_aligned_to_heygens_video_and_burned_in(self, driver, submit_job,
+                                                                                        media_calls, settings,
+                                                                                        fake_heygen):
+        settings.HEYGEN_API_VERSION = "v2"
+        fake_heygen.subtitles = False  # the legacy status has no subtitle_url
+        job = submit_job()
+        driver.run()
+        job.refresh_from_db()
+
+        assert job.status == JobStatus.COMPLETED
+        assert ("align", job.avatar_script) in media_calls
+        captioned = media_calls[media_calls.index(("normalize", "9:16")) + 1]
+        assert captioned[0] == "captions" and captioned[1][0] == "Introducing"
+        assert job.captions_vtt_uri.endswith("final-captions.vtt")

@@ -90,3 +90,15 @@ def test_captions_are_refused_without_a_presenter(composed, tmp_path):
     with pytest.raises(ValueError, match="presenter"):
         compose_final(broll=composed["with"], presenter=None, placement=PLACEMENT, aspect_ratio="9:16",
                       output=tmp_path / "p.mp4", captions=composed["track"])
+
+
+def test_a_video_heygen_composed_gets_its_captions_when_normalized(composed, tmp_path):
+    from video_generation.services.compose import normalize
+
+    plain, captioned = tmp_path / "plain.mp4", tmp_path / "captioned.mp4"
+    normalize(composed["without"], plain, aspect_ratio=composed["common"]["aspect_ratio"])
+    normalize(composed["without"], captioned, aspect_ratio=composed["common"]["aspect_ratio"],
+              captions=composed["track"])
+    band = composed["track"].area.box
+    assert _diff(captioned, plain, 0.3, band) < SAME
+    assert _diff(captioned, plain, 0.7, band) > DIFFERS

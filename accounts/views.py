@@ -131,6 +131,9 @@ class ExportBriefSerializer(serializers.Serializer):
     aspect_ratio = serializers.CharField()
     quality = serializers.CharField()
     broll_audio = serializers.BooleanField()
+    captions = serializers.DictField(help_text="{enabled, style, position}.")
+    broll_fit = serializers.CharField()
+    scene_transitions = serializers.CharField()
     avatar_position = ExportPositionSerializer()
     webhook_url = serializers.CharField(allow_null=True, help_text="Any credential in it is redacted.")
 

@@ -301,19 +301,36 @@ class JobStepSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
                                                                             "step, in USD (a decimal string)."}}
 
 
+@extend_schema_field({"type": "string", "nullable": True})
+class ArtifactLinkField(serializers.Field):
+    """A link to one of the job's files, issued on each read (None when it has none; with context {"links": False}
+    always None: the status read issues them itself, after its ETag check)."""
+
+    def __init__(self, artifact: Artifact, **kwargs):
+        self.artifact = artifact
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, job: VideoJob) -> str | None:
+        return fresh_link(job, self.artifact) if self.context.get("links", True) else None
+
+
 class VideoJobSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
     """A job as the API shows it. With context {"links": False} the links are left None (the status read
     issues them itself, after its ETag check)."""
 
-    veo_video_url = serializers.SerializerMethodField()
-    final_video_url = serializers.SerializerMethodField()
-    poster_url = serializers.SerializerMethodField(
+    veo_video_url = ArtifactLinkField(Artifact.BROLL)
+    final_video_url = ArtifactLinkField(Artifact.VIDEO)
+    poster_url = ArtifactLinkField(
+        Artifact.POSTER,
         help_text="The finished video's poster frame (JPEG, a third of the way in), a link like final_video_url's.")
-    preview_url = serializers.SerializerMethodField(
+    preview_url = ArtifactLinkField(
+        Artifact.PREVIEW,
         help_text="The finished video's first 3 seconds, silent, at half size (MP4), a link like final_video_url's.")
-    captions_srt_url = serializers.SerializerMethodField(
+    captions_srt_url = ArtifactLinkField(
+        Artifact.CAPTIONS_SRT,
         help_text="The burned-in captions as SubRip (.srt), a link like final_video_url's; null without captions.")
-    captions_vtt_url = serializers.SerializerMethodField(
+    captions_vtt_url = ArtifactLinkField(
+        Artifact.CAPTIONS_VTT,
         help_text="The same captions as WebVTT (.vtt), for an HTML <track>; null without captions.")
     captions = CaptionsSerializer(read_only=True, help_text="The captions the job was made with.")
     steps = JobStepSerializer(many=True, read_only=True)
@@ -346,24 +363,6 @@ class VideoJobSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
 
     def get_credits_quoted(self, job: VideoJob) -> int | None:
         return job.quote.get("credits")
-
-    def get_veo_video_url(self, job: VideoJob) -> str | None:
-        return fresh_link(job, Artifact.BROLL) if self.context.get("links", True) else None
-
-    def get_final_video_url(self, job: VideoJob) -> str | None:
-        return fresh_link(job, Artifact.VIDEO) if self.context.get("links", True) else None
-
-    def get_poster_url(self, job: VideoJob) -> str | None:
-        return fresh_link(job, Artifact.POSTER) if self.context.get("links", True) else None
-
-    def get_preview_url(self, job: VideoJob) -> str | None:
-        return fresh_link(job, Artifact.PREVIEW) if self.context.get("links", True) else None
-
-    def get_captions_srt_url(self, job: VideoJob) -> str | None:
-        return fresh_link(job, Artifact.CAPTIONS_SRT) if self.context.get("links", True) else None
-
-    def get_captions_vtt_url(self, job: VideoJob) -> str | None:
-        return fresh_link(job, Artifact.CAPTIONS_VTT) if self.context.get("links", True) else None
 
 
 def fresh_link(job: VideoJob, artifact: Artifact) -> str | None:

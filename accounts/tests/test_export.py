@@ -37,6 +37,8 @@ def test_the_export_holds_the_callers_account_jobs_with_their_briefs_steps_and_c
     assert exported["status"] == JobStatus.COMPLETED
     assert exported["brief"]["product_title"] == "Alice's Lamp"
     assert exported["brief"]["scenes"] == VideoJob.objects.get(id=job.id).scenes_data
+    assert exported["brief"]["captions"] == {"enabled": True, "style": "bold", "position": "auto"}
+    assert (exported["brief"]["broll_fit"], exported["brief"]["scene_transitions"]) == ("extend", "continuous")
     assert exported["credits_used"] == 1 and exported["credits_quoted"] == job.quote["credits"]
     assert {step["key"] for step in exported["steps"]} == set(job.steps.values_list("key", flat=True))
     assert exported["download"] == f"/api/video/{job.id}/download/"

@@ -9,7 +9,7 @@ import respx
 
 from video_generation.services import heygen_service
 from video_generation.services.errors import PermanentError, RetryableError
-from video_generation.services.heygen_service import AvatarLook, HeyGenService, Voice
+from video_generation.services.heygen_service import AvatarLook, Voice
 from video_saas import metrics
 
 API = "https://api.heygen.com"
@@ -27,17 +27,6 @@ def voice(voice_id: str, **extra) -> dict:
             "support_locale": False, "type": "public", **extra}
 
 
-@pytest.fixture
-def mock():
-    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
-        yield router
-
-
-@pytest.fixture
-def service():
-    svc = HeyGenService()
-    yield svc
-    svc.close()
 
 
 def test_it_reads_every_page_of_looks_by_following_the_cursor(mock, service):

@@ -6,7 +6,6 @@ import json
 
 import httpx
 import pytest
-import respx
 
 from video_generation.services.errors import (
     AmbiguousError,
@@ -28,17 +27,6 @@ KEY = "test-heygen-key"  # set by the root conftest
 SECRET_KEY = "hg-SECRET-0123456789abcdef"
 
 
-@pytest.fixture
-def mock():
-    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
-        yield router
-
-
-@pytest.fixture
-def service():
-    svc = HeyGenService()
-    yield svc
-    svc.close()
 
 
 def _body(route, index: int = -1) -> dict:

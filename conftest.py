@@ -66,11 +66,13 @@ def _fresh_provider_clients():
     must not leave its client to the next test."""
     from video_generation.pipeline import providers
 
-    providers.veo.cache_clear()
-    providers.heygen.cache_clear()
+    # The cached factories themselves: a test may have monkeypatched the module's names by teardown time.
+    factories = (providers.veo, providers.heygen)
+    for factory in factories:
+        factory.cache_clear()
     yield
-    providers.veo.cache_clear()
-    providers.heygen.cache_clear()
+    for factory in factories:
+        factory.cache_clear()
 
 
 @pytest.fixture(autouse=True)

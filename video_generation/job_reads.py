@@ -30,7 +30,7 @@ from .api_errors import JobNotFound
 from .downloads import Artifact, artifact_uri, link_ttl
 from .models import JobStep, VideoJob
 
-ETAG_VERSION = "status-v2"  # change when the answer's shape changes, so no old tag matches a new shape
+ETAG_VERSION = "status-v3"  # change when the answer's shape changes, so no old tag matches a new shape
 LINK_FIELDS = {"veo_video_url": Artifact.BROLL, "final_video_url": Artifact.VIDEO, "poster_url": Artifact.POSTER,
                "preview_url": Artifact.PREVIEW}
 
@@ -39,7 +39,8 @@ JOB_COLUMNS = in_model_order(VideoJob, {
     "id", "user_id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
     "processing_time_seconds", "veo_video_gcs_uri", "final_video_uri", "poster_uri", "preview_uri",
     "error_message", "credits_used",
-    "aspect_ratio", "quality", "broll_audio", "duration_seconds", "quote", "cost_usd",
+    "aspect_ratio", "quality", "broll_audio", "scene_transitions", "broll_fit", "duration_seconds", "quote",
+    "cost_usd",
     "video_expires_at", "video_expired_at", "intermediates_expired_at"})
 STEP_COLUMNS = in_model_order(JobStep, {"id", "job_id", "key", "kind", "state", "attempts", "started_at",
                                         "finished_at", "error_message", "cost_usd"})

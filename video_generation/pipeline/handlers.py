@@ -162,8 +162,9 @@ class JoinBroll(LocalStep):
 
 def scene_overlays(job: VideoJob) -> list[TextOverlay]:
     """Each scene's on-screen text over that scene's span of the B-roll; the last scene's runs to the end of the
-    video (a narration longer than the B-roll holds its last frame, and its text with it)."""
-    spans = plan.scene_spans(plan.scene_durations(job.scenes_data), settings.PIPELINE["CROSSFADE_SECONDS"])
+    video (over whatever covers a narration longer than the scenes: padding, a loop or the held last frame)."""
+    spans = plan.scene_spans(plan.scene_durations(job.scenes_data), settings.PIPELINE["CROSSFADE_SECONDS"],
+                             job.scene_transitions)
     spans[-1] = (spans[-1][0], math.inf)
     return [TextOverlay(scene["text_overlay"], start, end)
             for scene, (start, end) in zip(job.scenes_data, spans, strict=True) if scene.get("text_overlay")]
@@ -191,10 +192,21 @@ class Compose(LocalStep):
                     broll=broll, presenter=presenter, presenter_keying=keying,
                     key_color=settings.HEYGEN_KEY_COLOR,
                     placement=compose.Placement(scale=job.avatar_scale, x=job.avatar_x, y=job.avatar_y),
-                    aspect_ratio=job.aspect_ratio, output=output, overlays=scene_overlays(job))
+                    aspect_ratio=job.aspect_ratio, output=output, overlays=scene_overlays(job),
+                    broll_fit=job.broll_fit, scenes_seconds=padded_scenes_seconds(job, steps),
+                    crossfade=settings.PIPELINE["CROSSFADE_SECONDS"])
             uri = get_storage().upload_file(output, job_path(job, "final.mp4"), "video/mp4")
             extras = store_poster_and_preview(job, output, info.duration)
         return Done(uri, {"duration": info.duration, "width": info.width, "height": info.height, **extras})
+
+
+def padded_scenes_seconds(job: VideoJob, steps: dict[str, JobStep]) -> float | None:
+    """Where the scenes end in a B-roll planned with padding (broll_fit extend), which the finished video need not
+    outlast; None when the B-roll is all scenes."""
+    if not any(s.params.get(plan.PADDING_PARAM) for s in steps.values()):
+        return None
+    return plan.broll_seconds(plan.scene_durations(job.scenes_data), settings.PIPELINE["CROSSFADE_SECONDS"],
+                              job.scene_transitions)
 
 
 def store_poster_and_preview(job: VideoJob, video: Path, duration: float) -> dict:

@@ -115,8 +115,8 @@ def test_job_serializer_has_the_briefs_fields_plus_aspect_ratio_steps_and_the_pr
     assert list(VideoJobSerializer(job).data) == [
         "id", "status", "progress", "product_title", "created_at", "updated_at", "completed_at",
         "processing_time_seconds", "veo_video_url", "final_video_url", "poster_url", "preview_url", "error_message",
-        "credits_used", "aspect_ratio", "steps", "quality", "broll_audio", "duration_seconds", "credits_quoted",
-        "cost_usd", "expired", "video_expires_at", "video_expired_at",
+        "credits_used", "aspect_ratio", "steps", "quality", "broll_audio", "scene_transitions", "broll_fit",
+        "duration_seconds", "credits_quoted", "cost_usd", "expired", "video_expires_at", "video_expired_at",
     ]
 
 

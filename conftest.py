@@ -66,13 +66,13 @@ def _fresh_provider_clients():
     must not leave its client to the next test."""
     from video_generation.pipeline import providers
 
-    def forget():
-        for clients in (providers.veo, providers.heygen):
-            getattr(clients, "cache_clear", lambda: None)()  # a test may have put a fake in their place
-
-    forget()
+    # The cached factories themselves: a test may have monkeypatched the module's names by teardown time.
+    factories = (providers.veo, providers.heygen)
+    for factory in factories:
+        factory.cache_clear()
     yield
-    forget()
+    for factory in factories:
+        factory.cache_clear()
 
 
 @pytest.fixture(autouse=True)

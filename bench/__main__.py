@@ -1,5 +1,5 @@
-"""`python -m bench` runs every scenario; `python -m bench compose|v3v2|concurrency|status|generate [options]` runs
-one.
+"""`python -m bench` runs every scenario; `python -m bench compose|v3v2|transitions|concurrency|status|generate
+[options]` runs one.
 
 `python -m bench keys` compares the status read with a bare view behind the same API-key authentication;
 `python -m bench metrics` the status read with and without the metrics instrumentation."""
@@ -12,7 +12,7 @@ import traceback
 
 from .common import log, sigterm_as_interrupt
 
-SCENARIOS = ("compose", "v3v2", "concurrency", "status", "generate", "keys", "metrics")
+SCENARIOS = ("compose", "v3v2", "transitions", "concurrency", "status", "generate", "keys", "metrics")
 
 
 def parse_jobs(text: str) -> list[int]:
@@ -46,10 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("scenario", nargs="?", choices=(*SCENARIOS, "all"), default="all")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, for development (results go to *-quick.json)")
     ap.add_argument("--repeats", type=int, default=3,
-                    help="compose and v3v2: runs per mode (at least 3); status and generate: interleaved rounds")
+                    help="compose, v3v2 and transitions: runs per mode (at least 3); status and generate: interleaved "
+                         "rounds")
     ap.add_argument("--jobs", type=parse_jobs, default=None, help="concurrency: N values, e.g. 1,50,200")
     ap.add_argument("--scale", type=float, default=None,
-                    help="latency scale for Veo 75 s / HeyGen 150 s (concurrency: by profile; v3v2 default 0.1)")
+                    help="latency scale for Veo 75 s / HeyGen 150 s (concurrency: by profile; v3v2 default 0.1, "
+                         "transitions 0.5)")
     ap.add_argument("--pool", default="prefork", choices=("prefork", "threads", "gevent", "eventlet", "solo"),
                     help="concurrency: the one worker process's Celery pool")
     ap.add_argument("--concurrency", type=int, default=4, help="concurrency: the worker's pool size")

@@ -88,6 +88,29 @@ def v3v2_section(data: dict) -> list[str]:
     return lines
 
 
+def transitions_section(data: dict) -> list[str]:
+    lines = [
+        "## transitions — scene_transitions cuts against continuous", "", _machine(data), "",
+        f"One {data['scenes']}-scene v3 job at a time through the real API; Veo {data['veo_seconds']:.2f} s and HeyGen "
+        f"{data['heygen_seconds']:.2f} s per operation (75 s / 150 s × {data['scale']}).", "",
+        "| scene_transitions | runs | median wall s | p95 | ideal (critical path) median | overhead median |",
+        "|---|---|---|---|---|---|",
+    ]
+    for mode in ("continuous", "cuts"):
+        m = data["modes"][mode]
+        lines.append(f"| {mode} | {m['wall_seconds']['n']} | {_f(m['wall_seconds']['p50'])} | "
+                     f"{_f(m['wall_seconds']['p95'])} | {_f(m['ideal_seconds']['p50'])} | "
+                     f"{_f(m['overhead_seconds']['p50'])} |")
+    r = data["result"]
+    lines += [
+        "",
+        f"median cuts / median continuous = **{_f(r['ratio'], 3)}** (ideal {_f(r['ideal_ratio'], 3)}; projected to "
+        f"unscaled 75 s / 150 s latencies: {_f(r['projected_unscaled_ratio'], 3)}). Target ≤ {data['target_ratio']}: "
+        f"{_ok(None if data['quick'] else r['meets_target'])}.", "",
+    ]
+    return lines
+
+
 def _pair(summary: dict, digits: int = 2) -> str:
     return f"{_f(summary.get('p50'), digits)} / {_f(summary.get('p95'), digits)}"
 
@@ -338,7 +361,7 @@ def metrics_section(data: dict) -> list[str]:
     return lines + [f"- {n}" for n in data.get("notes", [])] + [""]
 
 
-SECTIONS = (("compose", compose_section), ("v3v2", v3v2_section),
+SECTIONS = (("compose", compose_section), ("v3v2", v3v2_section), ("transitions", transitions_section),
             ("concurrency-sustained", concurrency_section), ("concurrency-burst", concurrency_section),
             ("concurrency-sustained-shared", concurrency_section), ("concurrency-burst-shared", concurrency_section),
             ("status", status_section), ("generate", generate_section),

@@ -376,3 +376,62 @@ def hard_stop(stack) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             p.wait(timeout=5)
     stack.processes.clear()
+
+
+# --- one job at a time on a fresh stack (v3v2, transitions) ------------------------------------------------------
+
+def time_single_jobs(label: str, *, scale: float, repeats: int, scenes: int, heygen_api_version: str = "v3",
+                     brief_overrides: dict | None = None) -> dict:
+    """Run the brief's headphones example (`scenes` scenes, with `brief_overrides`) `repeats` times, one job at a
+    time through the real API, on a fresh local stack (sandbox at Veo 75 s / HeyGen 150 s × `scale`, one Celery worker
+    with beat, API); each job's wall time is VideoJob.completed_at − created_at. Returns the runs (analyse(), plus
+    the critical path at unscaled latencies) and their summaries."""
+    from devstack.briefs import headphones_brief
+    from devstack.stack import local_stack
+    from video_generation.client import VideoApi
+
+    from .common import summary
+
+    veo, heygen = VEO_BASE * scale, HEYGEN_BASE * scale
+    folder = workdir(label)
+    ok = False
+    try:
+        with services(folder) as (database_url, redis_url, desc), \
+                local_stack(folder, veo_seconds=veo, heygen_seconds=heygen, heygen_api_version=heygen_api_version,
+                            database_url=database_url, redis_url=redis_url,
+                            extra_env=BENCH_ENV) as stack:
+          try:
+            stack.start_worker("worker", concurrency=4, beat=True)
+            api = VideoApi(stack.start_api(), stack.create_token("bench", plan="enterprise"))
+            rows = Rows(stack.env["DATABASE_URL"])
+            results = []
+            for i in range(repeats):
+                brief = {**headphones_brief(image_url(stack), scenes=scenes), **(brief_overrides or {})}
+                [job_id] = submit_all(api, [brief])
+                if not wait_for(rows, [job_id], timeout=max(300.0, 10 * (scenes * veo + heygen)),
+                                label=f"{label} run {i + 1}: ", worker=stack.processes.get("worker")):
+                    raise RuntimeError(f"{label} job {job_id} did not finish in time; logs in {folder}")
+                job = rows.jobs()[job_id]
+                a = analyse(job, veo_seconds=veo, heygen_seconds=heygen)
+                a["ideal_unscaled"] = critical_path(job, veo_seconds=VEO_BASE, heygen_seconds=HEYGEN_BASE)
+                results.append(a)
+                local = {k: round(v or 0, 2) for k, v in a["local"].items()}
+                log(f"{label} run {i + 1}/{repeats}: {a['status']}, wall {a['makespan'] or 0:.2f} s, "
+                    f"ideal {a['ideal'] or 0:.2f} s, local steps {local}")
+                if a["status"] != "completed":
+                    raise RuntimeError(f"{label} job failed: {a['error']}; logs in {folder}")
+          finally:
+            hard_stop(stack)
+        ok = True
+    finally:
+        if ok:
+            discard(folder)
+        else:
+            log(f"kept {folder} for its logs")
+    walls = [r["makespan"] for r in results]
+    projected = [r["makespan"] + r["ideal_unscaled"] - r["ideal"] for r in results]
+    return {"veo_seconds": veo, "heygen_seconds": heygen, **desc, "runs": results,
+            "wall_seconds": summary(walls), "ideal_seconds": summary(r["ideal"] for r in results),
+            "overhead_seconds": summary(r["overhead"] for r in results),
+            "projected_unscaled_seconds": summary(projected),
+            "local_steps_seconds": {k: summary(r["local"].get(k) for r in results) for k in results[0]["local"]}}

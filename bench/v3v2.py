@@ -13,74 +13,14 @@ median to unscaled latencies: measured + (ideal at 75/150 s − ideal at the sca
 
 from __future__ import annotations
 
-from .common import loaded_note, log, machine_info, summary, write_result
-from .stackrun import (
-    BENCH_ENV,
-    HEYGEN_BASE,
-    VEO_BASE,
-    Rows,
-    analyse,
-    critical_path,
-    discard,
-    hard_stop,
-    image_url,
-    services,
-    submit_all,
-    wait_for,
-    workdir,
-)
+from .common import loaded_note, log, machine_info, write_result
+from .stackrun import HEYGEN_BASE, VEO_BASE, time_single_jobs
 
 TARGET_PCT = 35.0
 
 
 def run_mode(mode: str, *, scale: float, repeats: int, scenes: int) -> dict:
-    from devstack.briefs import headphones_brief
-    from devstack.stack import local_stack
-    from video_generation.client import VideoApi
-
-    veo, heygen = VEO_BASE * scale, HEYGEN_BASE * scale
-    folder = workdir(f"v3v2-{mode}")
-    ok = False
-    try:
-        with services(folder) as (database_url, redis_url, desc), \
-                local_stack(folder, veo_seconds=veo, heygen_seconds=heygen, heygen_api_version=mode,
-                            database_url=database_url, redis_url=redis_url,
-                            extra_env=BENCH_ENV) as stack:
-          try:
-            stack.start_worker("worker", concurrency=4, beat=True)
-            api = VideoApi(stack.start_api(), stack.create_token("bench", plan="enterprise"))
-            rows = Rows(stack.env["DATABASE_URL"])
-            results = []
-            for i in range(repeats):
-                brief = headphones_brief(image_url(stack), scenes=scenes)
-                [job_id] = submit_all(api, [brief])
-                if not wait_for(rows, [job_id], timeout=max(300.0, 10 * (3 * veo + heygen)),
-                                label=f"{mode} run {i + 1}: ", worker=stack.processes.get("worker")):
-                    raise RuntimeError(f"{mode} job {job_id} did not finish in time; logs in {folder}")
-                job = rows.jobs()[job_id]
-                a = analyse(job, veo_seconds=veo, heygen_seconds=heygen)
-                a["ideal_unscaled"] = critical_path(job, veo_seconds=VEO_BASE, heygen_seconds=HEYGEN_BASE)
-                results.append(a)
-                local = {k: round(v or 0, 2) for k, v in a["local"].items()}
-                log(f"{mode} run {i + 1}/{repeats}: {a['status']}, wall {a['makespan'] or 0:.2f} s, "
-                    f"ideal {a['ideal'] or 0:.2f} s, local steps {local}")
-                if a["status"] != "completed":
-                    raise RuntimeError(f"{mode} job failed: {a['error']}; logs in {folder}")
-          finally:
-            hard_stop(stack)
-        ok = True
-    finally:
-        if ok:
-            discard(folder)
-        else:
-            log(f"kept {folder} for its logs")
-    walls = [r["makespan"] for r in results]
-    projected = [r["makespan"] + r["ideal_unscaled"] - r["ideal"] for r in results]
-    return {"veo_seconds": veo, "heygen_seconds": heygen, **desc, "runs": results,
-            "wall_seconds": summary(walls), "ideal_seconds": summary(r["ideal"] for r in results),
-            "overhead_seconds": summary(r["overhead"] for r in results),
-            "projected_unscaled_seconds": summary(projected),
-            "local_steps_seconds": {k: summary(r["local"].get(k) for r in results) for k in results[0]["local"]}}
+    return time_single_jobs(f"v3v2-{mode}", scale=scale, repeats=repeats, scenes=scenes, heygen_api_version=mode)
 
 
 def run(args) -> dict:

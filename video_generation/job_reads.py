@@ -41,7 +41,8 @@ JOB_COLUMNS = in_model_order(VideoJob, {
     "processing_time_seconds", "veo_video_gcs_uri", "final_video_uri", "poster_uri", "preview_uri",
     "captions_srt_uri", "captions_vtt_uri", "captions", "broll_fit", "scene_transitions",
     "error_message", "credits_used",
-    "aspect_ratio", "quality", "broll_audio", "duration_seconds", "quote", "cost_usd",
+    "aspect_ratio", "quality", "broll_audio", "duration_seconds", "quote",
+    "cost_usd",
     "video_expires_at", "video_expired_at", "intermediates_expired_at"})
 STEP_COLUMNS = in_model_order(JobStep, {"id", "job_id", "key", "kind", "state", "attempts", "started_at",
                                         "finished_at", "error_message", "cost_usd"})

@@ -50,6 +50,9 @@ class HeyGenMode(models.TextChoices):
     V2 = "v2", "v2 (legacy): HeyGen composes over the uploaded B-roll"
 
 
+VEO_CLIP_SECONDS = (4, 6, 8)  # Veo renders 4, 6 or 8 second clips (Vertex AI Veo reference)
+
+
 class Quality(models.TextChoices):
     STANDARD = "standard", "Standard (Veo 3.1)"
     FAST = "fast", "Fast (Veo 3.1 Fast)"

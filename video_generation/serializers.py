@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from .downloads import Artifact, artifact_url
 from .models import (
+    VEO_CLIP_SECONDS,
     AspectRatio,
     BrollFit,
     CaptionPosition,
@@ -28,7 +29,7 @@ from .validators import drawable_text, plain_text, public_url, visible_text
 
 logger = logging.getLogger("video_generation")
 
-SCENE_DURATIONS = (4, 6, 8)  # Veo renders 4, 6 or 8 second clips (Vertex AI Veo reference)
+SCENE_DURATIONS = VEO_CLIP_SECONDS
 MIN_SCENES, MAX_SCENES = 1, 20
 MAX_URL_LENGTH = VideoJob._meta.get_field("image_url").max_length  # the column a URL is stored in
 
@@ -390,10 +391,13 @@ class ClipSerializer(serializers.Serializer):
     scene = serializers.IntegerField(help_text="0-based scene index.")
     operation = serializers.ChoiceField(choices=["generate", "extend"])
     seconds = serializers.IntegerField(help_text="Seconds Veo renders (and bills) for this clip.")
+    padding = serializers.BooleanField(
+        help_text="true for a clip that renders more of the last scene only so that the B-roll covers the narration "
+                  "(broll_fit `extend`).")
 
 
 class ChainSerializer(serializers.Serializer):
-    scenes = serializers.ListField(child=serializers.IntegerField())
+    scenes = serializers.ListField(child=serializers.IntegerField(), help_text="The scenes the chain shows.")
     seconds = serializers.IntegerField(help_text="Length of the chain's video.")
     clips = ClipSerializer(many=True)
 
@@ -401,14 +405,18 @@ class ChainSerializer(serializers.Serializer):
 class QuoteSerializer(serializers.Serializer):
     credits = serializers.IntegerField(help_text="Credits the video costs: one per started 8 seconds.")
     estimated_cost_usd = serializers.CharField(help_text="What the providers will charge for it, a decimal string.")
-    duration_seconds = serializers.FloatField(help_text="The finished video: the longer of B-roll and narration.")
-    broll_seconds = serializers.FloatField()
+    duration_seconds = serializers.FloatField(
+        help_text="The finished video: the longer of the scenes' B-roll and the narration.")
+    broll_seconds = serializers.FloatField(
+        help_text="The B-roll Veo renders: the scenes, plus any padding that covers the narration (`extend`).")
     narration_seconds = serializers.FloatField(
         help_text="The script's words at NARRATION_WORDS_PER_MINUTE (150 by default).")
     estimated_time_seconds = serializers.IntegerField()
     quality = serializers.ChoiceField(choices=Quality.choices)
     broll_audio = serializers.BooleanField()
     model = serializers.CharField(help_text="The Veo model that renders the B-roll.")
+    scene_transitions = serializers.ChoiceField(choices=SceneTransitions.choices)
+    broll_fit = serializers.ChoiceField(choices=BrollFit.choices)
     scene_plan = ChainSerializer(many=True, help_text="The Veo chains: scenes, clips and their seconds.")
 
 

@@ -168,8 +168,9 @@ class JoinBroll(LocalStep):
 
 def scene_overlays(job: VideoJob) -> list[TextOverlay]:
     """Each scene's on-screen text over that scene's span of the B-roll; the last scene's runs to the end of the
-    video (a narration longer than the B-roll holds its last frame, and its text with it)."""
-    spans = plan.scene_spans(plan.scene_durations(job.scenes_data), settings.PIPELINE["CROSSFADE_SECONDS"])
+    video (over whatever covers a narration longer than the scenes: padding, a loop or the held last frame)."""
+    spans = plan.scene_spans(plan.scene_durations(job.scenes_data), settings.PIPELINE["CROSSFADE_SECONDS"],
+                             job.scene_transitions)
     spans[-1] = (spans[-1][0], math.inf)
     return [TextOverlay(scene["text_overlay"], start, end)
             for scene, (start, end) in zip(job.scenes_data, spans, strict=True) if scene.get("text_overlay")]
@@ -202,13 +203,24 @@ class Compose(LocalStep):
                 info = compose.compose_final(
                     broll=broll, presenter=presenter, presenter_keying=keying,
                     key_color=settings.HEYGEN_KEY_COLOR, placement=placement,
-                    aspect_ratio=job.aspect_ratio, output=output, overlays=scene_overlays(job), captions=track)
+                    aspect_ratio=job.aspect_ratio, output=output, overlays=scene_overlays(job), captions=track,
+                    broll_fit=job.broll_fit, scenes_seconds=padded_scenes_seconds(job, steps),
+                    crossfade=settings.PIPELINE["CROSSFADE_SECONDS"])
             if track is not None and track.captions:
                 for side in ("captions_srt_uri", "captions_vtt_uri"):
                     track.save(Path(deliverables.beside(str(output), side)))
             uri = get_storage().upload_file(output, job_path(job, "final.mp4"), "video/mp4")
             extras = store_side_files(job, output, info.duration)
         return Done(uri, {"duration": info.duration, "width": info.width, "height": info.height, **extras})
+
+
+def padded_scenes_seconds(job: VideoJob, steps: dict[str, JobStep]) -> float | None:
+    """Where the scenes end in a B-roll planned with padding (broll_fit extend), which the finished video need not
+    outlast; None when the B-roll is all scenes."""
+    if not any(s.params.get(plan.PADDING_PARAM) for s in steps.values()):
+        return None
+    return plan.broll_seconds(plan.scene_durations(job.scenes_data), settings.PIPELINE["CROSSFADE_SECONDS"],
+                              job.scene_transitions)
 
 
 def caption_track(job: VideoJob, presenter_step: JobStep, voice: Path, box: Box) -> captions.Track | None:

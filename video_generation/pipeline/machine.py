@@ -90,7 +90,10 @@ def ensure_plan(job: VideoJob) -> None:
         return
     specs = plan.build_plan(product_title=job.product_title, scenes=job.scenes_data,
                             aspect_ratio=job.aspect_ratio, heygen_mode=job.heygen_mode,
-                            veo_model=pricing.veo_model(job.quality), generate_audio=job.broll_audio)
+                            veo_model=pricing.veo_model(job.quality), generate_audio=job.broll_audio,
+                            scene_transitions=job.scene_transitions, broll_fit=job.broll_fit,
+                            narration_seconds=pricing.narration_seconds(job.avatar_script),
+                            crossfade=cfg("CROSSFADE_SECONDS"))
     try:
         with transaction.atomic():
             locked = VideoJob.objects.select_for_update().get(id=job.id)

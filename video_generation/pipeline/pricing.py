@@ -2,8 +2,9 @@
 (settings.PROVIDER_PRICES), one credit unit, one quote; the API, the ledger and the steps' cost columns all use these.
 
 The credit unit is the brief's: one credit per started 8 seconds of finished video. A video lasts as long as the
-longer of its B-roll and its narration; before the render the narration is estimated from the script's words at
-NARRATION_WORDS_PER_MINUTE.
+longer of its scenes' B-roll and its narration; before the render the narration is estimated from the script's words
+at NARRATION_WORDS_PER_MINUTE. B-roll rendered only to cover the narration (broll_fit extend) costs us its Veo seconds
+but does not make the video longer.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
-from ..models import HeyGenMode, Quality
+from ..models import BrollFit, HeyGenMode, Quality, SceneTransitions
 from . import plan
 
 CREDIT_SECONDS = 8
@@ -61,10 +62,10 @@ def narration_seconds(script: str) -> float:
     return round(words * 60 / settings.NARRATION_WORDS_PER_MINUTE, 1)
 
 
-def estimate_seconds(*, durations: list[int], heygen_mode: str) -> int:
-    """Expected wall time: the longest Veo chain, the presenter (parallel in v3, after the B-roll in v2), compose."""
+def estimate_seconds(*, chains: list[list[plan.Clip]], heygen_mode: str) -> int:
+    """Expected wall time: the longest Veo chain (chains render in parallel, a chain's clips one after another) and
+    the join, the presenter (parallel in v3, after the B-roll in v2), compose."""
     pipeline = settings.PIPELINE
-    chains = plan.group_into_chains(durations)
     longest_chain = max((len(chain) for chain in chains), default=0)
     broll = longest_chain * pipeline["VEO_EXPECTED_SECONDS"] + (10 if len(chains) > 1 else 0)
     presenter = pipeline["HEYGEN_EXPECTED_SECONDS"]
@@ -84,6 +85,8 @@ class Quote:
     quality: str
     broll_audio: bool
     model: str
+    scene_transitions: str
+    broll_fit: str
     scene_plan: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,45 +101,52 @@ class Quote:
             "quality": self.quality,
             "broll_audio": self.broll_audio,
             "model": self.model,
+            "scene_transitions": self.scene_transitions,
+            "broll_fit": self.broll_fit,
             "scene_plan": self.scene_plan,
         }
 
 
-def scene_plan(durations: list[int]) -> list[dict[str, Any]]:
-    """The Veo operations a brief needs: chains of clips, each clip with the seconds Veo renders (and bills)."""
-    chains = []
-    for chain in plan.group_into_chains(durations):
-        clips = [{"scene": index, "operation": "generate" if position == 0 else "extend",
-                  "seconds": durations[index] if position == 0 else plan.EXTENSION_SECONDS}
-                 for position, index in enumerate(chain)]
-        chains.append({"scenes": list(chain), "seconds": plan.chain_seconds(durations, chain), "clips": clips})
-    return chains
+def scene_plan(chains: list[list[plan.Clip]]) -> list[dict[str, Any]]:
+    """The Veo operations of a B-roll (plan.broll_chains): chains of clips, each clip with the seconds Veo renders (and
+    bills) and whether it is padding (broll_fit extend)."""
+    return [{"scenes": list(dict.fromkeys(clip.scene for clip in chain)), "seconds": plan.clips_seconds(chain),
+             "clips": [{"scene": clip.scene, "operation": "generate" if position == 0 else "extend",
+                        "seconds": clip.seconds, "padding": clip.padding} for position, clip in enumerate(chain)]}
+            for chain in chains]
 
 
 def quote(data: dict[str, Any], *, heygen_mode: str | None = None) -> Quote:
-    """The price of a validated generate request, computed without creating anything."""
+    """The price of a validated generate request, computed without creating anything. The Veo operations are the
+    plan's own (plan.broll_chains, as build_plan makes them), so the quote and the steps never disagree."""
     durations = plan.scene_durations(data["scenes"])
     quality = data.get("quality") or Quality.STANDARD
     audio = bool(data.get("broll_audio", False))
+    transitions = data.get("scene_transitions") or SceneTransitions.CONTINUOUS
+    fit = data.get("broll_fit") or BrollFit.EXTEND
     model = veo_model(quality)
-    chains = scene_plan(durations)
-    broll = round(plan.broll_seconds(durations, settings.PIPELINE["CROSSFADE_SECONDS"]), 1)
+    crossfade = settings.PIPELINE["CROSSFADE_SECONDS"]
     narration = narration_seconds(data["avatar_script"])
-    duration = max(broll, narration)
-    veo_seconds = sum(clip["seconds"] for chain in chains for clip in chain["clips"])
+    chains = plan.broll_chains(durations, transitions=transitions, broll_fit=fit, narration_seconds=narration,
+                               crossfade=crossfade)
+    # The finished video lasts as long as the scenes or the narration: padding only covers the narration.
+    duration = max(round(plan.broll_seconds(durations, crossfade, transitions), 1), narration)
+    veo_seconds = sum(clip.seconds for chain in chains for clip in chain)
     cost = veo_cost(model_id=model, audio=audio, seconds=veo_seconds) + heygen_cost(narration)
     return Quote(
         credits=credits_for(duration),
         estimated_cost_usd=cost,
         duration_seconds=duration,
-        broll_seconds=broll,
+        broll_seconds=round(plan.joined_seconds(chains, crossfade), 1),
         narration_seconds=narration,
-        estimated_time_seconds=estimate_seconds(durations=durations,
+        estimated_time_seconds=estimate_seconds(chains=chains,
                                                 heygen_mode=heygen_mode or settings.HEYGEN_API_VERSION),
         quality=quality,
         broll_audio=audio,
         model=model,
-        scene_plan=chains,
+        scene_transitions=transitions,
+        broll_fit=fit,
+        scene_plan=scene_plan(chains),
     )
 
 

@@ -28,9 +28,15 @@ Presenter placement (``Placement(scale, x, y)``, the brief's ``avatar_scale``, `
       top_right = (0.8, 0.7, -0.8), top_left = (0.8, -0.7, -0.8), center = (1.0, 0, 0).
 
 Timing and audio of ``compose_final``
-    Duration = max(B-roll, presenter). A longer presenter is never cut: the B-roll holds its last frame. A
-    longer B-roll keeps the presenter's last frame on screen. The presenter's voice plays at full level over
-    the B-roll's own audio ducked to ``BROLL_DUCK_VOLUME`` (no loudness normalisation of the mix).
+    Duration = max(B-roll, presenter), where the B-roll counts only up to ``scenes_seconds`` when given (the rest
+    is padding that only covers the narration, broll_fit ``extend``, and is cut where the presenter ends). A longer
+    presenter is never cut; how the B-roll covers it is ``broll_fit``: ``hold`` holds its last frame; ``loop``
+    plays it again after itself, each pass crossfading into the next over ``crossfade`` seconds (the join's fade,
+    ``_crossfaded``), until it covers the presenter; ``extend`` (a B-roll already planned to cover the estimated
+    narration) does the same when the real narration is still longer. Either holds its last frame instead when it
+    falls short by at most ``MAX_HOLD_SECONDS``, or is no longer than the crossfade. A longer B-roll keeps the
+    presenter's last frame on screen. The presenter's voice plays at full level over the B-roll's own audio (looped
+    with it) ducked to ``BROLL_DUCK_VOLUME`` (no loudness normalisation of the mix).
 
 On-screen text (``overlays`` of ``compose_final``)
     Each ``overlay.TextOverlay(text, start, end)`` is laid out by ``overlay.layout_text`` (safe area, clear of the
@@ -84,6 +90,7 @@ BROLL_DUCK_VOLUME = 0.25
 CHROMA_SIMILARITY = 0.3
 CHROMA_BLEND = 0.1
 MAX_THREADS = 4
+MAX_HOLD_SECONDS = 0.5  # a B-roll fitted with extend or loop holds its last frame at most this long
 DEFAULT_NICE = 10  # below the orchestration sharing the box; see "Priority" above
 POSTER_QUALITY = 3
 PREVIEW_SECONDS = 3.0
@@ -436,35 +443,54 @@ def join_chains(
         shortest = min(durations)
         raise ValueError(f"crossfade {crossfade}s is not shorter than the shortest chain ({shortest:.2f}s)")
 
-    graph: list[str] = []
     args: list[str] = []
     threads = _threads()
-    for n, (chain, info, dur) in enumerate(zip(chains, infos, durations, strict=True)):
+    for chain in chains:
         args += ["-threads", str(threads), "-i", str(chain)]
-        graph.append(f"[{n}:v]{_cover(w, h)},{_hold_then_cut(1.0, dur)},setpts=PTS-STARTPTS[v{n}]")
-        source = f"[{n}:a]{_AFORMAT}" if info.has_audio else _SILENCE
-        graph.append(f"{source},{_pad_then_cut(dur)},asetpts=PTS-STARTPTS[a{n}]")
-
-    if crossfade > 0:
-        v_prev, a_prev, elapsed = "v0", "a0", durations[0]
-        for n in range(1, len(chains)):
-            offset = elapsed - crossfade
-            graph.append(
-                f"[{v_prev}][v{n}]xfade=transition=fade:duration={crossfade}:offset={offset:.6f}[vx{n}]"
-            )
-            graph.append(f"[{a_prev}][a{n}]acrossfade=d={crossfade}:c1=tri:c2=tri[ax{n}]")
-            v_prev, a_prev = f"vx{n}", f"ax{n}"
-            elapsed = offset + durations[n]
-        graph.append(f"[{v_prev}]format=yuv420p[v]")
-        graph.append(f"[{a_prev}]anull[a]")
-    else:
-        pairs = "".join(f"[v{n}][a{n}]" for n in range(len(chains)))
-        graph.append(f"{pairs}concat=n={len(chains)}:v=1:a=1[v][a]")
-
+    graph = _pieces(list(enumerate(infos)), durations, w, h, audio=True)
+    graph += _crossfaded(durations, crossfade, audio=True, out="")
     args += ["-filter_complex", ";".join(graph), "-filter_complex_threads", str(threads),
              "-map", "[v]", "-map", "[a]", *_encode_args(threads)]  # fmt: skip
     _run(args, output, inputs=chains)
     return probe(output)
+
+
+def _pieces(inputs: Sequence[tuple[int, MediaInfo]], durations: Sequence[float], w: int, h: int, *, audio: bool,
+            tag: str = "") -> list[str]:
+    """Each input (its index, its info) in the delivery format and cut to its duration, from 0, as [{tag}v{n}] and,
+    with ``audio``, [{tag}a{n}] (silence where it has no sound)."""
+    graph = []
+    for n, ((index, info), dur) in enumerate(zip(inputs, durations, strict=True)):
+        graph.append(f"[{index}:v]{_cover(w, h)},{_hold_then_cut(1.0, dur)},setpts=PTS-STARTPTS[{tag}v{n}]")
+        if audio:
+            source = f"[{index}:a]{_AFORMAT}" if info.has_audio else _SILENCE
+            graph.append(f"{source},{_pad_then_cut(dur)},asetpts=PTS-STARTPTS[{tag}a{n}]")
+    return graph
+
+
+def _crossfaded(durations: Sequence[float], crossfade: float, *, audio: bool, out: str, tag: str = "") -> list[str]:
+    """The pieces of ``_pieces`` one after another, each fading into the next over ``crossfade`` seconds (hard cuts
+    when 0), as [{out}v] and, with ``audio``, [{out}a]. They last sum(durations) - crossfade * (n - 1)."""
+    graph = []
+    if crossfade > 0:
+        v_prev, a_prev, elapsed = f"{tag}v0", f"{tag}a0", durations[0]
+        for n in range(1, len(durations)):
+            offset = elapsed - crossfade
+            graph.append(
+                f"[{v_prev}][{tag}v{n}]xfade=transition=fade:duration={crossfade}:offset={offset:.6f}[{tag}vx{n}]"
+            )
+            if audio:
+                graph.append(f"[{a_prev}][{tag}a{n}]acrossfade=d={crossfade}:c1=tri:c2=tri[{tag}ax{n}]")
+            v_prev, a_prev = f"{tag}vx{n}", f"{tag}ax{n}"
+            elapsed = offset + durations[n]
+        graph.append(f"[{v_prev}]format=yuv420p[{out}v]")
+        if audio:
+            graph.append(f"[{a_prev}]anull[{out}a]")
+    else:
+        pads = "".join(f"[{tag}v{n}]" + (f"[{tag}a{n}]" if audio else "") for n in range(len(durations)))
+        outs = f"[{out}v][{out}a]" if audio else f"[{out}v]"
+        graph.append(f"{pads}concat=n={len(durations)}:v=1:a={int(audio)}{outs}")
+    return graph
 
 
 def compose_final(
@@ -478,16 +504,21 @@ def compose_final(
     output: Path,
     overlays: Sequence[onscreen.TextOverlay] = (),
     captions: Track | None = None,
+    broll_fit: Literal["extend", "loop", "hold"] = "hold",
+    scenes_seconds: float | None = None,
+    crossfade: float = 0.5,
 ) -> MediaInfo:
     """Overlay the presenter on the B-roll and mix their audio into one delivery-format MP4.
 
-    See the module docstring for placement, timing, keying, on-screen text and audio rules. ``presenter=None``
-    gives the B-roll alone, still normalized and still with an audio track (and no on-screen text).
-    ``captions`` (made for this frame and presenter box: ``captions.track``) are burned in by libass, and the
-    on-screen texts keep clear of their band.
+    See the module docstring for placement, timing, keying, on-screen text and audio rules; ``broll_fit``,
+    ``scenes_seconds`` and ``crossfade`` are in "Timing". ``presenter=None`` gives the B-roll alone, still normalized
+    and still with an audio track (and no on-screen text). ``captions`` (made for this frame and presenter box:
+    ``captions.track``) are burned in by libass, and the on-screen texts keep clear of their band.
     """
     if presenter_keying not in ("alpha", "chroma"):
         raise ValueError(f"presenter_keying must be 'alpha' or 'chroma', not {presenter_keying!r}")
+    if broll_fit not in ("extend", "loop", "hold"):
+        raise ValueError(f"broll_fit must be 'extend', 'loop' or 'hold', not {broll_fit!r}")
     w, h = _frame_size(aspect_ratio)
     broll = Path(broll)
     if presenter is None:
@@ -500,7 +531,9 @@ def compose_final(
     b_info = probe(broll)
     p_info = probe(presenter)
     b_video = _video_seconds(broll, b_info)
-    total = _whole_frames(max(b_info.duration, p_info.duration))
+    own = b_info.duration if scenes_seconds is None else min(b_info.duration, scenes_seconds)
+    total = _whole_frames(max(own, p_info.duration))
+    passes = _passes(_whole_frames(b_video), crossfade, total) if broll_fit != "hold" else 1
     box = presenter_box(w, h, p_info.width, p_info.height, placement)
     threads = _threads()
 
@@ -511,8 +544,6 @@ def compose_final(
         args += ["-c:v", decoder]
     args += ["-threads", str(threads), "-i", str(presenter)]
 
-    hold = total - b_video + 1.0  # the B-roll holds its last frame under a longer presenter
-    graph = [f"[0:v]{_cover(w, h)},{_hold_then_cut(hold, total)}[bg]"]
     # Scale the presenter straight to its box (usually a downscale) before keying: keying fewer pixels is
     # cheaper, and bilinear is visually fine for a downscale at a fraction of bicubic's cost.
     fg = f"[1:v]fps={FPS},scale={box.width}:{box.height}:flags=bilinear,setsar=1"
@@ -522,23 +553,45 @@ def compose_final(
         fg += ",format=yuva420p"
     else:
         fg += ",format=yuva420p"
-    graph.append(f"{fg}[fg]")
-    graph.append(f"[bg][fg]overlay=x={box.left}:y={box.top}:eof_action=repeat:format=yuv420[base]")
     with tempfile.TemporaryDirectory(prefix="overlays-") as scratch:
         reserved = captions.area.box if captions and captions.captions else None
         texts = _rendered_texts(overlays, w, h, box, total, Path(scratch), reserved)
         for text in texts:
             args += ["-loop", "1", "-framerate", str(FPS), "-t", _seconds(text.end - text.start), "-i", str(text.png)]
+        if passes == 1:
+            hold = total - b_video + 1.0  # the B-roll holds its last frame under a longer presenter
+            graph = [f"[0:v]{_cover(w, h)},{_hold_then_cut(hold, total)}[bg]"]
+            broll_sound = "[0:a]"
+        else:  # the B-roll again after itself, crossfaded, until it covers the presenter: inputs after the texts
+            first_copy = 2 + len(texts)
+            for _ in range(passes - 1):
+                args += ["-threads", str(threads), "-i", str(broll)]
+            inputs = [(0, b_info), *((first_copy + n, b_info) for n in range(passes - 1))]
+            durations = [_whole_frames(b_video)] * passes
+            graph = _pieces(inputs, durations, w, h, audio=b_info.has_audio, tag="l")
+            graph += _crossfaded(durations, crossfade, audio=b_info.has_audio, out="loop", tag="l")
+            graph.append(f"[loopv]{_hold_then_cut(1.0, total)}[bg]")
+            broll_sound = "[loopa]"
+        graph.append(f"{fg}[fg]")
+        graph.append(f"[bg][fg]overlay=x={box.left}:y={box.top}:eof_action=repeat:format=yuv420[base]")
         base = "base"
         if reserved is not None:
             graph.append(f"[base]{_burn_in(captions, Path(scratch) / 'captions.ass')}[captioned]")
             base = "captioned"
         graph += _text_graph(texts, first_input=2, base=base, out="v")
-        _mix_audio(graph, p_info, b_info, total)
+        _mix_audio(graph, p_info, b_info, total, broll_sound=broll_sound)
         args += ["-filter_complex", ";".join(graph), "-filter_complex_threads", str(threads),
                  "-map", "[v]", "-map", "[a]", *_encode_args(threads)]  # fmt: skip
         _run(args, output, inputs=[broll, presenter, *(text.png for text in texts)])
     return probe(output)
+
+
+def _passes(broll_seconds: float, crossfade: float, total: float) -> int:
+    """How many passes of a ``broll_seconds`` B-roll, each crossfading into the next, cover ``total`` seconds. 1 (the
+    last frame held) when it falls short by at most MAX_HOLD_SECONDS, or is too short to crossfade."""
+    if total - broll_seconds <= MAX_HOLD_SECONDS or broll_seconds <= crossfade + 1 / FPS:
+        return 1
+    return math.ceil((total - crossfade) / (broll_seconds - crossfade) - 1e-9)
 
 
 @dataclass(frozen=True)
@@ -594,15 +647,16 @@ def _text_graph(texts: Sequence[_RenderedText], *, first_input: int, base: str, 
     return graph
 
 
-def _mix_audio(graph: list[str], p_info: MediaInfo, b_info: MediaInfo, total: float) -> None:
-    """The presenter's voice over the ducked B-roll sound (or silence), cut to ``total``, as [a]."""
+def _mix_audio(graph: list[str], p_info: MediaInfo, b_info: MediaInfo, total: float, *,
+               broll_sound: str = "[0:a]") -> None:
+    """The presenter's voice over the ducked B-roll sound (``broll_sound``; or silence), cut to ``total``, as [a]."""
     voices = []
     if p_info.has_audio:
         graph.append(f"[1:a]{_AFORMAT}[pa]")
         voices.append("[pa]")
     if b_info.has_audio:
         level = BROLL_DUCK_VOLUME if p_info.has_audio else 1.0
-        graph.append(f"[0:a]{_AFORMAT},volume={level}[ba]")
+        graph.append(f"{broll_sound}{_AFORMAT},volume={level}[ba]")
         voices.append("[ba]")
     if len(voices) == 2:
         graph.append(

@@ -58,6 +58,15 @@ def test_it_returns_the_job(api_client, user):
     assert body["steps"] == []
     assert (body["quality"], body["broll_audio"], body["credits_quoted"], body["cost_usd"]) == \
         ("standard", False, None, "0.0000")
+    assert (body["scene_transitions"], body["broll_fit"]) == ("continuous", "extend")
+
+
+def test_it_shows_how_the_broll_is_made(api_client, user, django_assert_max_num_queries):
+    job = make_job(user, status=JobStatus.PROCESSING_VEO, scene_transitions="cuts", broll_fit="loop")
+    api_client.get(url(job.id))  # the key's first use of the minute writes last_used_at; later ones do not
+    with django_assert_max_num_queries(2):  # the key and the one status read: both fields are among its columns
+        body = api_client.get(url(job.id)).json()
+    assert (body["scene_transitions"], body["broll_fit"]) == ("cuts", "loop")
 
 
 def test_it_includes_the_steps(api_client, user):

@@ -11,8 +11,11 @@ SCENE = {"visual_description": "a", "camera_movement": "pan", "mood": "calm", "d
 
 
 def build(**arguments):
-    """build_plan with the Veo choices of a standard, silent job unless a test says otherwise."""
-    return plan.build_plan(**{"veo_model": "veo-3.1-generate-001", "generate_audio": False, **arguments})
+    """build_plan with the Veo choices of a standard, silent, continuous job whose narration needs no padding, unless
+    a test says otherwise."""
+    return plan.build_plan(**{"veo_model": "veo-3.1-generate-001", "generate_audio": False,
+                              "scene_transitions": "continuous", "broll_fit": "extend", "narration_seconds": 5.0,
+                              "crossfade": 0.5, **arguments})
 
 
 @given(durations)
@@ -136,3 +139,126 @@ def test_a_silent_standard_plan_says_so_in_every_veo_step():
     specs = build(product_title="P", scenes=[SCENE] * 3, aspect_ratio="9:16", heygen_mode="v3")
     assert {(s.params[plan.VEO_MODEL_PARAM], s.params[plan.GENERATE_AUDIO_PARAM])
             for s in specs if s.key.startswith("veo:")} == {("veo-3.1-generate-001", False)}
+
+
+# --- broll_fit extend: padding clips so that the B-roll covers the narration ------------------------------------
+
+def chains_for(durations, narration, *, fit="extend", transitions="continuous", crossfade=0.5):
+    return plan.broll_chains(durations, transitions=transitions, broll_fit=fit, narration_seconds=narration,
+                             crossfade=crossfade)
+
+
+def padding_of(chains):
+    return [(n, clip.seconds) for n, chain in enumerate(chains) for clip in chain if clip.padding]
+
+
+@pytest.mark.parametrize(("narration", "padding", "broll"), [
+    (19.2, [], 22),  # the headphones brief: its 22 s of scenes cover the narration
+    (22.0, [], 22),
+    (22.1, [(0, 7)], 29),  # one extension of the last scene
+    (29.5, [(0, 7), (0, 7)], 36),  # the chain is full at 36 s (its input would be over 30 s)
+    (36.1, [(0, 7), (0, 7), (1, 4)], 39.5),  # a further chain: the shortest clip covering 0.1 s + the crossfade
+    (41.0, [(0, 7), (0, 7), (1, 6)], 41.5),
+    (44.0, [(0, 7), (0, 7), (1, 4), (1, 7)], 46.5),  # 8.5 s more: no clip alone covers it; 4 + 7 bills least
+    (80.0, [(0, 7), (0, 7), (1, 8), (1, 7), (1, 7), (1, 7), (1, 7), (2, 4), (2, 7)], 36 + 36 + 11 - 1.0),
+])
+def test_extend_adds_padding_clips_only_until_the_broll_covers_the_narration(narration, padding, broll):
+    chains = chains_for([8, 8, 8], narration)
+    assert padding_of(chains) == padding
+    assert plan.joined_seconds(chains, 0.5) == broll
+    assert all(clip.scene == 2 for chain in chains for clip in chain if clip.padding)  # more of the last scene
+
+
+@pytest.mark.parametrize("fit", ["loop", "hold"])
+def test_loop_and_hold_never_pad(fit):
+    assert padding_of(chains_for([8, 8, 8], 120.0, fit=fit)) == []
+
+
+@given(durations, st.floats(min_value=0, max_value=400), st.sampled_from(["continuous", "cuts"]))
+def test_padding_covers_the_narration_within_the_chain_limits_and_no_clip_is_spare(scene_durations, narration,
+                                                                                    transitions):
+    narration = round(narration, 1)
+    chains = chains_for(scene_durations, narration, transitions=transitions)
+    for chain in chains:
+        lengths = [plan.clips_seconds(chain[: n + 1]) for n in range(len(chain))]
+        assert all(length <= plan.MAX_EXTENSION_INPUT_SECONDS for length in lengths[:-1])  # every input ≤ 30 s
+        assert lengths[-1] <= plan.MAX_CHAIN_SECONDS
+        assert chain[0].seconds in (4, 6, 8) and all(clip.seconds == plan.EXTENSION_SECONDS for clip in chain[1:])
+    scenes = plan.scene_chains(scene_durations, transitions)
+    assert [chain[: len(own)] for chain, own in zip(chains, scenes, strict=False)] == scenes  # scenes first, unchanged
+    broll = plan.joined_seconds(chains, 0.5)
+    assert broll >= narration
+    if padding_of(chains):  # without its last padding clip the B-roll would fall short
+        shorter = [chain for chain in [*chains[:-1], chains[-1][:-1]] if chain]
+        assert plan.joined_seconds(shorter, 0.5) < narration
+
+
+def test_padding_steps_continue_the_last_scene_with_its_prompt_and_keys_of_their_own():
+    scenes = [{**SCENE, "visual_description": name} for name in ("first", "second", "last")]
+    specs = build(product_title="P", scenes=scenes, aspect_ratio="9:16", heygen_mode="v3", narration_seconds=44.0)
+    veo = {s.key: s for s in specs if s.provider == "veo"}
+    assert list(veo) == ["veo:c0:s0", "veo:c0:s1", "veo:c0:s2", "veo:c0:s2:pad1", "veo:c0:s2:pad2",
+                         "veo:c1:s2:pad3", "veo:c1:s2:pad4"]
+    last_prompt = veo["veo:c0:s2"].params["prompt"]
+    for key in ("veo:c0:s2:pad1", "veo:c0:s2:pad2", "veo:c1:s2:pad3", "veo:c1:s2:pad4"):
+        assert veo[key].params["prompt"] == last_prompt and veo[key].params[plan.PADDING_PARAM] is True
+        assert veo[key].scene_index == 2
+    assert veo["veo:c0:s2:pad1"].depends_on == ["veo:c0:s2"] and veo["veo:c0:s2:pad1"].kind == "veo_extend"
+    assert veo["veo:c1:s2:pad3"].depends_on == ["image"] and veo["veo:c1:s2:pad3"].kind == "veo_generate"
+    assert veo["veo:c1:s2:pad3"].params["duration_seconds"] == 4
+    assert veo["veo:c0:s2:pad2"].params["expected_seconds"] == 36
+    assert not any(plan.PADDING_PARAM in s.params for s in veo.values() if ":pad" not in s.key)
+    specs_by_key = {s.key: s for s in specs}
+    assert specs_by_key["join"].depends_on == ["veo:c0:s2:pad2", "veo:c1:s2:pad4"]
+    assert specs_by_key["compose"].params[plan.BROLL_KEY_PARAM] == "join"
+
+
+def test_a_single_padded_chain_yields_the_broll_from_its_last_padding_clip():
+    specs = build(product_title="P", scenes=[SCENE] * 3, aspect_ratio="9:16", heygen_mode="v3", narration_seconds=25)
+    assert keys_marked(specs, plan.YIELDS_BROLL_PARAM) == ["veo:c0:s2:pad1"]
+    assert {s.key: s for s in specs}["compose"].depends_on == ["veo:c0:s2:pad1", "heygen:render"]
+
+
+def test_padding_belongs_to_no_scene_so_the_scene_spans_do_not_depend_on_the_narration():
+    # Spans are of the scenes alone; the compositor runs the last scene's text to the end of the video (handlers).
+    assert plan.scene_spans([8, 8, 8], 0.5) == [(0.0, 8.0), (8.0, 15.0), (15.0, 22.0)]
+    assert plan.broll_seconds([8, 8, 8], 0.5) == 22
+    assert plan.joined_seconds(chains_for([8, 8, 8], 44.0), 0.5) == 46.5
+
+
+# --- scene_transitions cuts: every scene generated from the image at once ---------------------------------------
+
+def test_cuts_make_every_scene_a_chain_of_its_own():
+    assert plan.group_into_chains([8, 6, 4], "cuts") == [[0], [1], [2]]
+    assert plan.broll_seconds([8, 6, 4], 0.5, "cuts") == 8 + 6 + 4 - 2 * 0.5
+
+
+def test_cuts_generate_every_scene_from_the_image_and_join_them_once():
+    specs = build(product_title="P", scenes=[SCENE] * 3, aspect_ratio="9:16", heygen_mode="v3",
+                  scene_transitions="cuts")
+    veo = [s for s in specs if s.provider == "veo"]
+    assert [(s.key, s.kind, s.depends_on, s.params["duration_seconds"]) for s in veo] == [
+        (f"veo:c{n}:s{n}", "veo_generate", ["image"], 8) for n in range(3)]
+    joins = [s for s in specs if s.kind == "join_broll"]
+    assert [(s.key, s.depends_on) for s in joins] == [("join", ["veo:c0:s0", "veo:c1:s1", "veo:c2:s2"])]
+    assert keys_marked(specs, plan.YIELDS_BROLL_PARAM) == ["join"]
+
+
+def test_cut_scenes_spans_split_each_crossfade_at_its_middle():
+    spans = plan.scene_spans([8, 6, 4], 0.5, "cuts")
+    assert spans == [(0.0, 7.75), (7.75, 13.25), (13.25, 17.0)]
+    assert spans[-1][1] == plan.broll_seconds([8, 6, 4], 0.5, "cuts")
+
+
+def test_cuts_padding_extends_the_last_scenes_own_chain():
+    specs = build(product_title="P", scenes=[SCENE] * 2, aspect_ratio="9:16", heygen_mode="v3",
+                  scene_transitions="cuts", narration_seconds=20.0)  # scenes: 8 + 8 - 0.5 = 15.5 s
+    by_key = {s.key: s for s in specs}
+    assert by_key["veo:c1:s1:pad1"].depends_on == ["veo:c1:s1"]
+    assert by_key["join"].depends_on == ["veo:c0:s0", "veo:c1:s1:pad1"]
+
+
+@pytest.mark.parametrize(("needed", "first"), [(0.6, 4), (4.0, 4), (4.5, 6), (8.0, 8), (8.5, 4), (11.5, 6), (15.5, 4),
+                                               (36.0, 8), (50.0, 8)])
+def test_a_further_padding_chain_starts_with_the_clip_that_bills_least(needed, first):
+    assert plan.padding_chain_start(needed) == first

@@ -1,6 +1,6 @@
 """Small, fast test media made with the imageio-ffmpeg binary.
 
-Everything is solid colour so tests can check pixels after decoding:
+Everything is solid colour so tests can check pixels after decoding (a B-roll can be a moving test pattern instead):
 
 - ``make_broll``: a Veo-like H.264 MP4 (24 fps) of one colour, with an optional 220 Hz tone.
 - ``make_presenter``: a HeyGen-like presenter whose "person" is a solid box (default magenta) covering the
@@ -8,6 +8,7 @@ Everything is solid colour so tests can check pixels after decoding:
   VP9 WebM with ``alpha_mode=1``) or the key colour (``kind="chroma"``, H.264 MP4 on e.g. #00FF00).
 - ``make_corrupt``: a file with an .mp4 name that is not a video.
 - ``frame_at``: decode one frame (RGB numpy array) at a given time with PyAV.
+- ``longest_still``: the longest stretch (seconds) over which a video's frames do not change.
 
 Each call takes well under a second for a few seconds of media.
 """
@@ -46,11 +47,14 @@ def make_broll(
     *,
     size: tuple[int, int] | None = None,
     fps: int = 24,
+    moving: bool = False,
 ) -> Path:
-    """A solid-colour H.264 MP4 like a Veo clip (default 720p at the given aspect ratio, 24 fps)."""
+    """A solid-colour H.264 MP4 like a Veo clip (default 720p at the given aspect ratio, 24 fps); ``moving``: ffmpeg's
+    ``testsrc2`` pattern instead, whose every frame differs from the one before (``color`` is then unused)."""
     path = Path(path)
     w, h = size or FRAME_SIZES[aspect_ratio]
-    args = ["-f", "lavfi", "-i", f"color=c={_hex(color)}:s={w}x{h}:r={fps}:d={seconds}"]
+    source = "testsrc2=" if moving else f"color=c={_hex(color)}:"
+    args = ["-f", "lavfi", "-i", f"{source}s={w}x{h}:r={fps}:d={seconds}"]
     if with_audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=44100:duration={seconds}"]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-t", str(seconds)]
@@ -115,6 +119,27 @@ def make_corrupt(path: Path) -> Path:
     path = Path(path)
     path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\xde\xad\xbe\xef" * 4096)
     return path
+
+
+def longest_still(path: Path, *, tolerance: float = 0.3) -> float:
+    """Seconds of the longest stretch over which the video does not change: consecutive frames (decoded by the
+    imageio-ffmpeg binary, grey and scaled down) whose mean absolute difference is at most ``tolerance`` (of 255)
+    count as identical. (A held frame, re-encoded, differs from the one before by about 0.1; consecutive frames of
+    make_broll's moving pattern by 0.8 or more.)"""
+    import numpy as np
+
+    side = 160  # every frame squeezed to side x side: enough to see any change, little to compare
+    frames = imageio_ffmpeg.read_frames(str(path), pix_fmt="gray", bpp=1, output_params=["-vf", f"scale={side}:{side}"])
+    fps = next(frames)["fps"]
+    longest = run = 0
+    previous = None
+    for raw in frames:
+        frame = np.frombuffer(raw, dtype=np.uint8).astype(np.int16).reshape(side, side)
+        if previous is not None:
+            run = run + 1 if float(np.abs(frame - previous).mean()) <= tolerance else 0
+            longest = max(longest, run)
+        previous = frame
+    return longest / fps
 
 
 def frame_at(path: Path, seconds: float):

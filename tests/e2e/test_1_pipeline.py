@@ -27,17 +27,37 @@ CROSSFADE = 0.5
 SHORT_SCRIPT = "Premium sound, all day comfort. Order yours today."  # shorter than any B-roll here
 
 
-def plan_seconds(scenes: int, seconds: int = 8) -> float:
-    """The B-roll plan, computed independently of the product: a chain starts with one scene and each extension
-    adds 7 s while the chain is at most 30 s long (an extension input limit; 37 s result limit); chains are
-    joined with a 0.5 s crossfade. For 8 s scenes that is 8 + 7 x (n - 1) per chain of up to five."""
+def chain_lengths(scenes: int, seconds: int = 8) -> list[int]:
+    """The B-roll's chains, computed independently of the product: a chain starts with one scene and each extension
+    adds 7 s while the chain is at most 30 s long (an extension input limit; 37 s result limit)."""
     chains: list[int] = []
     for _ in range(scenes):
         if chains and chains[-1] <= 30 and chains[-1] + 7 <= 37:
             chains[-1] += 7
         else:
             chains.append(seconds)
+    return chains
+
+
+def plan_seconds(scenes: int, seconds: int = 8) -> float:
+    """The B-roll plan: the chains joined with a 0.5 s crossfade. For 8 s scenes that is 8 + 7 x (n - 1) per chain
+    of up to five."""
+    chains = chain_lengths(scenes, seconds)
     return sum(chains) - CROSSFADE * (len(chains) - 1)
+
+
+def veo_operations(scenes: int, seconds: int, script: str) -> int:
+    """One Veo operation per scene and, as broll_fit `extend` (the default) asks, one more 7 s extension of the last
+    chain at a time until the B-roll covers the narration estimated from the script's words at 150 a minute. (No
+    job here needs a further padding chain.)"""
+    chains = chain_lengths(scenes, seconds)
+    narration = len(script.split()) * 60 / 150
+    operations = scenes
+    while sum(chains) - CROSSFADE * (len(chains) - 1) < narration:
+        assert chains[-1] <= 30, "a further padding chain: not computed here"
+        chains[-1] += 7
+        operations += 1
+    return operations
 
 
 def test_plan_arithmetic_matches_the_product():
@@ -253,7 +273,9 @@ def test_every_paid_call_of_this_module_was_made_once(e2e, jobs):
     entries = e2e.ledger()[start:]
     assert_unique_paid_calls(entries)
     veo = [e for e in entries if e["kind"].startswith("veo.")]
-    scenes = sum(JOBS[name][0] for name in JOBS)
-    assert len(veo) == scenes, (len(veo), scenes)
+    planned = sum(veo_operations(*JOBS[name][:2], make_brief(e2e, name)["avatar_script"]) for name in JOBS)
+    # the three 4 s one-scene jobs speak the 19.2 s headphones script: 4 + 3 x 7 = 25 s of B-roll covers it
+    assert planned == sum(JOBS[name][0] for name in JOBS) + 3 * 3
+    assert len(veo) == planned, (len(veo), planned)
     heygen = [e2e.heygen_job_of(e) for e in entries if e["kind"].startswith("heygen.")]
     assert sorted(heygen) == sorted(ids.values())

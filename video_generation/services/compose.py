@@ -44,7 +44,12 @@ On-screen text (``overlays`` of ``compose_final``)
     its span only (``-loop 1 -t span``), its alpha faded in and out over ``overlay.FADE_SECONDS`` (at most a quarter
     of the span), shifted to ``start`` and overlaid with ``enable='between(t,start,end)'``: outside its window a
     text costs nothing. A span is cut to the video; one shorter than a frame, or a text with nothing visible, is
-    dropped.
+    dropped. With captions, the texts are laid out clear of the captions' band too.
+
+Captions (``captions`` of ``compose_final`` and ``normalize``)
+    A ``captions.Track`` (lines, times, style and band, made for this frame and presenter box) is written as an
+    ASS script and drawn by libass (the ``ass`` filter) over the composed frame, before the on-screen texts, with
+    ``fontsdir`` the bundled font's folder, so it is found even on a system with no fonts of its own.
 
 Keying
     ``"alpha"``: a VP9 (or VP8) WebM with an alpha channel is decoded with libvpx (``-c:v libvpx-vp9`` before

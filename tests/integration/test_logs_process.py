@@ -49,6 +49,7 @@ def json_lines(text: str) -> list[dict]:
 def test_every_worker_line_about_a_submitted_job_carries_the_request_id_of_the_submit(stack, user, tmp_path):
     key = issue_key(user=user, name="logs").secret
     brief = headphones_brief(f"{stack.sandbox_url}/assets/headphones.png", scenes=2)
+    brief["broll_fit"] = "hold"  # no padding clip: the steps below are the two scenes'
     response = httpx.post(f"{stack.api_url}/api/video/generate/", json=brief, timeout=30,
                           headers={"Authorization": f"Bearer {key}", "X-Request-ID": REQUEST_ID})
     assert response.status_code == 202, response.text

@@ -59,6 +59,7 @@ def wait_for(job: VideoJob, timeout: float) -> list[tuple[str, int]]:
 def test_a_job_runs_to_completion_through_a_real_worker_on_postgres_and_redis(worker_stack, user):
     brief = headphones_brief(f"{worker_stack.sandbox_url}/assets/headphones.png", scenes=2)
     brief["avatar_position"] = {"scale": 0.8, "x": 0.7, "y": 0.8}
+    brief["broll_fit"] = "hold"  # 15 s of scenes under ~19 s of speech: the default extend would add a padding clip
     job = jobs.create_job(user=user, data=brief)  # published on commit to the real Redis broker
 
     seen = wait_for(job, timeout=240)
@@ -85,6 +86,7 @@ def test_composes_run_on_the_media_worker_and_everything_else_on_the_orchestrati
     services_stack.start_worker("media", concurrency=1, beat=False, queues=("media",))
     brief = headphones_brief(f"{services_stack.sandbox_url}/assets/headphones.png", scenes=2)
     brief["avatar_position"] = {"scale": 0.8, "x": 0.7, "y": 0.8}  # what the API's serializer makes of a preset
+    brief["broll_fit"] = "hold"  # no padding clip: the steps below are the two scenes'
     job = jobs.create_job(user=user, data=brief)
 
     wait_for(job, timeout=240)

@@ -106,14 +106,8 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "webapp/email/password_reset_body.txt"
     subject_template_name = "webapp/email/password_reset_subject.txt"
     success_url = reverse_lazy("webapp:password_reset_done")
-
-    def form_valid(self, form):
-        try:
-            return super().form_valid(form)
-        except (smtplib.SMTPException, OSError) as exc:
-            logger.warning("webapp: the password reset e-mail could not be sent (%s)", type(exc).__name__)
-            form.add_error(None, SEND_FAILED)
-            return self.render_to_response(self.get_context_data(form=form), status=503)
+    # A mail that cannot be sent is logged by Django's form and answered like any other: the page never says whether
+    # an account uses the address.
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

@@ -1,4 +1,6 @@
-"""How many new videos a user may start: a counter per user and clock-aligned window, in the shared cache.
+"""Counters per subject and clock-aligned window, in the shared cache: how many new videos a user may start
+(`reserve_generate`), and any other limit that counts attempts the same way (`reserve`; the web sign-in counts its
+failures per username and per address with it).
 
 Every API process counts in the same place (Redis in production, see settings.CACHES), and the counter is moved
 only by atomic `add` and `incr`, so neither several processes nor two simultaneous requests can exceed the limit.
@@ -92,15 +94,15 @@ def generate_rate(user) -> Rate | None:
     return parse_rate(generate_rate_text(user))
 
 
-def reserve_generate(user, *, now: float | None = None) -> Reservation:
-    """Count one started video for `user`, or raise RateLimitExceeded if the window is full."""
-    text = generate_rate_text(user)
-    rate = parse_rate(text)
+def reserve(scope: str, rate: Rate | None, *, rate_text: str = "", now: float | None = None) -> Reservation:
+    """Count one attempt for `scope` (e.g. "generate:42") in the current window of `rate`, or raise
+    RateLimitExceeded if the window is full. No rate: nothing is counted. The caller may give the slot back
+    (`Reservation.release()`) when the attempt turns out not to count."""
     if rate is None:
         return Reservation(key=None)
     now = time.time() if now is None else now
     window = int(now // rate.window_seconds)
-    key = f"rate:generate:{user.pk}:{rate.window_seconds}:{window}"
+    key = f"rate:{scope}:{rate.window_seconds}:{window}"
     try:
         cache.add(key, 0, timeout=rate.window_seconds + 60)
         count = cache.incr(key)
@@ -113,5 +115,11 @@ def reserve_generate(user, *, now: float | None = None) -> Reservation:
     if count > rate.limit:
         Reservation(key=key).release()
         window_end = (window + 1) * rate.window_seconds
-        raise RateLimitExceeded(wait=max(1, math.ceil(window_end - now)), rate_limit=text)
+        raise RateLimitExceeded(wait=max(1, math.ceil(window_end - now)), rate_limit=rate_text)
     return Reservation(key=key)
+
+
+def reserve_generate(user, *, now: float | None = None) -> Reservation:
+    """Count one started video for `user`, or raise RateLimitExceeded if the window is full."""
+    text = generate_rate_text(user)
+    return reserve(f"generate:{user.pk}", parse_rate(text), rate_text=text or "", now=now)

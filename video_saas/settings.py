@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "api_keys",
     "webhooks",
     "accounts",  # the customer's data: erasure and export
+    "webapp",  # the server-rendered web app at / (Django templates + htmx), on the same services as the API
     "devstack",  # local stack: the sandbox-backed demo; no product code depends on it
 ]
 
@@ -64,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",  # request.htmx for the web app's partial page updates
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -385,6 +387,29 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=True):  # behind a TLS-terminatin
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Asking browsers to hard-code HTTPS for the whole domain (HSTS preload) is the operator's decision, not a default.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# --- Web app (webapp/): sign-in, e-mail ---------------------------------------------------------------
+LOGIN_URL = "webapp:login"
+LOGIN_REDIRECT_URL = "webapp:home"
+LOGOUT_REDIRECT_URL = "webapp:home"
+# Failed web sign-ins allowed per username and per client address ("N/second|minute|hour|day", clock-aligned
+# windows counted in the shared cache like GENERATE_RATE_LIMIT); empty: unlimited.
+LOGIN_FAILURES_PER_USERNAME = env("LOGIN_FAILURES_PER_USERNAME", default="5/hour")
+LOGIN_FAILURES_PER_IP = env("LOGIN_FAILURES_PER_IP", default="20/hour")
+# Verification e-mails one account may ask for again ("send the link again").
+VERIFICATION_EMAILS_PER_USER = env("VERIFICATION_EMAILS_PER_USER", default="3/hour")
+# How long a verification or password-reset link works (Django's token generator reads this).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+# Mail goes through Django's backends: printed on the console in local runs, SMTP otherwise.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend" if DEBUG
+                    else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)  # an SMTP server that does not answer fails the send
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="video_saas <noreply@localhost>")
 
 # --- Request limits -----------------------------------------------------------------------------------
 # A generate body is a few kB (20 scenes and a 5000-character script are about 40 kB); anything over the cap is

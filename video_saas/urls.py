@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("media/", include("video_generation.media_urls")),
+    path("", include("webapp.urls")),  # the web app; last, so /api/, /admin/ and /media/ keep their own
 ]

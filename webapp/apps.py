@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class WebappConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "webapp"
+    verbose_name = "Web app"

@@ -46,7 +46,6 @@ def make_inputs(folder: Path, seconds: float) -> tuple[Path, Path]:
 
 OVERLAY_TEXTS = ("40 h battery", "Active noise cancelling, all day long", "Wireless charging case — €199")
 VARIANTS = ("plain", "overlays")
-PLACEMENT_ARGS = (0.8, 0.7, 0.8)
 OVERLAY_RATIO_TARGET = 1.25
 
 
@@ -66,34 +65,29 @@ def overlays_for(variant: str, seconds: float) -> list:
     return [TextOverlay(text, n * third, (n + 1) * third) for n, text in enumerate(OVERLAY_TEXTS)]
 
 
-def _placement():
-    from video_generation.services.compose import Placement
-
-    return Placement(*PLACEMENT_ARGS)
-
-
-def captions_for(variant: str, seconds: float, presenter: Path):
+def captions_for(variant: str, seconds: float, presenter: Path, placement):
     """``overlays``: the narration's captions (bold, auto) for the presenter's box; ``plain``: none."""
     from video_generation.services import captions
     from video_generation.services.compose import placed_presenter
 
     if variant == "plain":
         return None
-    box = placed_presenter(presenter, _placement(), "9:16")
+    box = placed_presenter(presenter, placement, "9:16")
     words = captions.spread(captions.display_words(NARRATION), 0.3, seconds - 0.3)
     return captions.track(words, style="bold", position="auto", frame_w=720, frame_h=1280, presenter=box)
 
 
 def child(broll: str, presenter: str, output: str, variant: str = "plain") -> None:
     """Runs in the pinned child process: one compose, then a JSON line on stdout."""
-    from video_generation.services.compose import compose_final, probe
+    from video_generation.services.compose import Placement, compose_final, probe
 
+    placement = Placement(scale=0.8, x=0.7, y=0.8)
     duration = probe(Path(broll)).duration
     overlays = overlays_for(variant, duration)
-    track = captions_for(variant, duration, Path(presenter))
+    track = captions_for(variant, duration, Path(presenter), placement)
     start = time.perf_counter()
     info = compose_final(broll=Path(broll), presenter=Path(presenter), presenter_keying="alpha",
-                         placement=_placement(), aspect_ratio="9:16", output=Path(output), overlays=overlays,
+                         placement=placement, aspect_ratio="9:16", output=Path(output), overlays=overlays,
                          captions=track)
     seconds = time.perf_counter() - start
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)

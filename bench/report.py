@@ -65,19 +65,25 @@ def _overlay_rows(data: dict) -> list[str]:
             f"| ≤ {target} × plain | {met} (× {_f(ratio, 3)}; ffmpeg CPU × {_f(o.get('cpu_ratio_to_plain'), 3)}) |"]
 
 
+def _single_jobs_table(data: dict, column: str, modes: tuple[str, ...]) -> list[str]:
+    """The rows of a scenario run by stackrun.time_single_jobs, one per mode."""
+    lines = [f"| {column} | runs | median wall s | p95 | ideal (critical path) median | overhead median |",
+             "|---|---|---|---|---|---|"]
+    for mode in modes:
+        m = data["modes"][mode]
+        lines.append(f"| {mode} | {m['wall_seconds']['n']} | {_f(m['wall_seconds']['p50'])} | "
+                     f"{_f(m['wall_seconds']['p95'])} | {_f(m['ideal_seconds']['p50'])} | "
+                     f"{_f(m['overhead_seconds']['p50'])} |")
+    return lines
+
+
 def v3v2_section(data: dict) -> list[str]:
     lines = [
         "## v3v2 — parallel v3 pipeline against serial v2", "", _machine(data), "",
         f"One {data['scenes']}-scene job at a time through the real API; Veo {data['veo_seconds']:.2f} s and HeyGen "
         f"{data['heygen_seconds']:.2f} s per operation (75 s / 150 s × {data['scale']}).", "",
-        "| mode | runs | median wall s | p95 | ideal (critical path) median | overhead median |",
-        "|---|---|---|---|---|---|",
+        *_single_jobs_table(data, "mode", ("v3", "v2")),
     ]
-    for mode in ("v3", "v2"):
-        m = data["modes"][mode]
-        lines.append(f"| {mode} | {m['wall_seconds']['n']} | {_f(m['wall_seconds']['p50'])} | "
-                     f"{_f(m['wall_seconds']['p95'])} | {_f(m['ideal_seconds']['p50'])} | "
-                     f"{_f(m['overhead_seconds']['p50'])} |")
     sp = data["speedup"]
     lines += [
         "",
@@ -94,14 +100,8 @@ def transitions_section(data: dict) -> list[str]:
         "## transitions — scene_transitions cuts against continuous", "", _machine(data), "",
         f"One {data['scenes']}-scene v3 job at a time through the real API; Veo {data['veo_seconds']:.2f} s and HeyGen "
         f"{data['heygen_seconds']:.2f} s per operation (75 s / 150 s × {data['scale']}).", "",
-        "| scene_transitions | runs | median wall s | p95 | ideal (critical path) median | overhead median |",
-        "|---|---|---|---|---|---|",
+        *_single_jobs_table(data, "scene_transitions", ("continuous", "cuts")),
     ]
-    for mode in ("continuous", "cuts"):
-        m = data["modes"][mode]
-        lines.append(f"| {mode} | {m['wall_seconds']['n']} | {_f(m['wall_seconds']['p50'])} | "
-                     f"{_f(m['wall_seconds']['p95'])} | {_f(m['ideal_seconds']['p50'])} | "
-                     f"{_f(m['overhead_seconds']['p50'])} |")
     r = data["result"]
     lines += [
         "",

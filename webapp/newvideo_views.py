@@ -272,10 +272,17 @@ def _review_page(request, checked: Checked, *, status: int = 200, message: str =
     carried = [(key, value) for key, values in data.lists() if key not in NOT_CARRIED for value in values]
     quote = services.pricing.quote(checked.data)
     return render(request, TEMPLATE, {
+        "presenter": chosen_label(checked.form, "avatar_id"), "voice": chosen_label(checked.form, "voice_id"),
         "review": True, "carried": carried, "quote": quote, "brief": checked.data, "upload": checked.upload,
         "account": billing.summary(request.user), "idempotency_key": services.new_idempotency_key(),
         "message": message,
     }, status=status)
+
+
+def chosen_label(form, name: str) -> str:
+    """What the picker showed for the chosen catalogue id (the id itself when the page took a typed one)."""
+    value = form.cleaned_data.get(name, "")
+    return dict(getattr(form.fields[name].widget, "choices", None) or []).get(value, value)
 
 
 def _start(request, checked: Checked):

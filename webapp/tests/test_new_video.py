@@ -313,6 +313,7 @@ def test_the_confirmation_says_what_it_will_hold_and_starts_nothing(browser, mem
     assert f"This video will hold 3 credits from your balance of {available}; you are charged only when it is " \
            "delivered." in page
     assert 'id="start-video"' in page and '<dd id="quote-credits">3</dd>' in page
+    assert "Josh (male, studio avatar), voice Aria (English, female)" in page
     assert not VideoJob.objects.exists() and credits_of(member).held_credits == 0
 
 
@@ -438,3 +439,14 @@ def _validated(brief: dict) -> dict:
     serializer = VideoGenerationRequestSerializer(data=brief)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def test_erasing_the_account_deletes_its_uploads(member, django_capture_on_commit_callbacks):
+    from accounts.services import erase_account
+
+    stored = uploads.store_image(member.pk, io.BytesIO(picture()), len(picture()))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        erase_account(member.pk)
+
+    assert uploads.stored_image(member.pk, stored.name) is None

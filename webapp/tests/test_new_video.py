@@ -450,3 +450,39 @@ def test_erasing_the_account_deletes_its_uploads(member, django_capture_on_commi
         erase_account(member.pk)
 
     assert uploads.stored_image(member.pk, stored.name) is None
+
+
+URL_ATTRIBUTE = re.compile(r'\b(?:src|href|action|srcset|poster|data)\s*=\s*["\']([^"\']*)["\']', re.IGNORECASE)
+
+
+@pytest.mark.parametrize("step", ["form", "errors", "confirmation"])
+def test_every_step_labels_its_inputs_and_loads_nothing_from_a_third_party(browser, step):
+    if step == "form":
+        html = browser.get(PAGE).text
+    else:
+        html = browser.post(PAGE, {**brief_form(product_title="" if step == "errors" else "Kettle"),
+                                   "action": "review"}).text
+
+    for url in URL_ATTRIBUTE.findall(html):
+        assert not re.match(r"(?i)^\s*(?:[a-z][a-z0-9+.-]*:)?//", url), url
+    assert "/static/webapp/newvideo.js" in html or step == "confirmation"
+    for input_id in re.findall(r'<(?:input|select|textarea)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"', html):
+        assert f'<label for="{input_id}"' in html, input_id
+    assert re.findall(r"<h(\d)", html)[:2] == ["1", "2"]
+
+
+def test_the_scene_builder_is_post_only(browser):
+    assert browser.get(SCENES).status_code == 405
+
+
+def test_a_quality_the_plan_does_not_offer_is_refused_next_to_its_picker(browser, member):
+    plan = credits_of(member).plan
+    plan.allowed_qualities = ["fast"]
+    plan.save()
+
+    page = browser.get(PAGE).text
+    response = browser.post(PAGE, {**brief_form(quality="standard"), "action": "review"})
+
+    assert '<option value="standard"' not in page and '<option value="fast"' in page
+    assert response.status_code == 400
+    assert_error(response.text, "id_quality", "offers quality fast only")

@@ -103,9 +103,10 @@ def stored_image(user_id, name: str) -> StoredImage | None:
     is gone. Only the user's own prefix is ever looked at."""
     try:
         uri = get_storage().uri_for(upload_path(user_id, name))
-        size = len(get_storage().read_bytes(uri))
+        handle, size, _type = get_storage().open_for_media(uri)  # its size, without reading it
     except (ValueError, ObjectNotFoundError):
         return None
+    handle.close()
     extension = name.rsplit(".", 1)[-1]
     content_type = next(kind for kind, ext in IMAGE_FORMATS.values() if ext == extension)
     return StoredImage(name=name, uri=uri, content_type=content_type, size=size)

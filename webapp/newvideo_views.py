@@ -146,9 +146,9 @@ def check_submission(request, data) -> Checked:
     form = new_form(request, data, request.FILES)
     form.is_valid()
     upload, image_error = _image(request, form)
-    if upload is not None:
+    if (upload.name if upload else "") != (data.get("image_upload") or ""):  # a new upload, or none any more
         data = data.copy()
-        data["image_upload"] = upload.name
+        data["image_upload"] = upload.name if upload else ""
         form = new_form(request, data, request.FILES)
         form.is_valid()
     scenes = SceneFormSet(data, prefix=SCENES_PREFIX)

@@ -486,3 +486,13 @@ def test_a_quality_the_plan_does_not_offer_is_refused_next_to_its_picker(browser
     assert '<option value="standard"' not in page and '<option value="fast"' in page
     assert response.status_code == 400
     assert_error(response.text, "id_quality", "offers quality fast only")
+
+
+def test_a_typed_web_address_replaces_an_earlier_upload(browser, member):
+    mine = uploads.store_image(member.pk, io.BytesIO(picture()), len(picture()))
+
+    page = review(browser, {**brief_form(), "image_upload": mine.name})
+    browser.post(PAGE, confirmation(page))
+
+    assert "The PNG image you uploaded" not in page and IMAGE_URL in page
+    assert VideoJob.objects.get().image_url == IMAGE_URL

@@ -496,3 +496,22 @@ def test_a_typed_web_address_replaces_an_earlier_upload(browser, member):
 
     assert "The PNG image you uploaded" not in page and IMAGE_URL in page
     assert VideoJob.objects.get().image_url == IMAGE_URL
+
+
+@pytest.mark.parametrize("path", [PAGE, QUOTE, SCENES])
+def test_a_forged_post_without_the_scene_builders_counts_is_answered_not_a_500(browser, path):
+    data = {key: value for key, value in brief_form().items() if "TOTAL_FORMS" not in key}
+
+    response = browser.post(path, {**data, "action": "review" if path == PAGE else "add"})
+
+    assert response.status_code in (200, 400)
+    if path == PAGE:
+        assert "A video needs at least 1 scene." in response.text
+
+
+def test_a_huge_script_is_refused_with_its_length(browser, settings):
+    response = browser.post(PAGE, {**brief_form(avatar_script="word " * 20_000), "action": "review"})
+
+    assert response.status_code == 400
+    assert_error(response.text, "id_avatar_script",
+                 f"This is too long: at most {settings.HEYGEN_MAX_SCRIPT_CHARS} characters.")

@@ -48,6 +48,15 @@ def download_id(artifact: Artifact) -> str:
     return "download-" + artifact.value.replace("_", "-")
 
 
+def page_link(job: VideoJob, artifact: Artifact) -> str | None:
+    """A fresh link for the page to load (the API's fresh_link). Our own /media/ links are made relative, so the
+    player, its poster and its captions track are same-origin whichever host the page was reached on (a <track>
+    from another origin needs CORS)."""
+    url = fresh_link(job, artifact)
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    return url[len(base):] if url and url.startswith(base + "/media/") else url
+
+
 def job_context(request, job: VideoJob) -> dict:
     steps = list(job.steps.all())
     context = {
@@ -56,8 +65,8 @@ def job_context(request, job: VideoJob) -> dict:
         "video_expired_at": artifact_expired_at(job, Artifact.VIDEO) if job.final_video_uri else None,
     }
     if job.status == JobStatus.COMPLETED and context["video_expired_at"] is None:
-        context.update(video_url=fresh_link(job, Artifact.VIDEO), poster_url=fresh_link(job, Artifact.POSTER),
-                       captions_url=fresh_link(job, Artifact.CAPTIONS_VTT),
+        context.update(video_url=page_link(job, Artifact.VIDEO), poster_url=page_link(job, Artifact.POSTER),
+                       captions_url=page_link(job, Artifact.CAPTIONS_VTT),
                        downloads=[{"id": download_id(artifact), "artifact": artifact.value,
                                    "label": DOWNLOAD_LABELS[artifact]}
                                   for artifact in DOWNLOADS if artifact_uri(job, artifact)])
@@ -155,7 +164,7 @@ def videos(request):
         page = paginator.page(int(page_number))
     except InvalidPage:
         raise Http404("No such page") from None
-    rows = [{"job": job, "poster_url": fresh_link(job, Artifact.POSTER)} for job in page.object_list]
+    rows = [{"job": job, "poster_url": page_link(job, Artifact.POSTER)} for job in page.object_list]
     return render(request, "webapp/jobs/list.html",
                   {"page": page, "rows": rows, "statuses": JobStatus.choices, "chosen": chosen})
 

@@ -47,8 +47,10 @@ def ledger_kinds(job) -> list[str]:
 
 
 def local_path(url: str) -> str:
-    assert url.startswith("http://testserver/media/"), url
-    return url.removeprefix("http://testserver")
+    """The path of one of our /media/ links (the page's are relative; the download redirects absolute)."""
+    path = url.removeprefix("http://testserver")
+    assert path.startswith("/media/"), url
+    return path
 
 
 def body_of(response) -> bytes:
@@ -389,3 +391,22 @@ def test_retry_without_the_credits_says_how_many_are_needed_and_starts_nothing(m
     assert response.redirect_chain == [(page(failed.id), 302)]
     assert "You need 3 credits to try again and have 0." in response.text
     assert VideoJob.objects.count() == 6
+
+
+# --- Every state of the page is accessible and loads nothing from elsewhere -------------------------------------
+
+
+@pytest.mark.parametrize("state", ["started", "running", "failed", "completed", "cancelled"])
+def test_the_page_in_every_state_is_labelled_ordered_and_loads_only_our_files(member, member_client, jobs, state):
+    from .test_pages import URL_ATTRIBUTE
+
+    html = member_client.get(page(getattr(jobs, state)(member).id)).text
+
+    for url in URL_ATTRIBUTE.findall(html) + re.findall(r'<track[^>]*src="([^"]+)"', html):
+        assert url.startswith(("/", "#")), url  # our own files only, same-origin
+    for control in re.findall(r'<(?:input|select|progress)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"', html):
+        assert f'<label for="{control}"' in html, control
+    levels = [int(level) for level in re.findall(r"<h([1-6])", html)]
+    assert levels[0] == 1 and all(after - before <= 1 for before, after in zip(levels, levels[1:], strict=False))
+    for button in re.findall(r"<button[^>]*>([^<]*)</button>", html):
+        assert button.strip(), "a button without words"

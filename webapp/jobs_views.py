@@ -8,11 +8,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import InvalidPage, Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from billing import services as billing
 from video_generation.api_errors import JobNotFound
@@ -48,13 +50,16 @@ def download_id(artifact: Artifact) -> str:
     return "download-" + artifact.value.replace("_", "-")
 
 
-def page_link(job: VideoJob, artifact: Artifact) -> str | None:
-    """A fresh link for the page to load (the API's fresh_link). Our own /media/ links are made relative, so the
-    player, its poster and its captions track are same-origin whichever host the page was reached on (a <track>
-    from another origin needs CORS)."""
-    url = fresh_link(job, artifact)
+def same_origin(url: str | None) -> str | None:
+    """Our own /media/ links made relative, so the player, its poster, its captions track and the downloads are
+    same-origin whichever host the page was reached on (a <track> from another origin needs CORS)."""
     base = settings.PUBLIC_BASE_URL.rstrip("/")
     return url[len(base):] if url and url.startswith(base + "/media/") else url
+
+
+def page_link(job: VideoJob, artifact: Artifact) -> str | None:
+    """A fresh link for the page to load: the API's fresh_link, same-origin."""
+    return same_origin(fresh_link(job, artifact))
 
 
 def job_context(request, job: VideoJob) -> dict:
@@ -80,12 +85,14 @@ def job_page(request, job_id):
     return render(request, "webapp/jobs/job.html", job_context(request, job))
 
 
-@login_required
 @require_GET
 def job_live(request, job_id):
     """The polled part of the page. A final job's answer has no polling trigger (so polling stops), brings the
     result in, and replaces the actions (out of band: Cancel goes, Retry comes for a failed job). `seen` is the
     status the page showed: the status is announced only when it changed."""
+    if not request.user.is_authenticated:
+        # Signed out while the page polled: reload it whole (its own sign-in redirect), never swap a form in.
+        return HttpResponseClientRefresh() if request.htmx else redirect_to_login(request.get_full_path())
     job = users_job(request, job_id)
     context = job_context(request, job)
     html = render_to_string("webapp/jobs/_live.html", context, request=request)
@@ -137,7 +144,7 @@ def job_download(request, job_id, artifact: str):
                       {"job": job, "what": what, "expired_at": expired.expired_at}, status=410)
     if url is None:
         return render(request, "webapp/jobs/download_gone.html", {"job": job, "what": what}, status=404)
-    return redirect(url)
+    return redirect(same_origin(url))
 
 
 @login_required

@@ -174,3 +174,19 @@ def test_the_dashboard_links_each_latest_video_to_its_page_and_to_all_videos(mem
 
 def test_the_nav_marks_the_videos_page_as_current(member_client):
     assert '<a href="/videos/" aria-current="page">Videos</a>' in member_client.get("/videos/").text
+
+
+@pytest.mark.parametrize("query", [{}, {"status": "bogus"}])
+def test_the_list_is_labelled_and_loads_only_our_files(member, member_client, jobs, query):
+    from .test_pages import URL_ATTRIBUTE
+
+    jobs.completed(member)
+    jobs.running(member)
+
+    html = member_client.get("/videos/", query).text
+
+    for url in URL_ATTRIBUTE.findall(html):
+        assert url.startswith(("/", "?", "#")), url
+    for control in re.findall(r'<(?:input|select)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"', html):
+        assert f'<label for="{control}"' in html, control
+    assert re.findall(r"<h([1-6])", html) == ["1"]

@@ -78,6 +78,14 @@ def test_every_job_address_needs_sign_in(member, jobs):
     assert VideoJob.objects.count() == 1
 
 
+def test_a_signed_out_poll_reloads_the_page_instead_of_swapping_in_the_sign_in_form(member, jobs):
+    job = jobs.running(member)
+
+    response = Client().get(live(job.id), headers={"HX-Request": "true"})
+
+    assert response.status_code == 200 and response["HX-Refresh"] == "true" and not response.content
+
+
 def test_another_users_job_is_the_404_page_for_every_address_and_changes_nothing(member, jobs, intruder):
     job = jobs.failed(member)
     for method, path in [("get", page(job.id)), ("get", live(job.id)), ("post", f"/videos/{job.id}/cancel/"),

@@ -7,7 +7,9 @@ import re
 import uuid
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from billing.models import EntryKind, LedgerEntry
 from video_generation.models import JobStatus, JobStep, StepState, VideoJob
@@ -373,6 +375,16 @@ def test_retry_starts_one_new_job_with_the_same_brief_however_often_it_is_clicke
     assert VideoJob.objects.get(id=failed.id).status == JobStatus.FAILED
 
 
+def test_retry_of_a_brief_no_longer_accepted_says_so_and_starts_nothing(member, member_client, jobs):
+    failed = jobs.failed(member)
+    VideoJob.objects.filter(id=failed.id).update(image_url="http://127.0.0.1/private.jpg")  # refused: not public
+
+    response = member_client.post(f"/videos/{failed.id}/retry/", follow=True)
+
+    assert "This video&#x27;s brief is no longer accepted" in response.text
+    assert VideoJob.objects.count() == 1
+
+
 def test_retry_of_a_job_that_did_not_fail_starts_nothing(member, member_client, jobs):
     job = jobs.running(member)
 
@@ -418,3 +430,16 @@ def test_the_page_in_every_state_is_labelled_ordered_and_loads_only_our_files(me
     assert levels[0] == 1 and all(after - before <= 1 for before, after in zip(levels, levels[1:], strict=False))
     for button in re.findall(r"<button[^>]*>([^<]*)</button>", html):
         assert button.strip(), "a button without words"
+
+
+def test_a_poll_reads_the_same_few_queries_however_many_steps_the_job_has(member, member_client, jobs):
+    def queries(job) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert member_client.get(live(job.id, seen=job.status)).status_code == 200
+        return len(captured)
+
+    short = jobs.running(member)
+    long = jobs.started(member, scenes=[dict(short.scenes_data[0]) for _ in range(8)])
+
+    assert long.steps.count() > short.steps.count()
+    assert queries(long) == queries(short) <= 5  # session, user, job, its steps, its ledger sums

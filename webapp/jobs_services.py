@@ -130,7 +130,6 @@ def provider_name(provider: str) -> str:
 @dataclass(frozen=True)
 class Failure:
     sentence: str  # "Google Veo refused to generate scene 2 because its safety filters blocked the description."
-    stage: str  # the stage key, or "" when no step failed
     detail: str  # what the provider said (stored for users to read: never a secret), or ""
     source: str = ""  # who said it: the provider's name ("" for our own work)
 
@@ -141,13 +140,13 @@ def failure(job: VideoJob, steps: list[JobStep]) -> Failure | None:
         return None
     failed = next((step for step in steps if step.state == StepState.FAILED), None)
     if failed is None:
-        return Failure("We could not make this video.", "", job.error_message or "")
+        return Failure("We could not make this video.", job.error_message or "")
     code = failed.error_code
     verb, reason = FAILURE_REASONS.get(code) or (
         (COULD_NOT, "the operation failed on its side") if code.startswith("operation_") else DEFAULT_REASON)
     sentence = f"{provider_name(failed.provider)} {verb} {step_action(failed)} because {reason}."
     source = "" if failed.provider == Provider.LOCAL else provider_name(failed.provider)
-    return Failure(sentence, stage_key(failed), failed.error_message, source)
+    return Failure(sentence, failed.error_message, source)
 
 
 # --- Retry: the same brief again, as a new job ----------------------------------------------------------------

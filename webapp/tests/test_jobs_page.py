@@ -110,7 +110,8 @@ def test_a_malformed_or_missing_job_is_the_friendly_404_page(member_client, path
 
 
 def test_the_api_keeps_json_404s_beside_the_404_page(member_client):
-    assert member_client.get("/no-such-page/").text.count("Page not found") >= 1
+    web = member_client.get("/no-such-page/")
+    assert web.status_code == 404 and "Page not found" in web.text
     response = member_client.get("/api/video/no-such-endpoint/")
     assert response.status_code == 404 and response.json() == {"error": "Not found"}
 
@@ -172,6 +173,16 @@ def test_the_fragment_of_a_final_job_stops_polling_and_swaps_the_actions(member,
     assert ('id="retry-job"' in fragment) == (state == "failed")
     assert ('id="job-video"' in fragment) == (state == "completed")  # the result comes in without a reload
     assert 'id="job-announcer" hx-swap-oob="innerHTML"' in fragment
+
+
+def test_broll_that_only_covers_a_longer_narration_is_a_stage_of_its_own(member, member_client, jobs):
+    job = jobs.started(member, scenes=[{"visual_description": "A lamp", "camera_movement": "static", "mood": "calm",
+                                        "duration": 4}])  # 4 s of scene under about 19 s of narration
+
+    stages = list(stepper(member_client.get(page(job.id)).text))
+
+    assert stages == ["image", "scene-1", "broll-extra", "presenter", "compose"]
+    assert job.steps.filter(params__padding=True).exists()
 
 
 def test_a_job_the_worker_has_not_planned_yet_shows_every_stage_waiting(member, member_client, jobs):

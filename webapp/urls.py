@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import newvideo_urls, views
+from . import jobs_urls, views
 
 app_name = "webapp"
 
@@ -20,3 +21,4 @@ urlpatterns = [
     path("accounts/reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]
 urlpatterns += newvideo_urls.urlpatterns
+urlpatterns += jobs_urls.urlpatterns

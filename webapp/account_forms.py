@@ -26,5 +26,12 @@ def purchase_choice(post) -> CheckoutRequestSerializer:
     return CheckoutRequestSerializer(data={name: post[name] for name in ("plan", "pack") if name in post})
 
 
+PURCHASE_REFUSALS = {  # the serializer's reasons, worded for a person at the page's buttons
+    "pack": "That credit pack is not on sale. Please choose one of those shown.",
+    "plan": "That plan cannot be bought here. Please choose one of those shown.",
+}
+CHOOSE_ONE = "Please choose one credit pack or one plan."
+
+
 def purchase_errors(serializer: CheckoutRequestSerializer) -> list[str]:
-    return [str(message) for messages in serializer.errors.values() for message in messages]
+    return [PURCHASE_REFUSALS.get(field, CHOOSE_ONE) for field in serializer.errors]

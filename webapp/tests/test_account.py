@@ -20,6 +20,7 @@ from video_generation.pipeline import create_job
 from video_generation.pipeline.transitions import complete_job, fail_job
 
 from .conftest import PASSWORD, sign_in
+from .test_pages import URL_ATTRIBUTE
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +76,27 @@ def test_every_account_page_sends_an_anonymous_visitor_to_sign_in(client, path):
 @pytest.mark.parametrize("path", POST_ONLY)
 def test_a_get_on_an_action_is_405(member, path):
     assert signed_in(member).get(path).status_code == 405
+
+
+@pytest.mark.parametrize("path", [path for path in PAGES if path != "/account/export/"] + ["/account/deleted/"])
+def test_every_account_page_is_labelled_in_order_and_loads_nothing_from_elsewhere(member, path):
+    html = signed_in(member).get(path).text
+
+    assert '<main id="main"' in html and '<nav aria-label="Main">' in html
+    levels = [int(level) for level in re.findall(r"<h([1-6])\b", html)]
+    assert levels[0] == 1 and levels.count(1) == 1
+    assert all(later <= earlier + 1 for earlier, later in zip(levels, levels[1:], strict=False)), levels
+    for url in URL_ATTRIBUTE.findall(html):
+        assert not re.match(r"(?i)^\s*(?:[a-z][a-z0-9+.-]*:)?//", url), (path, url)
+    for input_id in re.findall(r'<(?:input|select)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"', html):
+        assert f'<label for="{input_id}"' in html, (path, input_id)
+
+
+def test_the_nav_marks_the_account_pages_as_current(member):
+    html = signed_in(member).get("/account/ledger/").text
+
+    assert '<a href="/account/" aria-current="page">Account</a>' in html
+    assert '<a href="/account/ledger/" aria-current="page">Ledger</a>' in html
 
 
 def test_the_deleted_page_needs_no_account(client):

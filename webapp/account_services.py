@@ -123,8 +123,8 @@ def valid_attempt(token: str) -> bool:
     return bool(CHECKOUT_ATTEMPT.fullmatch(token or ""))
 
 
-def checkout_once(user, *, attempt: str, item: str, start: Callable[[str], Checkout]) -> Checkout:
-    """The Checkout `start(idempotency_key)` opens for this user's form `attempt` and `item` ("pack:credits-50"):
+def checkout_once(user, *, attempt: str, item: str, start: Callable[..., Checkout]) -> Checkout:
+    """The Checkout `start(idempotency_key=...)` opens for this user's form `attempt` and `item` ("pack:credits-50"):
     made once, then the same one for every repeat of the submit (a double click, a resent form). Stripe is also
     given the idempotency key, so it answers the same session should this memory be lost."""
     digest = hashlib.sha256(f"{user.pk}:{attempt}:{item}".encode()).hexdigest()
@@ -135,7 +135,7 @@ def checkout_once(user, *, attempt: str, item: str, start: Callable[[str], Check
     if not cache.add(lock_key, 1, timeout=CHECKOUT_LOCK_SECONDS):
         return _wait_for(remembered_key)
     try:
-        checkout = start(f"webapp-checkout-{digest}")
+        checkout = start(idempotency_key=f"webapp-checkout-{digest}")
         cache.set(remembered_key, {"url": checkout.url, "session_id": checkout.session_id},
                   timeout=CHECKOUT_REMEMBER_SECONDS)
     finally:

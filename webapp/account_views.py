@@ -4,8 +4,8 @@ accounts.services."""
 
 from __future__ import annotations
 
-import logging
 import time
+from functools import partial
 
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -13,7 +13,8 @@ from django.core.paginator import EmptyPage
 from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import services as accounts
 from billing import services as billing
@@ -22,8 +23,6 @@ from billing.models import CreditPack, EntryKind, Plan
 
 from . import account_services as services
 from .account_forms import DeleteAccountForm, UsageRangeForm, purchase_choice, purchase_errors
-
-logger = logging.getLogger(__name__)
 
 CHECKOUTS_SESSION_KEY = "webapp_checkouts"  # Checkout Sessions this browser opened: {session id: what, when}
 CHECKOUTS_REMEMBERED = 10
@@ -37,12 +36,12 @@ PROVIDER_FAILED = "We could not reach our payment provider. Nothing was charged;
 # --- Overview: plan, balances, plans and packs on offer ---------------------------------------------------------
 
 @login_required
-@require_GET
+@require_safe
 def overview(request):
     return _overview(request)
 
 
-def _overview(request, *, purchase_errors: list[str] | None = None, portal_error: str | None = None, status=200):
+def _overview(request, *, buy_errors: list[str] | None = None, portal_error: str | None = None, status=200):
     profile = billing.account(request.user)
     on_sale = stripe_service.configured()
     plans = [{"plan": plan, "current": plan.id == profile.plan_id,
@@ -51,7 +50,7 @@ def _overview(request, *, purchase_errors: list[str] | None = None, portal_error
                "packs": stripe_service.purchasable_packs() if on_sale else [],
                "payments_on": on_sale, "subscribed": bool(profile.stripe_subscription_id),
                "has_customer": bool(profile.stripe_customer_id), "attempt": services.checkout_attempt(),
-               "purchase_errors": purchase_errors or [], "portal_error": portal_error}
+               "purchase_errors": buy_errors or [], "portal_error": portal_error}
     return render(request, "webapp/account/overview.html", context, status=status)
 
 
@@ -61,39 +60,39 @@ def _overview(request, *, purchase_errors: list[str] | None = None, portal_error
 @require_POST
 def checkout(request):
     if not stripe_service.configured():
-        return _overview(request, purchase_errors=[PAYMENTS_OFF], status=503)
+        return _overview(request, buy_errors=[PAYMENTS_OFF], status=503)
     if not services.valid_attempt(request.POST.get("attempt", "")):
-        return _overview(request, purchase_errors=["This form has expired. Please choose again."], status=400)
+        return _overview(request, buy_errors=["This form has expired. Please choose again."], status=400)
     choice = purchase_choice(request.POST)
     if not choice.is_valid():
-        return _overview(request, purchase_errors=purchase_errors(choice), status=400)
-    account = billing.account(request.user)
-    plan_code, pack_code = choice.validated_data.get("plan"), choice.validated_data.get("pack")
-    item = f"plan:{plan_code}" if plan_code else f"pack:{pack_code}"
-    return_to = _return_urls(request)
+        return _overview(request, buy_errors=purchase_errors(choice), status=400)
     try:
-        if plan_code:
-            plan = Plan.objects.get(code=plan_code)
-            opened = services.checkout_once(request.user, attempt=request.POST["attempt"], item=item, start=lambda key:
-                                            stripe_service.subscribe(account, plan, return_to=return_to,
-                                                                     idempotency_key=key))
-        else:
-            pack = CreditPack.objects.get(code=pack_code)
-            opened = services.checkout_once(request.user, attempt=request.POST["attempt"], item=item, start=lambda key:
-                                            stripe_service.checkout_pack(account, pack, return_to=return_to,
-                                                                         idempotency_key=key))
+        opened, item = _open_checkout(request, choice.validated_data)
     except stripe_service.AlreadyOnPlan as already:
-        return _overview(request, purchase_errors=[f"You are on the {already} plan already."], status=400)
+        return _overview(request, buy_errors=[f"You are on the {already} plan already."], status=400)
     except stripe_service.AlreadySubscribed:
-        return _overview(request, purchase_errors=["You already pay for a plan: change or cancel it in the billing "
-                                                   "portal."], status=409)
+        return _overview(request, buy_errors=["You already pay for a plan: change or cancel it in the billing "
+                                              "portal."], status=409)
     except services.CheckoutInProgress:
-        return _overview(request, purchase_errors=["Your checkout is still being prepared. Please wait a moment "
-                                                   "and try again."], status=409)
+        return _overview(request, buy_errors=["Your checkout is still being prepared. Please wait a moment "
+                                              "and try again."], status=409)
     except stripe_service.PaymentProviderError:
-        return _overview(request, purchase_errors=[PROVIDER_FAILED], status=502)
+        return _overview(request, buy_errors=[PROVIDER_FAILED], status=502)
     _remember_checkout(request, opened.session_id, item)
     return HttpResponseRedirect(opened.url, status=303)
+
+
+def _open_checkout(request, choice: dict) -> tuple[stripe_service.Checkout, str]:
+    """The Checkout for the plan or pack chosen, once per form (account_services.checkout_once), and what it sells."""
+    account, return_to = billing.account(request.user), _return_urls(request)
+    if plan_code := choice.get("plan"):
+        item = f"plan:{plan_code}"
+        start = partial(stripe_service.subscribe, account, Plan.objects.get(code=plan_code), return_to=return_to)
+    else:
+        item = f"pack:{choice['pack']}"
+        start = partial(stripe_service.checkout_pack, account, CreditPack.objects.get(code=choice["pack"]),
+                        return_to=return_to)
+    return services.checkout_once(request.user, attempt=request.POST["attempt"], item=item, start=start), item
 
 
 def _return_urls(request) -> stripe_service.ReturnUrls:
@@ -111,7 +110,7 @@ def _remember_checkout(request, session_id: str, item: str) -> None:
 
 
 @login_required
-@require_GET
+@require_safe
 def payment_done(request):
     """Stripe's success page sends the user here. The balance is the ledger's: it rises once the webhook is
     processed, which this page watches for (htmx polling) while the checkout is recent."""
@@ -123,9 +122,12 @@ def payment_done(request):
     context = {"account": billing.summary(request.user), "confirmed": confirmed, "watching": watching,
                "item": opened["item"] if opened else None}
     if request.htmx:
-        return render(request, "webapp/account/_payment_status.html", context,
-                      status=200 if watching else HTMX_STOP_POLLING)
-    return render(request, "webapp/account/payment_done.html", context)
+        response = render(request, "webapp/account/_payment_status.html", context,
+                          status=200 if watching else HTMX_STOP_POLLING)
+    else:
+        response = render(request, "webapp/account/payment_done.html", context)
+    patch_vary_headers(response, ["HX-Request"])  # a fragment or the page, at one address
+    return response
 
 
 def _payment_arrived(user, session_id: str, item: str) -> bool:
@@ -136,7 +138,7 @@ def _payment_arrived(user, session_id: str, item: str) -> bool:
 
 
 @login_required
-@require_GET
+@require_safe
 def payment_cancelled(request):
     return render(request, "webapp/account/payment_cancelled.html")
 
@@ -160,7 +162,7 @@ def portal(request):
 # --- The ledger and usage ---------------------------------------------------------------------------------------
 
 @login_required
-@require_GET
+@require_safe
 def ledger(request):
     try:
         page = services.ledger_page(request.user, request.GET.get("page"))
@@ -173,7 +175,7 @@ def ledger(request):
 
 
 @login_required
-@require_GET
+@require_safe
 def usage(request):
     form = UsageRangeForm(request.GET if "days" in request.GET else None)
     if form.is_bound and not form.is_valid():
@@ -181,13 +183,15 @@ def usage(request):
     days = form.cleaned_data["days"] if form.is_bound else services.DEFAULT_USAGE_DAYS
     context = {"form": form, "chart": services.usage_chart(request.user, days=days), "days": days}
     template = "webapp/account/_usage_chart.html" if request.htmx else "webapp/account/usage.html"
-    return render(request, template, context)
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 # --- Your data: export and deletion -----------------------------------------------------------------------------
 
 @login_required
-@require_GET
+@require_safe
 def export(request):
     """The same document as GET /api/account/export/, streamed as a download."""
     response = StreamingHttpResponse(accounts.export_account(request.user), content_type="application/json")
@@ -218,6 +222,6 @@ def delete(request):
     return render(request, "webapp/account/delete.html", {"form": form}, status=status)
 
 
-@require_GET
+@require_safe
 def deleted(request):
     return render(request, "webapp/account/deleted.html")

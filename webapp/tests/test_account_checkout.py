@@ -276,3 +276,17 @@ def test_the_portal_before_any_payment_is_409(browser, stripe_api):
     response = browser.post("/account/billing-portal/")
 
     assert response.status_code == 409 and "no billing portal" in response.text and not stripe_api.calls
+
+
+def test_a_submit_while_the_same_forms_first_is_still_at_stripe_waits_then_says_so(browser, stripe_api,
+                                                                                  monkeypatch):
+    from django.core.cache import cache
+
+    from webapp import account_services
+
+    monkeypatch.setattr(account_services, "CHECKOUT_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(cache, "add", lambda *args, **kwargs: False)  # another request holds the form's lock
+
+    response = buy(browser, pack="credits-50")
+
+    assert response.status_code == 409 and "still being prepared" in response.text and not session_calls(stripe_api)

@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import services as accounts
@@ -37,6 +38,7 @@ PROVIDER_FAILED = "We could not reach our payment provider. Nothing was charged;
 
 @login_required
 @require_safe
+@never_cache  # a page come back to (the back button) is fetched again: its purchase forms get a fresh token
 def overview(request):
     return _overview(request)
 

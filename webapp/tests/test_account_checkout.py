@@ -141,6 +141,12 @@ def test_a_new_visit_to_the_page_is_a_new_purchase(browser, stripe_api):
     assert len(keys) == 2
 
 
+def test_the_page_is_never_cached_so_going_back_to_it_gives_a_fresh_form(browser):
+    first, second = browser.get("/account/"), browser.get("/account/")
+
+    assert "no-store" in first["Cache-Control"] and attempt_on(first.text) != attempt_on(second.text)
+
+
 def test_the_same_form_token_cannot_open_another_users_checkout(browser, stripe_api, django_user_model):
     attempt = attempt_on(browser.get("/account/").text)
     buy(browser, pack="credits-50", attempt=attempt)

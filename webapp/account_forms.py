@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.html import format_html
 
 from billing.serializers import CheckoutRequestSerializer
 
@@ -16,9 +17,16 @@ class UsageRangeForm(forms.Form):
 
 
 class DeleteAccountForm(forms.Form):
+    """Whether the confirmation is the username is accounts.services.erase_confirmed_account's to decide."""
+
     confirm = forms.CharField(label="Type your username to confirm", max_length=150, strip=False,
                               widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none",
                                                             "spellcheck": "false"}))
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Django's templates show help text unescaped: the username goes in escaped.
+        self.fields["confirm"].help_text = format_html("Your username is <strong>{}</strong>.", user.get_username())
 
 
 def purchase_choice(post) -> CheckoutRequestSerializer:

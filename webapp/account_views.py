@@ -205,7 +205,7 @@ def export(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete(request):
-    form = DeleteAccountForm(request.POST or None)
+    form = DeleteAccountForm(request.user, request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
         try:

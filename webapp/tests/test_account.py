@@ -244,6 +244,7 @@ def test_the_delete_page_explains_what_is_erased(member):
 
     assert 'id="delete-account-form"' in page and 'id="confirm-delete"' in page
     assert "cancelled first" in page and "credits are lost" in page and "cannot be undone" in page
+    assert 'aria-describedby="id_confirm_helptext"' in page and "Your username is <strong>mia</strong>." in page
 
 
 @pytest.mark.parametrize("confirmation", ["someone", "MIA", " mia", ""])

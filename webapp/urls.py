@@ -3,6 +3,7 @@ from django.urls import path
 
 from . import newvideo_urls, views
 from . import jobs_urls, views
+from . import account_urls, views
 
 app_name = "webapp"
 
@@ -22,3 +23,4 @@ urlpatterns = [
 ]
 urlpatterns += newvideo_urls.urlpatterns
 urlpatterns += jobs_urls.urlpatterns
+urlpatterns += account_urls.urlpatterns

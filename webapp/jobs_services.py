@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from video_generation import uploads
 from video_generation.models import JobStatus, JobStep, Provider, StepKind, StepState, VideoJob
 from video_generation.pipeline import IdempotencyKeyReused, JobRefused
 from video_generation.pipeline.plan import PADDING_PARAM
 from video_generation.pipeline.transitions import PROVIDER_NAMES
 from video_generation.rate_limits import RateLimitExceeded
-from video_generation.serializers import VideoGenerationRequestSerializer
 from video_generation.views import start_video
+
+from .newvideo_services import WebVideoRequestSerializer
 
 # --- Stages ------------------------------------------------------------------------------------------------------
 
@@ -183,12 +185,8 @@ def retry_as_new_job(*, user, job: VideoJob) -> VideoJob:
     idempotency); RetryRefused with a sentence when it cannot start."""
     if job.status != JobStatus.FAILED:
         raise RetryRefused("Only a failed video can be tried again.")
-    request = VideoGenerationRequestSerializer(data=brief_of(job))
-    if not request.is_valid():
-        raise RetryRefused("This video's brief is no longer accepted (" + _first_error(request.errors) + "). "
-                           "Please make a new video.")
     try:
-        new_job, _ = start_video(user=user, data=request.validated_data, key=retry_key(job))
+        new_job, _ = start_video(user=user, data=checked_brief(job, user=user), key=retry_key(job))
     except JobRefused as refused:
         raise RetryRefused(_refusal_words(refused)) from None
     except RateLimitExceeded as limited:
@@ -197,6 +195,26 @@ def retry_as_new_job(*, user, job: VideoJob) -> VideoJob:
     except IdempotencyKeyReused:
         raise RetryRefused("This video was already tried again with another brief.") from None
     return new_job
+
+
+def checked_brief(job: VideoJob, *, user) -> dict:
+    """The failed job's brief checked again as the API checks a request; an image the person uploaded (which only
+    the web app can give, server-side) is kept if it is still one of their uploads."""
+    brief = brief_of(job)
+    uploaded = uploads.owners_upload_path(job.image_url, user.pk) is not None
+    if uploaded:
+        if uploads.stored_image(user.pk, job.image_url.rsplit("/", 1)[-1]) is None:
+            raise RetryRefused("The product image you uploaded for this video is no longer stored. Please make a "
+                               "new video.")
+        del brief["image_url"]
+    request = WebVideoRequestSerializer(data=brief)
+    if not request.is_valid() or not (uploaded or request.validated_data.get("image_url")):
+        raise RetryRefused("This video's brief is no longer accepted (" + _first_error(request.errors) + "). "
+                           "Please make a new video.")
+    validated = dict(request.validated_data)
+    if uploaded:
+        validated["image_url"] = job.image_url
+    return validated
 
 
 def _refusal_words(refused: JobRefused) -> str:

@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from django.urls import reverse
+
 from billing import services as billing
 from billing.plans import plan_refusals
 from video_generation import catalog, uploads
@@ -28,7 +30,6 @@ from .newvideo_forms import CAPTION_FIELDS, CUSTOM_POSITION, POSITION_FIELDS, SC
 
 logger = logging.getLogger(__name__)
 
-JOB_PATH = "/videos/{job_id}/"  # the job page, another part of the web app (reverse("webapp:job") once merged)
 IDEMPOTENCY_KEY = re.compile(r"web-[0-9a-f]{32}")
 OPTIONAL_CHOICES = ("aspect_ratio", "quality", "broll_fit", "scene_transitions")
 
@@ -44,7 +45,7 @@ def new_idempotency_key() -> str:
 
 
 def job_path(job_id) -> str:
-    return JOB_PATH.format(job_id=job_id)
+    return reverse("webapp:job", kwargs={"job_id": job_id})
 
 
 # --- The body --------------------------------------------------------------------------------------------------

@@ -1,9 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import newvideo_urls, views
-from . import jobs_urls, views
-from . import account_urls, views
+from . import account_urls, jobs_urls, newvideo_urls, views
 
 app_name = "webapp"
 

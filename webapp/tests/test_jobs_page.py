@@ -3,6 +3,7 @@ cancel and retry; and nobody else's job is ever shown (the 404 page)."""
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 
@@ -10,12 +11,20 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from PIL import Image
 
 from billing.models import EntryKind, LedgerEntry
+from video_generation import uploads
 from video_generation.models import JobStatus, JobStep, StepState, VideoJob
 from webapp import jobs_services
 
 from .conftest import PASSWORD
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
 
 pytestmark = pytest.mark.django_db
 
@@ -394,6 +403,33 @@ def test_retry_of_a_brief_no_longer_accepted_says_so_and_starts_nothing(member, 
 
     assert "This video&#x27;s brief is no longer accepted" in response.text
     assert VideoJob.objects.count() == 1
+
+
+def test_retry_of_a_video_made_from_an_upload_keeps_the_uploaded_image(member, member_client, jobs):
+    image = uploads.store_image(member.pk, io.BytesIO(png()), len(png()))
+    failed = jobs.failed(member)
+    VideoJob.objects.filter(id=failed.id).update(image_url=image.uri)
+
+    response = member_client.post(f"/videos/{failed.id}/retry/")
+
+    retried = VideoJob.objects.exclude(id=failed.id).get()
+    assert response.status_code == 302 and retried.image_url == image.uri
+
+
+def test_retry_refuses_an_upload_that_is_gone_or_belongs_to_someone_else(member, member_client, jobs,
+                                                                          django_user_model):
+    someone = django_user_model.objects.create_user("someone", "someone@example.com", "x")
+    theirs = uploads.store_image(someone.pk, io.BytesIO(png()), len(png()))
+    mine = uploads.store_image(member.pk, io.BytesIO(png()), len(png()))
+    uploads.delete_user_uploads(member.pk)
+    for image_url, words in [(theirs.uri, "no longer accepted"), (mine.uri, "no longer stored")]:
+        failed = jobs.failed(member)
+        VideoJob.objects.filter(id=failed.id).update(image_url=image_url)
+
+        response = member_client.post(f"/videos/{failed.id}/retry/", follow=True)
+
+        assert words in response.text
+        assert not VideoJob.objects.filter(idempotency_key=f"web-retry:{failed.id}").exists()
 
 
 def test_retry_of_a_job_that_did_not_fail_starts_nothing(member, member_client, jobs):

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import developers_urls, views
 
 app_name = "webapp"
 
@@ -19,3 +19,4 @@ urlpatterns = [
          name="password_reset_confirm"),
     path("accounts/reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]
+urlpatterns += developers_urls.urlpatterns

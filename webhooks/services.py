@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -55,7 +56,7 @@ def endpoint_create(*, user, url: str, events: list[str] | None = None, descript
     """A new endpoint with a fresh secret (the caller shows `endpoint.secret` once)."""
     limit = settings.WEBHOOK_MAX_ENDPOINTS_PER_USER
     with transaction.atomic():
-        type(user).objects.select_for_update().filter(pk=user.pk).first()  # one count at a time per user
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()  # one count at a time per user
         if Endpoint.objects.filter(user=user).count() >= limit:
             raise EndpointLimitReached(limit)
         return Endpoint.objects.create(user=user, url=url, events=subscribed(events), description=description,

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from api_keys import services as key_store
+from api_keys.models import ApiKey
 from api_keys.serializers import KeyCreateSerializer
 from webhooks import services as webhooks
 from webhooks.models import Attempt, Endpoint
@@ -131,9 +132,10 @@ def key_create(request):
 @once_only
 def key_revoke(request, key_id: str):
     parsed = key_store.parse_key_id(key_id)
-    key = owned(key_store.listed_keys(request.user).filter(pk=parsed).first() if parsed is not None else None)
-    key_store.revoke_key(user=request.user, key_id=key.pk)
-    messages.success(request, f"Key “{key.name}” revoked: requests made with it are refused from now on.")
+    if parsed is None or not key_store.revoke_key(user=request.user, key_id=parsed):
+        raise Http404("No such key of yours.")
+    name = ApiKey.objects.values_list("name", flat=True).get(pk=parsed)
+    messages.success(request, f"Key “{name}” revoked: requests made with it are refused from now on.")
     return redirect("webapp:developers")
 
 

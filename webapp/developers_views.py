@@ -34,6 +34,9 @@ from webhooks.serializers import EndpointCreateSerializer, EndpointUpdateSeriali
 from . import developers_services as once
 from .developers_forms import EndpointEditForm, EndpointForm, KeyCreateForm, add_api_errors
 
+# A form whose action names a fragment (so a refusal scrolls to the form) would pass it on to the page it redirects
+# to: a redirect after success names the top of the page instead, where its message and any secret are.
+TOP = "#main"
 DELIVERIES_PER_PAGE = 20
 RECENT_DELIVERIES = 5
 KEY, WEBHOOK = "key", "webhook"
@@ -121,7 +124,7 @@ def key_create(request):
                 once.secret_keep(request, kind=KEY, object_id=issued.api_key.id, label=issued.api_key.name,
                                  secret=issued.secret)
                 messages.success(request, f"Key “{issued.api_key.name}” created.")
-                return redirect("webapp:developers")
+                return redirect(reverse("webapp:developers") + TOP)
         else:
             add_api_errors(form, body.errors)
     return overview(request, key_form=form, status=400)
@@ -156,7 +159,7 @@ def endpoint_create(request):
             else:
                 keep_signing_secret(request, endpoint)
                 messages.success(request, "Endpoint added.")
-                return redirect("webapp:developers_endpoint", endpoint.id)
+                return redirect(reverse("webapp:developers_endpoint", args=[endpoint.id]) + TOP)
         else:
             add_api_errors(form, body.errors)
     return overview(request, endpoint_form=form, status=400)
@@ -193,7 +196,7 @@ def endpoint_edit(request, endpoint_id: str):
         if body.is_valid():
             webhooks.endpoint_update(found, **body.validated_data)
             messages.success(request, "Endpoint saved.")
-            return redirect("webapp:developers_endpoint", found.id)
+            return redirect(reverse("webapp:developers_endpoint", args=[found.id]) + TOP)
         add_api_errors(form, body.errors)
     return endpoint_page(request, found, form=form, status=400)
 

@@ -73,7 +73,7 @@ def test_a_created_key_is_shown_once_after_the_redirect_and_never_again(signed_i
 
     response = create_key(signed_in, name="Shop sync")
 
-    assert response.status_code == 302 and response["Location"] == PAGE
+    assert response.status_code == 302 and response["Location"] == PAGE + "#main"
     page = signed_in.get(PAGE)
     assert "no-store" in page["Cache-Control"]
     secret = SECRET_INPUT.findall(page.text)[0]
@@ -168,7 +168,7 @@ def test_the_same_form_sent_twice_makes_one_key_and_both_answers_lead_to_it(sign
     first, second = create_key(signed_in, token), create_key(signed_in, token)
 
     assert ApiKey.objects.filter(user=user).count() == 1
-    assert first.status_code == second.status_code == 302 and first["Location"] == second["Location"] == PAGE
+    assert first.status_code == second.status_code == 302 and first["Location"] == second["Location"] == PAGE + "#main"
     assert shown_secret(signed_in).startswith(ApiKey.objects.get(user=user).prefix)
 
 

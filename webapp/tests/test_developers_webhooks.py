@@ -73,7 +73,7 @@ def test_an_added_endpoint_shows_its_signing_secret_once_on_its_page(signed_in, 
     response = add(signed_in, events=["job.failed", "credits.low"], description="orders")
 
     endpoint = Endpoint.objects.get(user=user)
-    assert response.status_code == 302 and response["Location"] == endpoint_path(endpoint)
+    assert response.status_code == 302 and response["Location"] == endpoint_path(endpoint) + "#main"
     assert (endpoint.url, endpoint.events, endpoint.description) == (URL, ["job.failed", "credits.low"], "orders")
     assert secret_on(signed_in, endpoint_path(endpoint)) == endpoint.secret
     assert endpoint.secret.startswith("whsec_")
@@ -203,7 +203,7 @@ def test_the_log_is_newest_first_in_pages_per_endpoint_or_all(signed_in, user, e
 
     listed = re.findall(r'data-delivery-id="([^"]+)"', first) + re.findall(r'data-delivery-id="([^"]+)"', second)
     assert listed == [str(d.id) for d in reversed(sent)]
-    assert 'id="deliveries"' in first and "<td>503</td>" in first and "Page 1 of 2" in first
+    assert 'id="deliveries"' in first and '<td data-label="Response">503</td>' in first and "Page 1 of 2" in first
     assert re.findall(r'data-delivery-id="([^"]+)"', only) == [str(sent[-1].id)]
 
 

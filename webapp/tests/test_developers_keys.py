@@ -66,6 +66,13 @@ def test_a_get_on_an_action_is_refused_with_405(signed_in, path):
     assert signed_in.get(path).status_code == 405
 
 
+def test_an_action_without_the_csrf_token_is_refused(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert create_key(client).status_code == 403
+    assert not ApiKey.objects.filter(user=user).exists()
+
+
 # --- Creating a key and seeing its secret once ---------------------------------------------------------------------
 
 def test_a_created_key_is_shown_once_after_the_redirect_and_never_again(signed_in, user, caplog):

@@ -100,6 +100,12 @@ def test_plain_http_is_refused_where_https_is_required(signed_in, user, settings
     assert not Endpoint.objects.filter(user=user).exists()
 
 
+def test_a_huge_url_is_refused_next_to_its_field(signed_in, user):
+    response = add(signed_in, url="https://hooks.example.com/" + "a" * 5000)
+    assert response.status_code == 400 and "at most 2048 characters" in response.text
+    assert not Endpoint.objects.filter(user=user).exists()
+
+
 def test_an_endpoint_needs_at_least_one_event(signed_in, user):
     response = post(signed_in, ADD, url=URL)
     assert response.status_code == 400 and "Tick at least one event to receive." in response.text
@@ -145,7 +151,8 @@ def test_an_edit_to_a_private_address_is_refused_and_changes_nothing(signed_in, 
     assert response.status_code == 400 and endpoint.url == URL and 'aria-invalid="true"' in response.text
 
 
-def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_signing(signed_in, endpoint):
+def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_signing(signed_in, endpoint, caplog):
+    caplog.set_level(logging.DEBUG)
     old = endpoint.secret
 
     response = post(signed_in, endpoint_path(endpoint, "rotate-secret"))
@@ -154,6 +161,7 @@ def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_signing(signed
     assert response.status_code == 302 and endpoint.secret != old and endpoint.previous_secret == old
     assert secret_on(signed_in, endpoint_path(endpoint)) == endpoint.secret
     assert secret_on(signed_in, endpoint_path(endpoint)) is None
+    assert endpoint.secret not in caplog.text and endpoint.secret not in response["Location"]
 
 
 def test_a_rotation_sent_twice_rotates_once_so_the_secret_in_use_keeps_signing(signed_in, endpoint):

@@ -7,10 +7,12 @@ import datetime as dt
 import logging
 import re
 import secrets
+import threading
 
 import pytest
 import time_machine
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -226,3 +228,29 @@ def test_the_list_shows_only_the_callers_keys_that_are_not_revoked(signed_in, us
 
     assert re.findall(r'data-key-id="(\d+)"', page) == [str(mine.id)]
     assert "Every scope" in page and "You have 1 of 20 live keys." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_click_arriving_at_once_makes_one_key_and_both_answers_lead_to_its_secret(user):
+    """Two requests with the same form at the same moment (two threads, two connections): one key; the repeat waits
+    for the first and is sent to the same page, which shows the secret."""
+    clients = [Client(), Client()]
+    for each in clients:
+        each.force_login(user)
+    clients[1].cookies = clients[0].cookies  # one browser
+    token, start, answers = once(), threading.Barrier(2), []
+
+    def send(client):
+        start.wait()
+        answers.append(create_key(client, token))
+        connection.close()
+
+    threads = [threading.Thread(target=send, args=(each,)) for each in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert ApiKey.objects.filter(user=user).count() == 1
+    assert [a.status_code for a in answers] == [302, 302] and {a["Location"] for a in answers} == {PAGE + "#main"}
+    assert shown_secret(clients[0]).startswith(ApiKey.objects.get(user=user).prefix)

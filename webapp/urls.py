@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import account_urls, jobs_urls, newvideo_urls, views
+from . import developers_urls, views
 
 app_name = "webapp"
 
@@ -22,3 +23,4 @@ urlpatterns = [
 urlpatterns += newvideo_urls.urlpatterns
 urlpatterns += jobs_urls.urlpatterns
 urlpatterns += account_urls.urlpatterns
+urlpatterns += developers_urls.urlpatterns

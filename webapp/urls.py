@@ -1,8 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import account_urls, jobs_urls, newvideo_urls, views
-from . import developers_urls, views
+from . import account_urls, developers_urls, jobs_urls, newvideo_urls, views
 
 app_name = "webapp"
 

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from PIL import Image
 
 from billing.models import EntryKind, LedgerEntry
@@ -215,7 +216,9 @@ def test_a_completed_job_plays_on_a_fresh_media_link_that_serves_the_video(membe
     poster = re.search(r'poster="([^"]+)"', video).group(1)
     assert body_of(Client().get(local_path(poster))) == b"\xff\xd8poster"
     track = re.search(r'<track kind="captions" src="([^"]+)" srclang="en"', html).group(1)
-    assert body_of(Client().get(local_path(track))).startswith(b"WEBVTT")
+    assert track == f"/videos/{job.id}/captions.vtt"  # same-origin: a cross-origin <track> is blocked without CORS
+    served = member_client.get(track)
+    assert served["Content-Type"] == "text/vtt; charset=utf-8" and served.content.startswith(b"WEBVTT")
     assert set(stepper(html).values()) == {"done"} and text_of(html, "job-status") == "Completed"
     assert 'id="cancel-job"' not in html and 'id="retry-job"' not in html and "hx-trigger" not in html
 
@@ -234,6 +237,17 @@ def test_a_completed_job_has_download_buttons_that_send_each_file_as_an_attachme
         served = Client().get(local_path(redirect["Location"]))
         assert body_of(served).startswith(content), button
         assert served["Content-Disposition"].startswith("attachment;"), button
+
+
+def test_the_captions_track_is_only_the_owners_and_only_while_kept(member, member_client, jobs, django_user_model):
+    job = jobs.completed(member)
+    stranger = Client()
+    stranger.force_login(django_user_model.objects.create_user("stranger", "s@example.com", PASSWORD))
+
+    assert stranger.get(f"/videos/{job.id}/captions.vtt").status_code == 404
+    assert Client().get(f"/videos/{job.id}/captions.vtt").status_code == 302  # to the sign-in page
+    VideoJob.objects.filter(id=job.id).update(video_expired_at=timezone.now())
+    assert member_client.get(f"/videos/{job.id}/captions.vtt").status_code == 404
 
 
 def test_a_completed_job_without_captions_offers_no_captions(member, member_client, jobs):

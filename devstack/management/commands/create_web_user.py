@@ -34,6 +34,8 @@ class Command(BaseCommand):
             user = get_user_model()._default_manager.filter(username=username).first()
             if user is None:
                 user = services.account_sign_up(username=username, email=email, password=password)
+            elif not user.is_active and not services.awaiting_verification(user):
+                raise CommandError(f"{username} is deactivated: activate the account in the admin first")
             else:
                 user.set_password(password)
                 user.email = user.email or email
@@ -43,7 +45,4 @@ class Command(BaseCommand):
                                             token=services.verification_tokens.make_token(user))
             if outcome is services.Verification.INVALID:
                 raise CommandError(f"{username}'s e-mail address could not be verified")
-        user.refresh_from_db()
-        if not user.is_active:
-            raise CommandError(f"{username} is deactivated: activate the account in the admin first")
         self.stdout.write(f"Web user {username} ({user.email}) can sign in.")

@@ -160,4 +160,4 @@ def wait_until_stopped(stop: threading.Event, *, poll: float = 1.0) -> None:
         pass
     finally:
         if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)

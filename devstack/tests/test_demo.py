@@ -51,16 +51,17 @@ def test_waiting_ends_when_the_stop_event_is_set():
     assert stop.is_set()
 
 
-def test_waiting_ends_on_sigterm_and_puts_the_previous_handler_back():
-    before = signal.getsignal(signal.SIGTERM)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_waiting_ends_on_ctrl_c_or_sigterm_and_puts_the_previous_handlers_back(signum):
+    before = {each: signal.getsignal(each) for each in (signal.SIGINT, signal.SIGTERM)}
     stop = threading.Event()
-    threading.Timer(0.1, os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+    threading.Timer(0.1, os.kill, args=(os.getpid(), signum)).start()
     wait_until_stopped(stop, poll=0.05)
     assert stop.is_set()
-    assert signal.getsignal(signal.SIGTERM) == before
+    assert {each: signal.getsignal(each) for each in before} == before
 
 
-def test_waiting_ends_quietly_on_ctrl_c():
+def test_waiting_ends_quietly_on_a_keyboard_interrupt():
     class Interrupted(threading.Event):
         def wait(self, timeout=None):
             raise KeyboardInterrupt

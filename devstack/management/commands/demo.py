@@ -149,15 +149,18 @@ def access_details(web_url: str, username: str, password: str, *, mail_dir: Path
 
 
 def wait_until_stopped(stop: threading.Event, *, poll: float = 1.0) -> None:
-    """Block until `stop` is set, Ctrl-C is pressed or SIGTERM arrives (which sets `stop`)."""
+    """Block until `stop` is set, by another thread or by Ctrl-C (SIGINT) or SIGTERM. The handlers are installed
+    for the wait (a shell's background job starts with SIGINT ignored) and the previous ones put back after it."""
     in_main_thread = threading.current_thread() is threading.main_thread()  # only it may install signal handlers
+    previous = {}
     if in_main_thread:
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
     try:
         while not stop.wait(poll):
             pass
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a SIGINT that came before the handler was in place
         pass
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)

@@ -12,6 +12,8 @@ Fixtures for a new test:
                      in it; sign in a `new_account()` in `page` for that
   account            a ready account (verified, free plan) made once per package; new_account() makes another
   mailbox            the e-mails the stack sent: mailbox.link(to_address) is the link in the newest one
+  site               all of these together (helpers.Site), and the account's videos through the API:
+                     site.make_video(**brief fields), site.finished_video() (one, made once and shared)
   browser_stack      the devstack.stack.Stack: api_url, sandbox_url, manage(...), create_web_user(...), logs
 The stack's database is not the in-process one: reach it through the stack (HTTP, browser_stack.manage), never the
 ORM. Chromium comes from `make browser` (CHROMIUM overrides its path).
@@ -29,7 +31,7 @@ import pytest
 from devstack.stack import local_stack
 from tests.stacks import scratch_database, scratch_redis
 
-from .helpers import FAILURES, Account, Mailbox, PageLog, sign_in
+from .helpers import FAILURES, Account, Mailbox, PageLog, Site, sign_in
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
@@ -94,6 +96,11 @@ def new_account(browser_stack):
 @pytest.fixture(scope="package")
 def account(new_account):
     return new_account("ready")
+
+
+@pytest.fixture(scope="package")
+def site(browser_stack, account, mailbox):
+    return Site(stack=browser_stack, account=account, mailbox=mailbox)
 
 
 # --- the browser --------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import re
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ from urllib.parse import urlsplit
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from devstack.stack import REPO
+from devstack.briefs import headphones_brief
+from devstack.stack import REPO, Stack
+from video_generation.client import VideoApi
 
 SCREENSHOTS = REPO / "var" / "screenshots"  # git-ignored (var/); for a person to review
 FAILURES = REPO / "var" / "browser-failures"  # the page as it was when a test failed
@@ -153,6 +156,39 @@ def sign_in(page: Page, account: Account) -> None:
     labelled(page, "Password").fill(account.password)
     page.get_by_role("main").get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1, name="Dashboard")).to_be_visible()
+
+
+# --- the site -------------------------------------------------------------------------------------------------
+
+@dataclass
+class Site:
+    """The running web app, for tests and PAGES rows: its stack, the signed-in account, the mailbox, and that
+    account's videos made through the HTTP API (as a script would, with an API key made for it)."""
+
+    stack: Stack
+    account: Account
+    mailbox: Mailbox
+    _api: VideoApi | None = None
+    _finished: dict | None = None
+
+    def api(self) -> VideoApi:
+        if self._api is None:
+            self._api = VideoApi(self.stack.api_url, self.stack.create_token(self.account.username))
+        return self._api
+
+    def make_video(self, timeout: float = 240.0, **brief) -> dict:
+        """Submit the headphones brief (with `brief`'s fields on top) and wait for the job to end: its final body."""
+        submitted = self.api().submit({**headphones_brief(f"{self.stack.sandbox_url}/assets/headphones.png"),
+                                       **brief})
+        return self.api().watch(submitted["job_id"], interval=0.5, timeout=timeout, out=io.StringIO())
+
+    def finished_video(self) -> dict:
+        """One completed headphones video of the account, made the first time it is asked for (then shared)."""
+        if self._finished is None:
+            job = self.make_video()
+            assert job["status"] == "completed", job
+            self._finished = job
+        return self._finished
 
 
 # --- e-mail ----------------------------------------------------------------------------------------------------

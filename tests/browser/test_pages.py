@@ -3,7 +3,9 @@ the axe-core scan (no serious or critical violation), and is photographed at pho
 var/screenshots/ for review.
 
 A new page is one more row in PAGES: a name (the screenshots' file names), how to get there (a path, or a function
-that drives `page` there, given the `Site`), whether it needs the signed-in account, and the status it answers.
+that drives `page` there, given the `Site`), whether it needs the signed-in account, and the status it answers. A
+page about a video: `PageRow("job", lambda page, site: page.goto(f"/videos/{site.finished_video()['id']}/"),
+signed_in=True)` (the signed-in account's one finished headphones video, made once and shared).
 """
 
 from __future__ import annotations
@@ -14,16 +16,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from .helpers import Account, Mailbox, assert_accessible, assert_fits_small_phone, labelled, screenshots
-
-
-@dataclass
-class Site:
-    """What a row's function may use to reach its page."""
-
-    stack: object  # devstack.stack.Stack
-    account: Account  # the signed-in account of signed_in rows
-    mailbox: Mailbox
+from .helpers import Site, assert_accessible, assert_fits_small_phone, labelled, screenshots
 
 
 @dataclass(frozen=True)
@@ -68,11 +61,10 @@ PAGES = [
 
 
 @pytest.mark.parametrize("row", PAGES, ids=[row.name for row in PAGES])
-def test_every_page_is_accessible_fits_a_phone_and_is_photographed(row: PageRow, request, account, mailbox,
-                                                                     browser_stack, page_log):
+def test_every_page_is_accessible_fits_a_phone_and_is_photographed(row: PageRow, request, site, page_log):
     page: Page = request.getfixturevalue("signed_in_page" if row.signed_in else "page")
     if callable(row.open):
-        row.open(page, Site(stack=browser_stack, account=account, mailbox=mailbox))
+        row.open(page, site)
     else:
         response = page.goto(row.open)
         assert response is not None and response.status == row.status, f"{row.open}: {response and response.status}"

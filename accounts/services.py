@@ -51,7 +51,18 @@ class SubscriptionActive(Exception):
     """The account pays for a plan at Stripe: erasing it would leave the subscription charging nobody's account."""
 
 
+class NotConfirmed(Exception):
+    """The confirmation is not the user's username: nothing is erased."""
+
+
 # --- Erasure --------------------------------------------------------------------------------------------------
+
+def erase_confirmed_account(user, confirmation: str) -> bool:
+    """erase_account for a user who typed their username to confirm it; NotConfirmed (nothing erased) otherwise."""
+    if confirmation != user.get_username():
+        raise NotConfirmed()
+    return erase_account(user.pk)
+
 
 def erase_account(user_id, *, now: datetime | None = None) -> bool:
     """Erase the user and everything of theirs but the anonymised record of money; False if there was no such user.

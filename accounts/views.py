@@ -89,10 +89,10 @@ class AccountApi(BillingAccountApi):
         user = request.user
         confirmation = EraseConfirmationSerializer(data=request.data if isinstance(request.data, dict) else {})
         confirmation.is_valid(raise_exception=True)  # no confirmation at all: 400
-        if confirmation.validated_data["confirm"] != user.get_username():
-            raise UnprocessableRequest(NOT_CONFIRMED)  # a well-formed one that names someone else: 422
         try:
-            services.erase_account(user.pk)
+            services.erase_confirmed_account(user, confirmation.validated_data["confirm"])
+        except services.NotConfirmed:
+            raise UnprocessableRequest(NOT_CONFIRMED) from None  # a well-formed one that names someone else: 422
         except services.SubscriptionActive:
             return Response({"error": "Cancel your paid subscription first (POST /api/billing/portal/)."},
                             status=status.HTTP_409_CONFLICT)

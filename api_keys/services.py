@@ -34,6 +34,21 @@ def default_expiry(now: dt.datetime) -> dt.datetime | None:
     return now + dt.timedelta(days=days) if days else None
 
 
+MAX_KEY_ID_DIGITS = 18  # a bigint's worth: a longer id names no key
+
+
+def parse_key_id(text: str) -> int | None:
+    """A key id as it appears in a URL, or None if it cannot name a key (the caller answers 404)."""
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_KEY_ID_DIGITS:
+        return None
+    return int(text)
+
+
+def listed_keys(user):
+    """The keys the owner sees: every key not revoked (an expired one too, until it is revoked), newest first."""
+    return ApiKey.objects.filter(user=user, revoked_at__isnull=True)
+
+
 def live_keys(user):
     now = timezone.now()
     return ApiKey.objects.filter(user=user, revoked_at__isnull=True).filter(

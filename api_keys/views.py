@@ -33,7 +33,7 @@ class KeyListCreateApi(APIView):
                    responses={200: KeySerializer(many=True), 401: _AUTH_ERROR,
                               404: OpenApiResponse(ErrorSerializer, description="Page out of range.")})
     def get(self, request):
-        keys = ApiKey.objects.filter(user=request.user, revoked_at__isnull=True)
+        keys = services.listed_keys(request.user)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(keys, request, view=self)
         return paginator.get_paginated_response(KeySerializer(page, many=True).data)
@@ -55,8 +55,7 @@ class KeyRevokeApi(APIView):
     @extend_schema(operation_id="keys_revoke", summary="Revoke one of your API keys: it stops working at once",
                    responses={204: None, 400: ValidationErrorSerializer, 401: _AUTH_ERROR, 404: _NOT_FOUND})
     def delete(self, request, key_id: str):
-        if not key_id.isdigit() or len(key_id) > 18:
-            raise NotFound()
-        if not services.revoke_key(user=request.user, key_id=int(key_id), revoker=request_key(request)):
+        parsed = services.parse_key_id(key_id)
+        if parsed is None or not services.revoke_key(user=request.user, key_id=parsed, revoker=request_key(request)):
             raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time as clock
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 from video_generation.models import JobStatus, VideoJob
 
 from . import ledger
-from .models import LedgerEntry, UserProfile
+from .models import EntryKind, LedgerEntry, UserProfile
 
 PLAN_RATE_TTL_SECONDS = 60.0
 _plan_rates: dict = {}  # user id -> (the plan's rate or None, monotonic expiry): this process's memory
@@ -69,6 +70,42 @@ def summary(user) -> dict:
 def entries(user, *, job_id=None):
     rows = LedgerEntry.objects.filter(account__user=user)
     return rows.filter(job_id=job_id) if job_id else rows
+
+
+@dataclass(frozen=True)
+class JobCredits:
+    """A job's credits as its ledger entries tell them (the only place they are counted)."""
+
+    held: int  # held for it now (while it runs)
+    charged: int  # captured: what the delivered video cost
+    released: int  # given back from its holds when it ended
+    refunded: int  # given back after it was charged
+
+    @property
+    def not_charged(self) -> bool:
+        """Its hold ended with nothing taken: a failed or cancelled video."""
+        return self.released > 0 and self.held == 0 and self.charged == 0
+
+
+def job_credits(user, job_id) -> JobCredits:
+    totals = entries(user, job_id=job_id).aggregate(**_credit_sums())
+    return JobCredits(**{name: value or 0 for name, value in totals.items()})
+
+
+def with_job_credits(jobs):
+    """`jobs` (a VideoJob queryset) annotated with credits_held, credits_charged, credits_released and
+    credits_refunded, summed from their ledger entries in the same query."""
+    return jobs.annotate(**{f"credits_{name}": total
+                            for name, total in _credit_sums(through="ledger_entries__").items()})
+
+
+def _credit_sums(through: str = "") -> dict:
+    """JobCredits' fields as sums over ledger entries (reached from a job `through` its relation)."""
+    def total(field: str, kind: str | None = None):
+        return Sum(through + field, filter=Q(**{through + "kind": kind}) if kind else None)
+
+    return {"held": total("held_delta"), "charged": -total("amount", EntryKind.CAPTURE),
+            "released": total("amount", EntryKind.RELEASE), "refunded": total("amount", EntryKind.REFUND)}
 
 
 def usage_per_day(user, *, start: date, end: date) -> list[dict]:

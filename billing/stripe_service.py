@@ -53,6 +53,18 @@ class InvalidWebhook(Exception):
     """The body is not a Stripe event signed with our endpoint secret within the tolerance."""
 
 
+class AlreadyOnPlan(Exception):
+    """A checkout for the plan the account is on already."""
+
+
+class AlreadySubscribed(Exception):
+    """A checkout for another plan while a subscription runs: plans are changed in the billing portal."""
+
+
+class NoCustomer(Exception):
+    """The account has never paid through Stripe: it has no customer, so no billing portal."""
+
+
 @dataclass(frozen=True)
 class Checkout:
     url: str
@@ -128,39 +140,67 @@ def ensure_customer(account: UserProfile) -> str:
     return account.stripe_customer_id
 
 
-def checkout_plan(account: UserProfile, plan: Plan) -> Checkout:
+@dataclass(frozen=True)
+class ReturnUrls:
+    """Where Stripe sends the user back (default: the STRIPE_SUCCESS_URL and STRIPE_CANCEL_URL settings)."""
+
+    success: str | None = None
+    cancel: str | None = None
+
+
+def subscribe(account: UserProfile, plan: Plan, *, return_to: ReturnUrls = ReturnUrls(),
+              idempotency_key: str | None = None) -> Checkout:
+    """A checkout for `plan`, if the account may start one: AlreadyOnPlan, AlreadySubscribed otherwise."""
+    if account.plan_id == plan.id:
+        raise AlreadyOnPlan(plan.name)
+    if account.stripe_subscription_id:
+        raise AlreadySubscribed()
+    return checkout_plan(account, plan, return_to=return_to, idempotency_key=idempotency_key)
+
+
+def checkout_plan(account: UserProfile, plan: Plan, *, return_to: ReturnUrls = ReturnUrls(),
+                  idempotency_key: str | None = None) -> Checkout:
     """A Checkout Session subscribing the account to `plan` (its credits come with each paid invoice)."""
     metadata = {"user_id": str(account.user_id), "plan": plan.code}
     return _checkout(account, mode="subscription", price=price_id(plan), metadata=metadata,
-                     extra={"subscription_data": {"metadata": metadata}})
+                     extra={"subscription_data": {"metadata": metadata}}, return_to=return_to,
+                     idempotency_key=idempotency_key)
 
 
-def checkout_pack(account: UserProfile, pack: CreditPack) -> Checkout:
+def checkout_pack(account: UserProfile, pack: CreditPack, *, return_to: ReturnUrls = ReturnUrls(),
+                  idempotency_key: str | None = None) -> Checkout:
     """A Checkout Session buying `pack` once; the credits it names are what the webhook grants."""
     metadata = {"user_id": str(account.user_id), "pack": pack.code, "credits": str(pack.credits)}
     return _checkout(account, mode="payment", price=price_id(pack), metadata=metadata,
-                     extra={"payment_intent_data": {"metadata": metadata}})
+                     extra={"payment_intent_data": {"metadata": metadata}}, return_to=return_to,
+                     idempotency_key=idempotency_key)
 
 
-def _checkout(account: UserProfile, *, mode: str, price: str, metadata: dict, extra: dict) -> Checkout:
+def _checkout(account: UserProfile, *, mode: str, price: str, metadata: dict, extra: dict, return_to: ReturnUrls,
+              idempotency_key: str | None) -> Checkout:
     params = {
         "mode": mode,
         "customer": ensure_customer(account),
         "client_reference_id": str(account.user_id),
         "line_items": [{"price": price, "quantity": 1}],
-        "success_url": settings.STRIPE_SUCCESS_URL,
-        "cancel_url": settings.STRIPE_CANCEL_URL,
+        "success_url": return_to.success or settings.STRIPE_SUCCESS_URL,
+        "cancel_url": return_to.cancel or settings.STRIPE_CANCEL_URL,
         "metadata": metadata,
         **extra,
     }
+    # The same key within Stripe's 24 hours answers the same session: a repeated request creates no second one.
+    options = {"idempotency_key": idempotency_key} if idempotency_key else None
     session = _call("create checkout session",
-                    lambda stripe_client: stripe_client.v1.checkout.sessions.create(params=params))
+                    lambda stripe_client: stripe_client.v1.checkout.sessions.create(params=params, options=options))
     return Checkout(url=session.url, session_id=session.id)
 
 
-def portal_url(account: UserProfile) -> str:
-    """A billing-portal session for the account's customer (the caller checks there is one)."""
-    params = {"customer": account.stripe_customer_id, "return_url": settings.STRIPE_PORTAL_RETURN_URL}
+def portal_url(account: UserProfile, *, return_url: str | None = None) -> str:
+    """A billing-portal session for the account's customer; NoCustomer if it has none yet."""
+    if not account.stripe_customer_id:
+        raise NoCustomer()
+    params = {"customer": account.stripe_customer_id,
+              "return_url": return_url or settings.STRIPE_PORTAL_RETURN_URL}
     session = _call("create billing portal session",
                     lambda stripe_client: stripe_client.v1.billing_portal.sessions.create(params=params))
     return session.url

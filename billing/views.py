@@ -94,12 +94,13 @@ class CheckoutApi(APIView):
 
 
 def subscribe(account, plan: Plan) -> stripe_service.Checkout:
-    if account.plan_id == plan.id:
-        raise serializers.ValidationError({"plan": [f"You are on the {plan.name} plan already."]})
-    if account.stripe_subscription_id:
+    try:
+        return stripe_service.subscribe(account, plan)
+    except stripe_service.AlreadyOnPlan:
+        raise serializers.ValidationError({"plan": [f"You are on the {plan.name} plan already."]}) from None
+    except stripe_service.AlreadySubscribed:
         raise Conflict("You already subscribe to a plan; change plans in the billing portal "
-                       "(GET /api/billing/portal/).")
-    return stripe_service.checkout_plan(account, plan)
+                       "(GET /api/billing/portal/).") from None
 
 
 class PortalApi(APIView):
@@ -120,10 +121,11 @@ class PortalApi(APIView):
     def get(self, request):
         require_payments()
         account = services.account(request.user)
-        if not account.stripe_customer_id:
-            raise Conflict("You have no billing account yet: buy a plan or a pack first (POST /api/billing/checkout/).")
         try:
             url = stripe_service.portal_url(account)
+        except stripe_service.NoCustomer:
+            raise Conflict("You have no billing account yet: buy a plan or a pack first "
+                           "(POST /api/billing/checkout/).") from None
         except stripe_service.PaymentProviderError:
             raise PaymentProviderFailed() from None
         return Response({"portal_url": url})

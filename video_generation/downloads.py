@@ -135,6 +135,14 @@ def artifact_url(job: VideoJob, artifact: Artifact, *, ttl_seconds: int | None =
     return signed or media_url(job, artifact, ttl_seconds=ttl)
 
 
+def download_link(job: VideoJob, artifact: Artifact) -> str | None:
+    """A short-lived link (DOWNLOAD_URL_TTL_SECONDS) to download the job's artifact now: what the API's download
+    endpoint redirects to and the web app's download buttons too. ArtifactExpired if retention has deleted it; None
+    if the job has no such file (yet)."""
+    check_not_expired(job, artifact)
+    return artifact_url(job, artifact, ttl_seconds=settings.DOWNLOAD_URL_TTL_SECONDS)
+
+
 def media_url(job: VideoJob, artifact: Artifact, *, ttl_seconds: int) -> str:
     """Our own `/media/<token>/<name>` link; the name is only for the person saving the file."""
     token = make_link_token(job.id, artifact, expires_at=int(time.time()) + ttl_seconds)

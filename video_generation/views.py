@@ -10,7 +10,6 @@ import logging
 import re
 import uuid
 
-from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection
 from django.utils import timezone
@@ -24,7 +23,7 @@ from video_saas.celery import app as celery_app
 from video_saas.pagination import StrictPageNumberPagination
 
 from .api_errors import Conflict, JobNotFound, UnprocessableRequest
-from .downloads import Artifact, ArtifactExpired, artifact_uri, artifact_url, check_not_expired, gone_body
+from .downloads import Artifact, ArtifactExpired, artifact_uri, download_link, gone_body
 from .job_reads import LINK_FIELDS, job_with_steps, matches_if_none_match, status_etag
 from .models import JobStatus, VideoJob
 from .pipeline import (
@@ -318,10 +317,9 @@ class JobDownloadApi(APIView):
         artifact = Artifact(params.validated_data["artifact"])
         job = get_user_job(user=request.user, job_id=job_id)
         try:
-            check_not_expired(job, artifact)
+            url = download_link(job, artifact)
         except ArtifactExpired as expired:
             return Response(GoneSerializer(gone_body(expired)).data, status=status.HTTP_410_GONE)
-        url = artifact_url(job, artifact, ttl_seconds=settings.DOWNLOAD_URL_TTL_SECONDS)
         if url is None:
             raise Conflict(f"This job has no {artifact.value} to download (it is {job.status}).")
         return Response(status=status.HTTP_302_FOUND, headers={"Location": url})

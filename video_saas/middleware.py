@@ -1,13 +1,16 @@
-"""Refuse request bodies over REQUEST_MAX_BODY_BYTES before anything reads them; give every request its id."""
+"""Refuse request bodies over REQUEST_MAX_BODY_BYTES (or a view's own limit: allows_body_bytes) before anything reads
+them; give every request its id."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 import structlog
 from django.conf import settings
 from django.http import JsonResponse
+from django.urls import Resolver404, resolve
 
 
 def body_too_large_response() -> JsonResponse:
@@ -15,6 +18,28 @@ def body_too_large_response() -> JsonResponse:
     limit = settings.REQUEST_MAX_BODY_BYTES
     return JsonResponse({"error": f"Request body too large (the limit is {limit} bytes)", "max_bytes": limit},
                         status=413)
+
+
+def allows_body_bytes(limit: Callable[[], int]):
+    """Let one view take bodies up to `limit()` bytes instead of REQUEST_MAX_BODY_BYTES (a page with a file upload);
+    the view then checks what it reads itself."""
+
+    def mark(view):
+        view.max_body_bytes = limit
+        return view
+
+    return mark
+
+
+def _body_limit(request) -> int:
+    """The view's own limit (allows_body_bytes), else REQUEST_MAX_BODY_BYTES. Asked only for a body over the
+    latter, so ordinary requests are not resolved twice."""
+    try:
+        view = resolve(request.path_info).func
+    except Resolver404:
+        return settings.REQUEST_MAX_BODY_BYTES
+    limit = getattr(view, "max_body_bytes", None)
+    return max(settings.REQUEST_MAX_BODY_BYTES, limit()) if limit else settings.REQUEST_MAX_BODY_BYTES
 
 
 class RequestBodyLimitMiddleware:
@@ -27,7 +52,7 @@ class RequestBodyLimitMiddleware:
             too_large = int(declared) > settings.REQUEST_MAX_BODY_BYTES
         except ValueError:
             return JsonResponse({"error": "Invalid Content-Length header"}, status=400)
-        if too_large:
+        if too_large and int(declared) > _body_limit(request):
             return body_too_large_response()
         return self.get_response(request)
 

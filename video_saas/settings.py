@@ -383,6 +383,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# How many proxies (load balancer, ingress) stand in front of the app and append to X-Forwarded-For: per-address
+# limits read the client's address from there (video_saas/client_address.py). 0: the TCP peer is the client.
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 if env.bool("TRUST_X_FORWARDED_PROTO", default=True):  # behind a TLS-terminating proxy that sets the header
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Asking browsers to hard-code HTTPS for the whole domain (HSTS preload) is the operator's decision, not a default.

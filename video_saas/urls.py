@@ -16,3 +16,5 @@ urlpatterns = [
     path("media/", include("video_generation.media_urls")),
     path("", include("webapp.urls")),  # the web app; last, so /api/, /admin/ and /media/ keep their own
 ]
+
+handler404 = "webapp.jobs_views.page_not_found"  # JSON under /api/, the web app's 404 page elsewhere

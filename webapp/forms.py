@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 
 from video_generation.rate_limits import RateLimitExceeded
+from video_saas.client_address import UNKNOWN, client_address
 
 from . import services
 
@@ -75,4 +76,4 @@ class SignInForm(AuthenticationForm):
         raise self.get_invalid_login_error()
 
     def _address(self) -> str:
-        return (self.request.META.get("REMOTE_ADDR") if self.request is not None else None) or "unknown"
+        return client_address(self.request.META) if self.request is not None else UNKNOWN

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import account_urls, developers_urls, jobs_urls, newvideo_urls, views
 
 app_name = "webapp"
 
@@ -19,3 +19,7 @@ urlpatterns = [
          name="password_reset_confirm"),
     path("accounts/reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]
+urlpatterns += newvideo_urls.urlpatterns
+urlpatterns += jobs_urls.urlpatterns
+urlpatterns += account_urls.urlpatterns
+urlpatterns += developers_urls.urlpatterns

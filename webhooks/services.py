@@ -7,9 +7,11 @@ to the job's own webhook_url; each delivery's bell rings once that transaction c
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -35,11 +37,26 @@ class EndpointDisabled(Exception):
 
 # --- Endpoints -------------------------------------------------------------------------------------------------
 
+def parse_id(value) -> uuid.UUID | None:
+    """An endpoint's or delivery's id as a URL or filter carries it; None if it cannot name one."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def endpoint_of(user, endpoint_id) -> Endpoint | None:
+    """The user's endpoint with this id; None for another user's, a missing or a malformed id alike."""
+    parsed = parse_id(endpoint_id)
+    return Endpoint.objects.filter(id=parsed, user=user).first() if parsed else None
+
+
+
 def endpoint_create(*, user, url: str, events: list[str] | None = None, description: str = "") -> Endpoint:
     """A new endpoint with a fresh secret (the caller shows `endpoint.secret` once)."""
     limit = settings.WEBHOOK_MAX_ENDPOINTS_PER_USER
     with transaction.atomic():
-        type(user).objects.select_for_update().filter(pk=user.pk).first()  # one count at a time per user
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()  # one count at a time per user
         if Endpoint.objects.filter(user=user).count() >= limit:
             raise EndpointLimitReached(limit)
         return Endpoint.objects.create(user=user, url=url, events=subscribed(events), description=description,
@@ -126,6 +143,30 @@ def credits_low(user_id, available: int, threshold: int) -> Event | None:
     return record_event(user_id=user_id, event_type=EventType.CREDITS_LOW, data={
         "available_credits": available, "threshold": threshold,
         "links": {"account": absolute(reverse("accounts:account"))}})
+
+
+# --- Deliveries ------------------------------------------------------------------------------------------------
+
+def delivery_of(user, delivery_id) -> Delivery | None:
+    """The user's delivery with this id (its event and endpoint loaded); None for another user's or a bad id."""
+    parsed = parse_id(delivery_id)
+    if parsed is None:
+        return None
+    return Delivery.objects.select_related("event", "endpoint").filter(id=parsed, event__user=user).first()
+
+
+def deliveries_of(user, *, endpoint=None, event_type: str | None = None, job=None, outcome: str | None = None):
+    """The user's deliveries, newest first, narrowed by whichever filters are given (ids as UUIDs)."""
+    rows = Delivery.objects.filter(event__user=user).select_related("event")
+    if endpoint is not None:
+        rows = rows.filter(endpoint_id=endpoint)
+    if event_type is not None:
+        rows = rows.filter(event__type=event_type)
+    if job is not None:
+        rows = rows.filter(event__job_id=job)
+    if outcome is not None:
+        rows = rows.filter(status=outcome)
+    return rows
 
 
 def send_test(endpoint: Endpoint) -> Delivery:

@@ -3,8 +3,6 @@ endpoint or delivery is indistinguishable from one that does not exist (404)."""
 
 from __future__ import annotations
 
-import uuid
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -43,23 +41,15 @@ _CONFLICT = OpenApiResponse(ErrorSerializer, description="The endpoint is disabl
 _TOO_LARGE = OpenApiResponse(BodyTooLargeSerializer, description="Body over the size limit.")
 
 
-def parse_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise exceptions.NotFound() from None
-
-
 def own_endpoint(request, endpoint_id: str) -> Endpoint:
-    endpoint = Endpoint.objects.filter(id=parse_id(endpoint_id), user=request.user).first()
+    endpoint = services.endpoint_of(request.user, endpoint_id)
     if endpoint is None:
         raise exceptions.NotFound()
     return endpoint
 
 
 def own_delivery(request, delivery_id: str) -> Delivery:
-    found = (Delivery.objects.select_related("event", "endpoint")
-             .filter(id=parse_id(delivery_id), event__user=request.user).first())
+    found = services.delivery_of(request.user, delivery_id)
     if found is None:
         raise exceptions.NotFound()
     return found
@@ -162,16 +152,8 @@ class DeliveryListApi(APIView):
     def get(self, request):
         filters = DeliveryFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
-        wanted = filters.validated_data
-        rows = Delivery.objects.filter(event__user=request.user).select_related("event")
-        if "endpoint" in wanted:
-            rows = rows.filter(endpoint_id=wanted["endpoint"])
-        if "event_type" in wanted:
-            rows = rows.filter(event__type=wanted["event_type"])
-        if "job" in wanted:
-            rows = rows.filter(event__job_id=wanted["job"])
-        if "outcome" in wanted:
-            rows = rows.filter(status=wanted["outcome"])
+        wanted = {name: value for name, value in filters.validated_data.items() if name != "page"}
+        rows = services.deliveries_of(request.user, **wanted)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)

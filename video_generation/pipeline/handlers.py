@@ -28,7 +28,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.db.models import Q
 
-from .. import catalog, deliverables
+from .. import catalog, deliverables, uploads
 from ..models import HeyGenMode, JobStep, StepKind, VideoJob
 from ..services import alignment, captions, compose
 from ..services.errors import PermanentError, ProviderError
@@ -143,12 +143,15 @@ class FetchImage(LocalStep):
     def submit(self, step: JobStep, job: VideoJob) -> Done:
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / "product"
-            fetched = fetch_to_file(job.image_url, target, max_bytes=settings.IMAGE_MAX_BYTES,
-                                    allowed_content_types=IMAGE_TYPES)
-            extension = mimetypes.guess_extension(fetched.content_type) or ".img"
-            uri = get_storage().upload_file(target, job_path(job, "input", f"product{extension}"),
-                                            fetched.content_type)
-        return Done(uri, {"content_type": fetched.content_type, "bytes": fetched.size})
+            if uploads.is_stored_image(job.image_url):  # uploaded through the web app: only the owner's own
+                content_type, size = uploads.copy_for_job(job.image_url, job.user_id, target)
+            else:
+                fetched = fetch_to_file(job.image_url, target, max_bytes=settings.IMAGE_MAX_BYTES,
+                                        allowed_content_types=IMAGE_TYPES)
+                content_type, size = fetched.content_type, fetched.size
+            extension = mimetypes.guess_extension(content_type) or ".img"
+            uri = get_storage().upload_file(target, job_path(job, "input", f"product{extension}"), content_type)
+        return Done(uri, {"content_type": content_type, "bytes": size})
 
 
 class JoinBroll(LocalStep):

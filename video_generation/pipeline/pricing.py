@@ -56,10 +56,14 @@ def heygen_cost(seconds: float) -> Decimal:
     return (per_minute * Decimal(str(seconds)) / 60).quantize(USD_PLACES, ROUND_HALF_UP)
 
 
+def word_count(script: str) -> int:
+    """The words of a script, as the narration estimate counts them."""
+    return len(_WORD.findall(script))
+
+
 def narration_seconds(script: str) -> float:
     """The narration's expected length: its words at the documented speaking rate."""
-    words = len(_WORD.findall(script))
-    return round(words * 60 / settings.NARRATION_WORDS_PER_MINUTE, 1)
+    return round(word_count(script) * 60 / settings.NARRATION_WORDS_PER_MINUTE, 1)
 
 
 def estimate_seconds(*, chains: list[list[plan.Clip]], heygen_mode: str) -> int:

@@ -56,7 +56,7 @@ def test_sign_up_mails_a_link_that_activates_the_account_and_the_dashboard_shows
     assert sign_in(client).status_code == 302 and signed_in_user_id(client) == str(user.pk)
     dashboard = client.get("/")
     free = plan_named(DEFAULT_PLAN)
-    assert f"Your plan: {free.name}" in dashboard.text
+    assert f'Your plan: <span id="plan-name">{free.name}</span>' in dashboard.text
     assert f'<dd id="credits-available">{free.monthly_credits}</dd>' in dashboard.text
 
 

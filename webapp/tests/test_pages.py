@@ -53,9 +53,10 @@ def test_the_dashboard_shows_the_plan_credits_and_only_the_callers_latest_five_j
     page = member_client.get("/").text
 
     free = plan_named(DEFAULT_PLAN)
-    assert f"Your plan: {free.name}" in page and f'<dd id="credits-available">{free.monthly_credits}</dd>' in page
+    assert f'Your plan: <span id="plan-name">{free.name}</span>' in page
+    assert f'<dd id="credits-available">{free.monthly_credits}</dd>' in page
     assert "Someone else" not in page
-    titles = re.findall(r'<span class="job-title">([^<]+)</span>', page)
+    titles = re.findall(r'<a class="job-title" href="/videos/[0-9a-f-]+/">([^<]+)</a>', page)
     assert titles == [f"Headphones {n}" for n in (5, 4, 3, 2, 1)]  # newest first, five of them
     assert "Generating B-roll (Veo) (35%)" in page
 

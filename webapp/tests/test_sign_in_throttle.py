@@ -79,3 +79,18 @@ def test_a_cache_outage_lets_sign_in_through(settings, users, monkeypatch):
 
     assert sign_in(Client(), "kim", "wrong-password").status_code == 400
     assert sign_in(Client(), "kim", PASSWORD).status_code == 302
+
+
+def test_behind_a_proxy_the_address_limit_counts_the_forwarded_client_not_the_proxy(settings, users):
+    settings.TRUSTED_PROXY_HOPS = 1
+    settings.LOGIN_FAILURES_PER_USERNAME = "100/hour"
+    settings.LOGIN_FAILURES_PER_IP = "2/hour"
+    via_proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    for name in ("nobody", "somebody"):
+        failed = sign_in(Client(), name, "wrong-password", HTTP_X_FORWARDED_FOR="203.0.113.5", **via_proxy)
+        assert failed.status_code == 400
+
+    spoofing = sign_in(Client(), "lee", PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.5", **via_proxy)
+
+    assert "Too many failed sign-in attempts" in spoofing.text  # a made-up left-hand entry changes nothing
+    assert sign_in(Client(), "lee", PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.7", **via_proxy).status_code == 302

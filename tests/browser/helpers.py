@@ -109,13 +109,16 @@ class PageLog:
         context.on("weberror", lambda error: self.script_errors.append(str(error.error)))
 
     def _request_failed(self, request) -> None:
-        if not _offsite(request.url):  # those were blocked on purpose, and are listed in `offsite`
-            self.failed.append(f"{request.url} ({request.failure})")
+        if _offsite(request.url):  # blocked on purpose, and listed in `offsite`
+            return
+        if request.resource_type == "media" and request.failure == "net::ERR_ABORTED":
+            return  # a player stops downloading a video once it has what it needs (its metadata): no failure
+        self.failed.append(f"{request.url.split('?')[0]} ({request.resource_type}: {request.failure})")
 
     def _response(self, response) -> None:
         # A page itself may answer 400 or 404 on purpose (a form with errors, the not-found page); what it loads not.
         if response.status >= 400 and response.request.resource_type != "document":
-            self.failed.append(f"{response.url} ({response.status})")
+            self.failed.append(f"{response.url.split('?')[0]} ({response.status})")
 
     def _block_offsite(self, route) -> None:
         if _offsite(route.request.url):

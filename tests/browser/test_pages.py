@@ -4,8 +4,8 @@ var/screenshots/ for review.
 
 A new page is one more row in PAGES: a name (the screenshots' file names), how to get there (a path, or a function
 that drives `page` there, given the `Site`), whether it needs the signed-in account, and the status it answers. A
-page about a video: `PageRow("job", lambda page, site: page.goto(f"/videos/{site.finished_video()['id']}/"),
-signed_in=True)` (the signed-in account's one finished headphones video, made once and shared).
+page about a video uses `site.finished_video()` (the signed-in account's one finished headphones video, made once
+and shared): `PageRow("job", lambda page, site: page.goto(f"/videos/{site.finished_video()['id']}/"), signed_in=True)`.
 """
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ PAGES = [
     PageRow("password-reset-choose", choose_new_password, signed_in=False),
     PageRow("password-reset-complete", "/accounts/reset/done/"),
     PageRow("dashboard", "/", signed_in=True),
+    PageRow("new-video", "/videos/new/", signed_in=True),
+    PageRow("videos", "/videos/", signed_in=True),
+    PageRow("not-found", "/videos/00000000-0000-4000-8000-000000000000/", signed_in=True, status=404),
+    PageRow("account", "/account/", signed_in=True),
+    PageRow("account-ledger", "/account/ledger/", signed_in=True),
+    PageRow("account-usage", "/account/usage/", signed_in=True),
+    PageRow("account-delete", "/account/delete/", signed_in=True),
+    PageRow("developers", "/developers/", signed_in=True),
+    PageRow("developers-deliveries", "/developers/webhooks/deliveries/", signed_in=True),
 ]
 
 

@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test demo run worker beat sandbox lock lint bench compose-check clean
+.PHONY: install browser test demo run worker beat sandbox lock lint bench compose-check clean
 
 install: $(STAMP)
 
@@ -20,7 +20,27 @@ $(STAMP): requirements.lock pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-test: install
+# The browser tests (tests/browser) drive Debian's chromium through Playwright (Playwright's own browser download is
+# never used). Installed with apt-get when missing and we are root (as in CI); otherwise this says what to install.
+# Another build: `make test CHROMIUM=/path/to/chromium` (the tests read the same variable).
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's chromium for the browser tests (apt-get; log: var/apt-chromium.log)"; \
+	  mkdir -p var; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } > var/apt-chromium.log 2>&1 \
+	    || { tail -n 20 var/apt-chromium.log >&2; exit 1; }; \
+	  test -x "$(CHROMIUM)" || { echo "apt-get installed chromium, but $(CHROMIUM) is not there" >&2; exit 1; }; \
+	else \
+	  echo "The browser tests need Chromium at $(CHROMIUM). Install Debian's package as root" \
+	       "(apt-get install chromium), or run make with CHROMIUM=/path/to/chromium." >&2; exit 1; \
+	fi
+
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Local runs default to DEBUG=true (no SECRET_KEY needed); production sets DEBUG=false and a real key.

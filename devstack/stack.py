@@ -53,6 +53,11 @@ class Stack:
     def log(self, name: str) -> Path:
         return self.workdir / "logs" / f"{name}.log"
 
+    @property
+    def mail_dir(self) -> Path:
+        """Where the stack's processes write the e-mails they send (Django's file backend): sign-up links, resets."""
+        return Path(self.env["EMAIL_FILE_PATH"])
+
     def spawn(self, name: str, argv: list[str], **env: str) -> subprocess.Popen:
         self.log(name).parent.mkdir(parents=True, exist_ok=True)
         handle = self.log(name).open("ab")
@@ -61,9 +66,9 @@ class Stack:
         self.processes[name] = process
         return process
 
-    def manage(self, *args: str) -> str:
+    def manage(self, *args: str, input: str | None = None) -> str:
         result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env, check=True,
-                                capture_output=True, text=True)
+                                capture_output=True, text=True, input=input)
         return result.stdout
 
     def start_worker(self, name: str = "worker", *, concurrency: int = 2, beat: bool = True,
@@ -115,6 +120,16 @@ class Stack:
             self.manage("set_plan", username, plan)
         return token
 
+    def create_web_user(self, username: str, password: str, *, email: str | None = None,
+                        plan: str | None = None) -> None:
+        """A user who can sign in to the web app at once with `password` (verified e-mail; the free plan's credits,
+        or `plan`); an existing one (e.g. made by create_token) gets the password. The password goes through
+        standard input, never the command line."""
+        self.manage("create_web_user", username, "--email", email or f"{username}@example.com",
+                    input=password + "\n")
+        if plan:
+            self.manage("set_plan", username, plan)
+
 
 def pipeline_env(*, veo_seconds: float, heygen_seconds: float) -> dict[str, str]:
     """Pipeline timing matched to the sandbox's latencies, so polls land near the expected finish."""
@@ -138,14 +153,15 @@ def pipeline_env(*, veo_seconds: float, heygen_seconds: float) -> dict[str, str]
 def local_stack(workdir: Path, *, veo_seconds: float = 2.0, heygen_seconds: float = 3.0,
                 heygen_api_version: str = "v3", database_url: str | None = None,
                 redis_url: str | None = None, sandbox_args: tuple[str, ...] = (),
-                extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+                extra_env: dict[str, str] | None = None, api_port: int = 0) -> Iterator[Stack]:
     """Start the sandbox and wire the environment; the caller starts workers and the API as it needs. The sandbox's
     env file configures every provider, Stripe included (its key, webhook secret and the seeded price ids), and
-    its Stripe events go to the "api" server's webhook endpoint."""
+    its Stripe events go to the "api" server's webhook endpoint (on `api_port`, or a free port when 0). The
+    processes' e-mails are written to files under the workdir (Stack.mail_dir), never sent."""
     from sandbox import SandboxProcess
 
     workdir.mkdir(parents=True, exist_ok=True)
-    api_url = f"http://127.0.0.1:{free_port()}"
+    api_url = f"http://127.0.0.1:{api_port or free_port()}"
     webhook = ["--stripe-webhook-url", f"{api_url}/api/billing/stripe-webhook/"]
     sandbox = SandboxProcess(data_dir=workdir / "sandbox", veo_latency=veo_seconds, heygen_latency=heygen_seconds,
                              extra_args=webhook + list(sandbox_args))
@@ -175,6 +191,8 @@ def local_stack(workdir: Path, *, veo_seconds: float = 2.0, heygen_seconds: floa
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
             "DATABASE_URL": database_url or f"sqlite:///{workdir / 'db.sqlite3'}",
             "PYTHONUNBUFFERED": "1",
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(workdir / "mail"),
         })
         if redis_url:
             env["REDIS_URL"] = env["CELERY_BROKER_URL"] = redis_url

@@ -413,6 +413,8 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)  # an SMTP server that does not answer fails the send
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="video_saas <noreply@localhost>")
+# Where django.core.mail.backends.filebased.EmailBackend writes each message (a local stack's processes: devstack).
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 
 # --- Request limits -----------------------------------------------------------------------------------
 # A generate body is a few kB (20 scenes and a 5000-character script are about 40 kB); anything over the cap is

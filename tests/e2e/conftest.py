@@ -9,19 +9,18 @@ uses the next Redis DB number and flushes it. Otherwise: a SQLite file and kombu
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from devstack.briefs import headphones_brief
 from devstack.stack import Stack, local_stack
+from tests.stacks import scratch_database, scratch_redis
 
 VEO_SECONDS = 1.5
 HEYGEN_SECONDS = 2.5
@@ -36,57 +35,18 @@ pytestmark = pytest.mark.e2e
 # ------------------------------------------------------------------------------------------- databases
 
 
-def _pg_admin_url(url: str) -> str:
-    """DATABASE_URL as a libpq URL pointing at the maintenance database `postgres`."""
-    parts = urlsplit(url)
-    scheme = "postgresql" if parts.scheme.startswith("postgres") else parts.scheme
-    return urlunsplit((scheme, parts.netloc, "/postgres", parts.query, ""))
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(name), parts.query, ""))
-
-
 @pytest.fixture(scope="session")
 def e2e_database_url():
     """A fresh PostgreSQL database for the processes (None = SQLite in the stack's workdir)."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        yield None
-        return
-    import psycopg
-
-    name = f"e2e_{secrets.token_hex(6)}"
-    admin = _pg_admin_url(url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_db(url, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(os.environ.get("DATABASE_URL", ""), prefix="e2e") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def e2e_redis_url():
     """REDIS_URL with the DB number moved up by one (flushed), or None for the filesystem broker."""
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        yield None
-        return
-    import redis
-
-    parts = urlsplit(url)
-    db = int((parts.path or "/0").lstrip("/") or 0)
-    ours = urlunsplit((parts.scheme, parts.netloc, f"/{(db + 1) % 16}", parts.query, ""))
-    client = redis.Redis.from_url(ours)
-    client.flushdb()
-    try:
-        yield ours
-    finally:
-        client.flushdb()
-        client.close()
+    with scratch_redis(os.environ.get("REDIS_URL", "")) as url:
+        yield url
 
 
 # ------------------------------------------------------------------------------------------- the harness

@@ -5,9 +5,16 @@ user and token; submits the brief's "Premium Wireless Headphones" example throug
 progress bar; downloads the finished MP4; stops everything; prints the file's path as the last line.
 With --buy-credits it first buys the 50-credit pack through the sandbox's Stripe Checkout (the payment's webhook
 credits the account).
+
+With --keep-running the stack stays up after the video for a person to click through the web app: the demo user
+gets a password made at random for this run and some credits, the web app's address and the sign-in are printed,
+and everything is torn down on Ctrl-C.
 """
 
 import os
+import secrets
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +27,8 @@ from devstack.stack import local_stack
 from video_generation.client import ApiError, VideoApi
 
 FREE_PLAN_SCENES = 5  # 8 + 4 x 7 = 36 s: 5 credits of the free plan's 15
+DEMO_USER = "demo"
+KEEP_RUNNING_CREDITS = 30  # given to the demo user with --keep-running: a few more videos from the web app
 
 
 class Command(BaseCommand):
@@ -34,6 +43,15 @@ class Command(BaseCommand):
         parser.add_argument("--heygen-latency", type=float, default=8.0, help="seconds per HeyGen render")
         parser.add_argument("--buy-credits", action="store_true",
                             help="first buy the credits-50 pack through the sandbox's Stripe Checkout")
+        parser.add_argument("--keep-running", action="store_true",
+                            help="afterwards keep the web app, worker and sandbox running with a ready account "
+                                 "(its address and sign-in are printed) until Ctrl-C")
+        parser.add_argument("--port", type=int, default=0,
+                            help="the web app's (API server's) port on 127.0.0.1; default: a free one")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stop = threading.Event()  # --keep-running waits for it (Ctrl-C or SIGTERM sets it)
 
     def handle(self, *args, **options):
         workdir = settings.BASE_DIR / "var" / "demo" / time.strftime("%Y%m%d-%H%M%S")
@@ -41,12 +59,12 @@ class Command(BaseCommand):
         say(f"Starting the sandbox providers, a worker and the API server (logs: {workdir / 'logs'})")
         with local_stack(workdir, veo_seconds=options["veo_latency"], heygen_seconds=options["heygen_latency"],
                          heygen_api_version=options["heygen_api_version"],
-                         redis_url=os.environ.get("REDIS_URL") or None) as stack:
+                         redis_url=os.environ.get("REDIS_URL") or None, api_port=options["port"]) as stack:
             stack.start_worker(concurrency=3)
             api_url = stack.start_api()
             # The free plan covers up to five scenes (15 credits); a longer demo runs on the unlimited plan.
             plan = None if options["scenes"] <= FREE_PLAN_SCENES else "enterprise"
-            token = stack.create_token("demo", plan=plan)
+            token = stack.create_token(DEMO_USER, plan=plan)
             api = VideoApi(api_url, token)
             if options["buy_credits"]:
                 say(buy_credits(api_url, token))
@@ -67,8 +85,14 @@ class Command(BaseCommand):
                 say(f"Charged {job['credits_used']} credits for the finished video. {self.balance(api)}")
             except ApiError as exc:
                 raise CommandError(f"{exc} (logs in {workdir / 'logs'})") from None
-        say(self.describe(path, job))
-        self.stdout.write(str(path.resolve()))
+            say(self.describe(path, job))
+            self.stdout.write(str(path.resolve()))
+            if options["keep_running"]:
+                password = ready_account(stack, DEMO_USER, credits=0 if plan else KEEP_RUNNING_CREDITS)
+                say(access_details(api_url, DEMO_USER, password, mail_dir=stack.mail_dir,
+                                   logs=workdir / "logs"))
+                wait_until_stopped(self.stop)
+                say("Stopping the web app, the worker and the sandbox...")
 
     @staticmethod
     def balance(api: VideoApi) -> str:
@@ -98,3 +122,45 @@ def buy_credits(api_url: str, token: str, pack: str = "credits-50") -> str:
         if paid.status_code != 303:
             raise CommandError(f"the sandbox's Checkout did not take the payment: {paid.status_code}")
     return f"Bought the {pack} pack through Stripe Checkout (session {checkout['session_id']})"
+
+
+def ready_account(stack, username: str, *, credits: int) -> str:
+    """Give `username` a password made for this run (returned) so they can sign in to the web app, and `credits`
+    more credits (through the ledger, like the admin's adjustments)."""
+    password = secrets.token_urlsafe(12)
+    stack.create_web_user(username, password)
+    if credits:
+        stack.manage("grant_credits", username, str(credits), "--reason", "Demo credits to try the web app")
+    return password
+
+
+def access_details(web_url: str, username: str, password: str, *, mail_dir: Path, logs: Path) -> str:
+    """What a person needs to click through the running stack."""
+    return "\n".join([
+        "",
+        "The stack is running. Open the web app in a browser:",
+        f"  {web_url}/",
+        f"  username: {username}",
+        f"  password: {password}   (made for this run)",
+        f"E-mails the app sends (sign-up links, password resets) are written under {mail_dir}",
+        f"Logs: {logs}",
+        "Press Ctrl-C to stop everything.",
+    ])
+
+
+def wait_until_stopped(stop: threading.Event, *, poll: float = 1.0) -> None:
+    """Block until `stop` is set, by another thread or by Ctrl-C (SIGINT) or SIGTERM. The handlers are installed
+    for the wait (a shell's background job starts with SIGINT ignored) and the previous ones put back after it."""
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only it may install signal handlers
+    previous = {}
+    if in_main_thread:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    try:
+        while not stop.wait(poll):
+            pass
+    except KeyboardInterrupt:  # a SIGINT that came before the handler was in place
+        pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)

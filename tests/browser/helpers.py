@@ -159,6 +159,7 @@ def sign_in(page: Page, account: Account) -> None:
     labelled(page, "Password").fill(account.password)
     page.get_by_role("main").get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1, name="Dashboard")).to_be_visible()
+    page.wait_for_load_state("load")  # the dashboard's scripts too: a goto now would cancel them (ERR_ABORTED)
 
 
 # --- the site -------------------------------------------------------------------------------------------------

@@ -28,7 +28,6 @@ def field(scope: Page | Locator, label: str) -> Locator:
 def signed_in_as_new_account(page: Page, new_account, prefix: str) -> None:
     """A fresh account (its own keys and endpoints, nobody else's limits), signed in through the form."""
     sign_in(page, new_account(prefix))
-    page.wait_for_load_state("load")  # leaving a page still loading its scripts would abort them (page_log)
 
 
 def reload_until(page: Page, locator: Locator, text: str | re.Pattern, timeout_s: float = DELIVERY_TIMEOUT_S) -> None:

@@ -42,7 +42,6 @@ def test_a_pack_bought_on_stripes_page_raises_the_balance_once_though_the_webhoo
         page: Page, new_account, browser_stack, page_log):
     buyer: Account = new_account("buyer")
     sign_in(page, buyer)
-    page.wait_for_load_state("load")  # leaving a page still loading its scripts would abort them (page_log)
     page.goto("/account/")
     before = credits_available(page)
 

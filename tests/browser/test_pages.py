@@ -59,6 +59,7 @@ PAGES = [
     PageRow("dashboard", "/", signed_in=True),
     PageRow("new-video", "/videos/new/", signed_in=True),
     PageRow("videos", "/videos/", signed_in=True),
+    PageRow("job", lambda page, site: page.goto(f"/videos/{site.finished_video()['id']}/"), signed_in=True),
     PageRow("not-found", "/videos/00000000-0000-4000-8000-000000000000/", signed_in=True, status=404),
     PageRow("account", "/account/", signed_in=True),
     PageRow("account-ledger", "/account/ledger/", signed_in=True),

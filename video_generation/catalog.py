@@ -11,9 +11,12 @@ catalogue cut short at HEYGEN_CATALOG_MAX_PAGES, or one that cannot be read, ref
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,6 +24,7 @@ from django.core.cache import cache
 from .pipeline import providers
 from .services.errors import ProviderError
 from .services.heygen_service import Listing
+from .services.safe_http import UnsafeUrl, fetch_to_file
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +103,54 @@ def avatar_transparency(avatar_id: str) -> bool | None:
     except CatalogUnavailable:
         return None
     return None if look is None else look["transparent"]
+
+
+# --- previews ---------------------------------------------------------------------------------------------------
+# The web app shows a presenter's picture and plays a voice's sample from our own origin (its pages load nothing from
+# a third party): the file behind the catalogue's preview link is fetched once through safe_http and kept in the
+# cache as long as the catalogue.
+
+PREVIEW_FIELDS = {AVATARS: "preview_image_url", VOICES: "preview_audio_url"}
+PREVIEW_TYPES = {AVATARS: frozenset({"image/png", "image/jpeg", "image/webp"}),
+                 VOICES: frozenset({"audio/mpeg", "audio/mp3", "audio/wav", "audio/x-wav", "audio/ogg", "audio/webm",
+                                    "audio/mp4", "audio/aac"})}
+PREVIEW_MAX_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Preview:
+    content_type: str
+    body: bytes
+
+
+def preview(kind: str, item_id: str) -> Preview | None:
+    """The preview file of a catalogue item (an avatar's image, a voice's sample), or None when the item is not in
+    the catalogue, has no preview, or its preview cannot be fetched as one of PREVIEW_TYPES."""
+    key = f"{cache_key(kind)}:preview:{hashlib.sha256(item_id.encode()).hexdigest()[:32]}"
+    cached = _cache_get(key)
+    if cached is not None:
+        return cached or None  # False: known to have none
+    try:
+        item = LOADERS[kind]().find(item_id)
+    except CatalogUnavailable:
+        return None
+    url = (item or {}).get(PREVIEW_FIELDS[kind]) or ""
+    found = _fetch_preview(url, PREVIEW_TYPES[kind]) if url else None
+    _cache_set(key, found or False, settings.HEYGEN_CATALOG_TTL_SECONDS if item else
+               settings.HEYGEN_CATALOG_RETRY_SECONDS)
+    return found
+
+
+def _fetch_preview(url: str, types: frozenset[str]) -> Preview | None:
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "preview"
+        try:
+            fetched = fetch_to_file(url, target, max_bytes=PREVIEW_MAX_BYTES, allowed_content_types=types,
+                                    deadline_seconds=10.0, provider="heygen")
+        except (ProviderError, UnsafeUrl) as exc:
+            logger.warning("heygen catalogue preview unavailable (%s)", type(exc).__name__)
+            return None
+        return Preview(content_type=fetched.content_type, body=target.read_bytes())
 
 
 # --- cache ------------------------------------------------------------------------------------------------------

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.exceptions import AuthenticationFailed
 
 from billing import services as billing
-from video_generation import uploads
+from video_generation import catalog, uploads
 from video_generation.pipeline import IdempotencyKeyReused, JobRefused
 from video_generation.presets import AVATAR_PRESETS
 from video_generation.rate_limits import RateLimitExceeded
@@ -339,3 +340,22 @@ def new_video_scenes(request):
     return render(request, "webapp/newvideo/_scenes_update.html", {
         "scenes": focused(scene_formset(scenes), focus), "announce": announce, "min_scenes": MIN_SCENES,
         "scene_limit": scene_limit(request.user), "scene_errors": [], **quote_context(data)})
+
+
+PREVIEW_PARAMETERS = {"avatar": catalog.AVATARS, "voice": catalog.VOICES}
+
+
+@login_required
+@require_GET
+def catalogue_preview(request):
+    """?avatar=<id> or ?voice=<id>: the presenter's picture or the voice's sample from the catalogue, through our
+    own origin (catalog.preview); the 404 page when it has none."""
+    asked = [(PREVIEW_PARAMETERS[name], value) for name, value in request.GET.items() if name in PREVIEW_PARAMETERS]
+    if len(asked) != 1 or not 0 < len(asked[0][1]) <= 255:
+        raise Http404("No such preview")
+    found = catalog.preview(*asked[0])
+    if found is None:
+        raise Http404("No such preview")
+    response = HttpResponse(found.body, content_type=found.content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

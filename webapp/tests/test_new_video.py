@@ -515,3 +515,77 @@ def test_a_huge_script_is_refused_with_its_length(browser, settings):
     assert response.status_code == 400
     assert_error(response.text, "id_avatar_script",
                  f"This is too long: at most {settings.HEYGEN_MAX_SCRIPT_CHARS} characters.")
+
+
+# --- The catalogue's previews, from our own origin ------------------------------------------------------------
+
+
+@pytest.fixture
+def fetched_previews(monkeypatch):
+    """The files behind the catalogue's preview links, as safe_http would fetch them; records each fetch."""
+    from django.core.cache import cache
+
+    from video_generation.services.safe_http import Fetched
+
+    cache.clear()
+    files = {AVATARS[0]["preview_image_url"]: ("image/png", png_bytes()),
+             VOICES[0]["preview_audio_url"]: ("audio/mpeg", b"ID3 a voice")}
+    asked = []
+
+    def fetch(url, target, *, max_bytes, allowed_content_types, **kwargs):
+        asked.append(url)
+        content_type, body = files[url]
+        assert content_type in allowed_content_types and len(body) <= max_bytes
+        target.write_bytes(body)
+        return Fetched(content_type=content_type, size=len(body))
+
+    monkeypatch.setattr(catalog, "fetch_to_file", fetch)
+    return asked
+
+
+def png_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (9, 16), (10, 20, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_the_chosen_presenters_picture_and_voices_sample_come_from_our_own_origin(browser, fetched_previews):
+    chosen = brief_form(avatar_id=AVATARS[0]["avatar_id"], product_title="")  # the page again, with the choice
+    html = browser.post(PAGE, {**chosen, "action": "review"}).text
+    assert f'src="/videos/new/preview/?avatar={AVATARS[0]["avatar_id"]}"' in html
+    assert 'id="voice-preview"' in html and "files.heygen.ai" not in html
+
+    picture = browser.get("/videos/new/preview/", {"avatar": AVATARS[0]["avatar_id"]})
+    again = browser.get("/videos/new/preview/", {"avatar": AVATARS[0]["avatar_id"]})
+    sample = browser.get("/videos/new/preview/", {"voice": VOICES[0]["voice_id"]})
+
+    assert picture.status_code == again.status_code == 200 and picture["Content-Type"] == "image/png"
+    assert picture.content == png_bytes() and sample.content == b"ID3 a voice"
+    assert fetched_previews == [AVATARS[0]["preview_image_url"], VOICES[0]["preview_audio_url"]]  # kept, not refetched
+
+
+@pytest.mark.parametrize("query", [{"avatar": "not-in-the-catalogue"}, {}, {"avatar": "x" * 300},
+                                   {"avatar": AVATARS[0]["avatar_id"], "voice": VOICES[0]["voice_id"]},
+                                   {"url": "https://files.heygen.ai/josh.png"}])
+def test_a_preview_of_anything_but_one_catalogue_item_is_the_404_page_and_fetches_nothing(browser, fetched_previews,
+                                                                                         query):
+    response = browser.get("/videos/new/preview/", query)
+
+    assert response.status_code == 404 and fetched_previews == []
+
+
+def test_a_preview_the_provider_cannot_give_is_the_404_page(browser, fetched_previews, monkeypatch):
+    from video_generation.services.safe_http import UrlRefusedError
+
+    def refuse(*args, **kwargs):
+        raise UrlRefusedError("private address", provider="heygen", code="url_not_allowed")
+
+    monkeypatch.setattr(catalog, "fetch_to_file", refuse)
+
+    assert browser.get("/videos/new/preview/", {"avatar": AVATARS[0]["avatar_id"]}).status_code == 404
+
+
+def test_previews_need_sign_in(fetched_previews):
+    response = Client().get("/videos/new/preview/", {"avatar": AVATARS[0]["avatar_id"]})
+
+    assert response.status_code == 302 and fetched_previews == []

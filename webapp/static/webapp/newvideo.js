@@ -125,10 +125,23 @@
     });
   }
 
+  // The catalogue's previews follow the chosen avatar and voice; one the catalogue has no file for is hidden.
+  function setUpPreview(select, media) {
+    if (!select || !media) { return; }
+    media.addEventListener("error", function () { media.hidden = true; });
+    select.addEventListener("change", function () {
+      media.hidden = !select.value;
+      if (select.value) { media.src = media.getAttribute("data-preview") + encodeURIComponent(select.value); }
+      else { media.removeAttribute("src"); }
+    });
+  }
+
   function start() {
     var form = document.getElementById("new-video-form");
     if (!form) { return; }
     setUpImage(form, setUpPosition(form));
+    setUpPreview(form.elements.avatar_id, document.getElementById("avatar-preview"));
+    setUpPreview(form.elements.voice_id, document.getElementById("voice-preview"));
   }
 
   if (document.readyState === "loading") {

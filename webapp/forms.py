@@ -24,11 +24,9 @@ class SignUpForm(UserCreationForm):
         fields = ("username", "email")
 
     def clean_email(self) -> str:
-        email = get_user_model().objects.normalize_email(self.cleaned_data["email"])
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise ValidationError("An account with this email address already exists. Sign in, or reset its "
-                                  "password.", code="email_taken")
-        return email
+        # An address that already has an account is not refused here: the page would tell anyone which addresses
+        # have accounts. The view answers as for a new one and mails the owner instead (services.account_sign_up).
+        return get_user_model().objects.normalize_email(self.cleaned_data["email"])
 
 
 def _wait_words(seconds: int) -> str:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from video_generation.rate_limits import Reservation, parse_rate, reserve
+from video_generation.rate_limits import RateLimitExceeded, Reservation, parse_rate, reserve
 
 from .models import EmailVerification
 
@@ -46,6 +46,11 @@ class Verification(Enum):
     INVALID = "invalid"  # forged, expired, for another account, or for an account that never awaited verification
 
 
+def owner_of_address(email: str):
+    """The account that already uses this e-mail address, or None."""
+    return get_user_model()._default_manager.filter(email__iexact=email).order_by("pk").first()
+
+
 @transaction.atomic
 def account_sign_up(*, username: str, email: str, password: str):
     """A new user, inactive until its e-mail address is verified (billing opens its free-plan account on save)."""
@@ -54,6 +59,22 @@ def account_sign_up(*, username: str, email: str, password: str):
     user.save()
     EmailVerification.objects.create(user=user)
     return user
+
+
+def address_taken_notify(*, owner, absolute_url: Callable[[str], str]) -> None:
+    """Someone signed up with the address of an existing account: tell its owner (sign in, or reset the password)
+    rather than the visitor. Counted with the owner's verification e-mails (VERIFICATION_EMAILS_PER_USER), so the
+    form cannot be used to flood an inbox; past the limit nothing is sent. SMTP failures propagate."""
+    try:
+        verification_resend_reserve(owner)
+    except RateLimitExceeded:
+        logger.info("webapp: address-taken e-mail not sent (limit)", extra={"user_id": owner.pk})
+        return
+    context = {"user": owner, "sign_in": absolute_url(reverse("webapp:login")),
+               "reset": absolute_url(reverse("webapp:password_reset"))}
+    subject = "".join(render_to_string("webapp/email/address_taken_subject.txt", context).splitlines())
+    send_mail(subject, render_to_string("webapp/email/address_taken_body.txt", context), None, [owner.email])
+    logger.info("webapp: address-taken e-mail sent", extra={"user_id": owner.pk})
 
 
 def awaiting_verification(user) -> bool:

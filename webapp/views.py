@@ -22,6 +22,8 @@ from .forms import SignInForm, SignUpForm
 logger = logging.getLogger(__name__)
 
 UNVERIFIED_SESSION_KEY = "webapp_unverified_user"  # who may ask for the link again: proved their password
+ADDRESS_TAKEN = "address-taken"  # in place of the new user's id: the sign-up was for an address already in use
+RESENT = "We sent a new link. Please check your inbox."
 SEND_FAILED = "We could not send the email just now. Please try again in a few minutes."
 RECENT_JOBS = 5
 
@@ -39,6 +41,8 @@ def sign_up(request):
         return redirect("webapp:home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        if owner := services.owner_of_address(form.cleaned_data["email"]):
+            return _address_taken(request, owner)
         user = services.account_sign_up(username=form.cleaned_data["username"], email=form.cleaned_data["email"],
                                         password=form.cleaned_data["password1"])
         request.session[UNVERIFIED_SESSION_KEY] = user.pk
@@ -47,6 +51,17 @@ def sign_up(request):
                                     "Use “Send the link again” in a few minutes.")
         return redirect("webapp:sign_up_done")
     return render(request, "webapp/accounts/sign_up.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _address_taken(request, owner):
+    """Answered exactly as a new sign-up is (the same page, the same "send again" button), so the form does not tell
+    who has an account; the owner of the address is mailed instead."""
+    request.session[UNVERIFIED_SESSION_KEY] = ADDRESS_TAKEN
+    try:
+        services.address_taken_notify(owner=owner, absolute_url=request.build_absolute_uri)
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("webapp: the address-taken e-mail could not be sent (%s)", type(exc).__name__)
+    return redirect("webapp:sign_up_done")
 
 
 def sign_up_done(request):
@@ -64,6 +79,9 @@ def verify_email(request, uidb64: str, token: str):
 
 @require_POST
 def resend_verification(request):
+    if request.session.get(UNVERIFIED_SESSION_KEY) == ADDRESS_TAKEN:
+        messages.success(request, RESENT)  # as for a new account: the owner of the address was mailed already
+        return redirect("webapp:sign_up_done")
     user = get_user_model()._default_manager.filter(pk=request.session.get(UNVERIFIED_SESSION_KEY)).first()
     if user is None or not services.awaiting_verification(user):
         messages.info(request, "Sign in with your username and password to ask for a new link.")
@@ -75,7 +93,7 @@ def resend_verification(request):
                                 "or try again later.")
         return redirect("webapp:sign_up_done")
     if _send_verification(request, user):
-        messages.success(request, "We sent a new link. Please check your inbox.")
+        messages.success(request, RESENT)
     else:
         messages.error(request, SEND_FAILED)
     return redirect("webapp:sign_up_done")

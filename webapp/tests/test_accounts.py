@@ -173,7 +173,7 @@ def test_the_link_is_never_logged(client, caplog):
 def test_sign_up_refuses_bad_input_next_to_each_field(client, django_user_model):
     django_user_model.objects.create_user("taken", "taken@example.com", PASSWORD)
 
-    response = client.post("/accounts/sign-up/", {"username": "Taken", "email": "TAKEN@example.com",
+    response = client.post("/accounts/sign-up/", {"username": "Taken", "email": "not-an-address",
                                                   "password1": "12345678", "password2": "12345679"})
 
     assert response.status_code == 400
@@ -185,9 +185,41 @@ def test_sign_up_refuses_bad_input_next_to_each_field(client, django_user_model)
         assert attribute(tag, "aria-invalid") == "true"
         assert f'<label for="id_{field}"' in html
     assert "A user with that username already exists." in html
-    assert "An account with this email address already exists." in html
+    assert "Enter a valid email address." in html
     assert "The two password fields didn’t match." in html
     assert django_user_model.objects.count() == 1 and not mail.outbox
+
+
+def test_signing_up_with_an_address_in_use_answers_as_a_new_sign_up_and_mails_its_owner(client, django_user_model,
+                                                                                      settings):
+    settings.VERIFICATION_EMAILS_PER_USER = "2/hour"
+    owner = django_user_model.objects.create_user("owner", "owner@example.com", PASSWORD)
+    fresh = Client().post("/accounts/sign-up/", {"username": "newbie", "email": "newbie@example.com",
+                                                 "password1": PASSWORD, "password2": PASSWORD}, follow=True)
+    mail.outbox.clear()
+
+    answers = [client.post("/accounts/sign-up/", {"username": f"probe{n}", "email": "OWNER@example.com",
+                                                  "password1": PASSWORD, "password2": PASSWORD}, follow=True)
+               for n in range(3)]
+
+    assert all(answer.redirect_chain == fresh.redirect_chain for answer in answers)
+    without_tokens = [re.sub(r"[A-Za-z0-9]{64}", "TOKEN", page.text) for page in (fresh, *answers)]
+    assert len(set(without_tokens)) == 1  # the same page, whoever has the address
+    assert not django_user_model.objects.filter(username__startswith="probe").exists()
+    assert [message.to for message in mail.outbox] == [[owner.email]] * 2  # the owner's limit: no flood
+    body = mail.outbox[0].body
+    assert "/accounts/sign-in/" in body and "/accounts/password-reset/" in body and "/accounts/verify/" not in body
+
+
+def test_send_again_after_signing_up_with_an_address_in_use_says_sent_and_sends_nothing(client, django_user_model):
+    django_user_model.objects.create_user("owner", "owner@example.com", PASSWORD)
+    client.post("/accounts/sign-up/", {"username": "probe", "email": "owner@example.com",
+                                       "password1": PASSWORD, "password2": PASSWORD})
+    mail.outbox.clear()
+
+    response = client.post("/accounts/verify/again/", follow=True)
+
+    assert "We sent a new link. Please check your inbox." in response.text and not mail.outbox
 
 
 def test_sign_up_runs_the_password_validators(client, django_user_model):

@@ -61,6 +61,12 @@ def member_client(member):
     return client
 
 
+@pytest.fixture
+def browser(member_client):
+    """The member's signed-in client, for tests that act as the person at the browser."""
+    return member_client
+
+
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
     """Starting a job publishes its first message after commit: the page tests drive the jobs themselves."""

@@ -45,18 +45,6 @@ def stripe_api():
         yield router
 
 
-@pytest.fixture
-def member(django_user_model):
-    return django_user_model.objects.create_user("mia", "mia@example.com", PASSWORD)
-
-
-@pytest.fixture
-def browser(member):
-    client = Client()
-    client.force_login(member)
-    return client
-
-
 def attempt_on(page: str) -> str:
     return re.search(r'name="attempt" value="([^"]+)"', page).group(1)
 

@@ -42,18 +42,6 @@ def the_catalogue(monkeypatch):
     monkeypatch.setattr(dispatch, "publish", lambda *args, **kwargs: True)
 
 
-@pytest.fixture
-def member(django_user_model):
-    return django_user_model.objects.create_user("mia", "mia@example.com", PASSWORD)
-
-
-@pytest.fixture
-def browser(member):
-    client = Client()
-    client.force_login(member)
-    return client
-
-
 def brief_form(**changes) -> dict:
     return {**form_data(headphones_brief(IMAGE_URL)), **changes}
 

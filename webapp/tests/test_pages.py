@@ -30,18 +30,6 @@ def job(user, title, status=JobStatus.PENDING, **fields):
                                    **fields)
 
 
-@pytest.fixture
-def member(django_user_model):
-    return django_user_model.objects.create_user("mia", "mia@example.com", PASSWORD)
-
-
-@pytest.fixture
-def member_client(member):
-    client = Client()
-    client.force_login(member)
-    return client
-
-
 def test_the_dashboard_shows_the_plan_credits_and_only_the_callers_latest_five_jobs(member, member_client,
                                                                                     django_user_model):
     other = django_user_model.objects.create_user("ned", "ned@example.com", PASSWORD)

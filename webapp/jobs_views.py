@@ -13,6 +13,7 @@ from django.core.paginator import InvalidPage, Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -23,6 +24,7 @@ from video_generation.downloads import Artifact, ArtifactExpired, artifact_expir
 from video_generation.models import JobStatus, VideoJob
 from video_generation.pipeline import cancel_job
 from video_generation.serializers import JobListFilterSerializer, fresh_link
+from video_generation.services.storage import ObjectNotFoundError, get_storage
 from video_generation.views import get_user_job
 
 from . import jobs_services
@@ -71,7 +73,8 @@ def job_context(request, job: VideoJob) -> dict:
     }
     if job.status == JobStatus.COMPLETED and context["video_expired_at"] is None:
         context.update(video_url=page_link(job, Artifact.VIDEO), poster_url=page_link(job, Artifact.POSTER),
-                       captions_url=page_link(job, Artifact.CAPTIONS_VTT),
+                       captions_url=reverse("webapp:job_captions", args=[job.id])
+                       if artifact_uri(job, Artifact.CAPTIONS_VTT) else None,
                        downloads=[{"id": download_id(artifact), "artifact": artifact.value,
                                    "label": DOWNLOAD_LABELS[artifact]}
                                   for artifact in DOWNLOADS if artifact_uri(job, artifact)])
@@ -126,6 +129,25 @@ def job_retry(request, job_id):
         return redirect("webapp:job", job_id=job.id)
     messages.success(request, "We started the video again as a new video.")
     return redirect("webapp:job", job_id=new_job.id)
+
+
+@login_required
+@require_GET
+def job_captions(request, job_id):
+    """The WebVTT captions the player's <track> loads, sent from our own origin whatever the storage: a track from
+    another origin (a bucket's signed link) needs CORS, so the browser refuses the link the downloads use."""
+    job = users_job(request, job_id)
+    uri = artifact_uri(job, Artifact.CAPTIONS_VTT)
+    storage = get_storage()
+    if not uri or artifact_expired_at(job, Artifact.CAPTIONS_VTT) is not None or not storage.owns(uri):
+        raise Http404("No captions")
+    try:
+        captions = storage.read_bytes(uri)
+    except ObjectNotFoundError:
+        raise Http404("No captions") from None
+    response = HttpResponse(captions, content_type="text/vtt; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
 
 
 @login_required

@@ -58,10 +58,20 @@ VIDEO_METADATA = """() => {
   const video = document.querySelector('#job-video');
   return video !== null && video.readyState >= 1 && video.duration > 0;
 }"""
+# The track is off by default (the captions are burned in): turned on hidden, as a screen reader's user would, it loads.
 CAPTIONS_LOADED = """() => {
   const track = document.querySelector('#job-video track[kind="captions"]');
-  return track !== null && track.readyState === HTMLTrackElement.LOADED && track.track.cues.length > 0;
+  if (track === null) { return false; }
+  if (track.track.mode === 'disabled') { track.track.mode = 'hidden'; }
+  return track.readyState === HTMLTrackElement.LOADED && track.track.cues.length > 0;
 }"""
+SEEK_TO = """async (seconds) => {
+  const video = document.querySelector('#job-video');
+  const seeked = new Promise((resolve) => video.addEventListener('seeked', resolve, {once: true}));
+  video.currentTime = seconds;
+  await seeked;
+}"""
+README_FRAME_SECONDS = 10  # a moment with the presenter, the B-roll, an on-screen text and a caption settled
 PLAY_MUTED = """async () => {
   const video = document.querySelector('#job-video');
   video.muted = true;
@@ -144,6 +154,7 @@ def image_url(browser_stack) -> str:
 def save_readme_screenshot(page: Page) -> None:
     """The finished job's main content at a small desktop width, small enough for the README."""
     page.set_viewport_size(README_VIEWPORT)
+    page.evaluate(SEEK_TO, README_FRAME_SECONDS)
     page.evaluate("window.scrollTo(0, 0)")
     main, result = page.locator("#main").bounding_box(), page.locator("#job-result").bounding_box()
     bottom = min(result["y"] + result["height"] + README_MARGIN, main["y"] + README_MAX_HEIGHT)

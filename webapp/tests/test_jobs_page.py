@@ -231,6 +231,14 @@ def test_the_players_captions_come_from_our_own_origin_whatever_the_storage(memb
     assert captions["Content-Type"] == "text/vtt; charset=utf-8"
 
 
+def test_the_captions_track_is_not_shown_by_default_as_they_are_burned_into_the_picture(member, member_client, jobs):
+    # Shown by default, the player drew the same words twice (the browser test's screenshot showed both).
+    html = member_client.get(page(jobs.completed(member).id)).text
+
+    track = re.search(r"<track[^>]*>", html).group(0)
+    assert 'kind="captions"' in track and "default" not in track
+
+
 def test_the_captions_route_is_the_owners_only_and_404_without_captions(member, member_client, intruder, jobs):
     with_captions, without = jobs.completed(member), jobs.completed(member, captions=False)
 

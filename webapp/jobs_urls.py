@@ -10,6 +10,6 @@ urlpatterns = [
     path("videos/<uuid:job_id>/live/", jobs_views.job_live, name="job_live"),
     path("videos/<uuid:job_id>/cancel/", jobs_views.job_cancel, name="job_cancel"),
     path("videos/<uuid:job_id>/retry/", jobs_views.job_retry, name="job_retry"),
-    path("videos/<uuid:job_id>/captions.vtt", jobs_views.job_captions_track, name="job_captions_track"),
+    path("videos/<uuid:job_id>/captions.vtt", jobs_views.job_captions, name="job_captions"),
     path("videos/<uuid:job_id>/download/<str:artifact>/", jobs_views.job_download, name="job_download"),
 ]

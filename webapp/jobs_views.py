@@ -24,13 +24,12 @@ from video_generation.downloads import Artifact, ArtifactExpired, artifact_expir
 from video_generation.models import JobStatus, VideoJob
 from video_generation.pipeline import cancel_job
 from video_generation.serializers import JobListFilterSerializer, fresh_link
-from video_generation.services.storage import StorageError, get_storage
+from video_generation.services.storage import ObjectNotFoundError, get_storage
 from video_generation.views import get_user_job
 
 from . import jobs_services
 
 POLL_SECONDS = 2
-CAPTIONS_TRACK_MAX_BYTES = 2 * 1024 * 1024  # a 10-minute video's .vtt is tens of kB
 LIST_FIELDS = ("id", "product_title", "status", "progress", "created_at", "duration_seconds", "poster_uri",
                "video_expired_at", "quote")
 # What a finished job offers to download: the video, then its side files (deliverables.SIDE_FILES), in that order.
@@ -74,8 +73,8 @@ def job_context(request, job: VideoJob) -> dict:
     }
     if job.status == JobStatus.COMPLETED and context["video_expired_at"] is None:
         context.update(video_url=page_link(job, Artifact.VIDEO), poster_url=page_link(job, Artifact.POSTER),
-                       captions_url=(reverse("webapp:job_captions_track", kwargs={"job_id": job.id})
-                                     if artifact_uri(job, Artifact.CAPTIONS_VTT) else None),
+                       captions_url=reverse("webapp:job_captions", args=[job.id])
+                       if artifact_uri(job, Artifact.CAPTIONS_VTT) else None,
                        downloads=[{"id": download_id(artifact), "artifact": artifact.value,
                                    "label": DOWNLOAD_LABELS[artifact]}
                                   for artifact in DOWNLOADS if artifact_uri(job, artifact)])
@@ -134,6 +133,25 @@ def job_retry(request, job_id):
 
 @login_required
 @require_GET
+def job_captions(request, job_id):
+    """The WebVTT captions the player's <track> loads, sent from our own origin whatever the storage: a track from
+    another origin (a bucket's signed link) needs CORS, so the browser refuses the link the downloads use."""
+    job = users_job(request, job_id)
+    uri = artifact_uri(job, Artifact.CAPTIONS_VTT)
+    storage = get_storage()
+    if not uri or artifact_expired_at(job, Artifact.CAPTIONS_VTT) is not None or not storage.owns(uri):
+        raise Http404("No captions")
+    try:
+        captions = storage.read_bytes(uri)
+    except ObjectNotFoundError:
+        raise Http404("No captions") from None
+    response = HttpResponse(captions, content_type="text/vtt; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@login_required
+@require_GET
 def job_download(request, job_id, artifact: str):
     """A redirect to a short-lived link to the file, as the API's download endpoint answers (the file is sent as an
     attachment); an expired or missing file is a page that says so."""
@@ -149,28 +167,6 @@ def job_download(request, job_id, artifact: str):
     if url is None:
         return render(request, "webapp/jobs/download_gone.html", {"job": job, "what": what}, status=404)
     return redirect(same_origin(url))
-
-
-@login_required
-@require_GET
-def job_captions_track(request, job_id):
-    """The player's captions, from our own origin: a <track> loaded from another origin (GCS, the storage emulator)
-    is blocked by the browser unless the bucket sends CORS headers, so the page reads the small .vtt through us."""
-    job = users_job(request, job_id)
-    uri = artifact_uri(job, Artifact.CAPTIONS_VTT)
-    if not uri or artifact_expired_at(job, Artifact.CAPTIONS_VTT) is not None:
-        raise Http404("No captions")
-    try:
-        handle, size, _type = get_storage().open_for_media(uri)
-    except (StorageError, ValueError):
-        raise Http404("No captions") from None
-    with handle:
-        if size > CAPTIONS_TRACK_MAX_BYTES:
-            raise Http404("No captions")
-        body = handle.read(CAPTIONS_TRACK_MAX_BYTES)
-    response = HttpResponse(body, content_type="text/vtt; charset=utf-8")
-    response["Cache-Control"] = "private, max-age=300"
-    return response
 
 
 @login_required

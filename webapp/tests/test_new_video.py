@@ -147,6 +147,25 @@ def test_an_incomplete_form_shows_no_price_and_no_errors(browser):
     assert "errorlist" not in response.text
 
 
+def test_what_asks_for_the_quote_is_never_replaced_by_an_answer(browser):
+    # htmx drops a queued request whose element has left the page: if the answers replaced the element that asks, a
+    # change made while a quote was on its way would never be priced (the browser test saw a stale price).
+    page = browser.get(PAGE).text
+    updater = re.search(r'<div id="quote-updater"[^>]*>', page).group(0)
+    answers = (browser.post(QUOTE, brief_form()).text, browser.post(SCENES, {**brief_form(), "action": "add"}).text)
+
+    for attribute in ('hx-post="/videos/new/quote/"', 'hx-target="#quote"', 'hx-swap="outerHTML"',
+                      'hx-sync="this:queue last"'):
+        assert attribute in updater
+    assert page.index('id="quote-updater"') < page.index('id="quote"')  # #quote is inside it
+    for answer in answers:
+        assert 'id="quote"' in answer and "quote-updater" not in answer and "hx-post" not in _quote_div(answer)
+
+
+def _quote_div(html: str) -> str:
+    return re.search(r'<div id="quote"[^>]*>', html).group(0)
+
+
 def test_the_quote_is_post_only(browser):
     assert browser.get(QUOTE).status_code == 405
 

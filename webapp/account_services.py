@@ -8,15 +8,10 @@ twice opens one session, not two the user could pay separately.
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.core.cache import cache
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.utils import timezone
 
@@ -25,14 +20,13 @@ from billing.account_api import LedgerPagination
 from billing.models import EntryKind
 from billing.stripe_service import Checkout
 
+from . import once
+
 USAGE_RANGES = (7, 30, 90)  # days the usage chart can show
 DEFAULT_USAGE_DAYS = 30
 CHART_WIDTH, CHART_HEIGHT = 600, 160  # the SVG's viewBox: bars scale to the tallest day
 LEDGER_PAGE_SIZE = LedgerPagination.page_size
 
-CHECKOUT_ATTEMPT = re.compile(r"[A-Za-z0-9_-]{16,64}")
-CHECKOUT_REMEMBER_SECONDS = 23 * 3600  # under Stripe's 24 hours, both for its idempotency keys and its sessions
-CHECKOUT_LOCK_SECONDS = 60
 CHECKOUT_WAIT_SECONDS = 10.0
 
 
@@ -116,38 +110,26 @@ class CheckoutInProgress(Exception):
 
 def checkout_attempt() -> str:
     """A fresh token for a page's purchase forms: submitting one of them twice opens the same Checkout."""
-    return secrets.token_urlsafe(24)
+    return once.new_token()
 
 
 def valid_attempt(token: str) -> bool:
-    return bool(CHECKOUT_ATTEMPT.fullmatch(token or ""))
+    return once.well_formed(token)
 
 
 def checkout_once(user, *, attempt: str, item: str, start: Callable[..., Checkout]) -> Checkout:
     """The Checkout `start(idempotency_key=...)` opens for this user's form `attempt` and `item` ("pack:credits-50"):
-    made once, then the same one for every repeat of the submit (a double click, a resent form). Stripe is also
-    given the idempotency key, so it answers the same session should this memory be lost."""
-    digest = hashlib.sha256(f"{user.pk}:{attempt}:{item}".encode()).hexdigest()
-    remembered_key, lock_key = f"webapp:checkout:{digest}", f"webapp:checkout-lock:{digest}"
-    remembered = cache.get(remembered_key)
-    if remembered is not None:
+    made once (webapp/once.py), then the same one for every repeat of the submit (a double click, a resent form).
+    Stripe is also given the idempotency key, so it answers the same session should this memory be lost."""
+    if not once.claim(user, attempt, scope=item):
+        remembered = once.outcome(user, attempt, scope=item, seconds=CHECKOUT_WAIT_SECONDS)
+        if not isinstance(remembered, dict):
+            raise CheckoutInProgress()
         return Checkout(**remembered)
-    if not cache.add(lock_key, 1, timeout=CHECKOUT_LOCK_SECONDS):
-        return _wait_for(remembered_key)
     try:
-        checkout = start(idempotency_key=f"webapp-checkout-{digest}")
-        cache.set(remembered_key, {"url": checkout.url, "session_id": checkout.session_id},
-                  timeout=CHECKOUT_REMEMBER_SECONDS)
-    finally:
-        cache.delete(lock_key)
+        checkout = start(idempotency_key=f"webapp-checkout-{once.claim_id(user, attempt, item)}")
+    except BaseException:
+        once.release(user, attempt, scope=item)  # nothing was opened: the same form may try again
+        raise
+    once.done(user, attempt, {"url": checkout.url, "session_id": checkout.session_id}, scope=item)
     return checkout
-
-
-def _wait_for(remembered_key: str) -> Checkout:
-    deadline = time.monotonic() + CHECKOUT_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
-        remembered = cache.get(remembered_key)
-        if remembered is not None:
-            return Checkout(**remembered)
-    raise CheckoutInProgress()

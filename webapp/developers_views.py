@@ -31,7 +31,8 @@ from webhooks import services as webhooks
 from webhooks.models import Attempt, Endpoint
 from webhooks.serializers import EndpointCreateSerializer, EndpointUpdateSerializer
 
-from . import developers_services as once
+from . import developers_services as secrets_once
+from . import once
 from .developers_forms import EndpointEditForm, EndpointForm, KeyCreateForm, add_api_errors
 
 # A form whose action names a fragment (so a refusal scrolls to the form) would pass it on to the page it redirects
@@ -47,23 +48,32 @@ def developer_view(view):
     return login_required(never_cache(view))
 
 
+REPEAT_WAITS_SECONDS = 3.0  # a repeat waits for the first request, so the page it leads to shows the result
+
+
+def local_path(location) -> str | None:
+    """Where a repeat may be sent: a path on this site (what the first request was redirected to), nothing else."""
+    return location if isinstance(location, str) and location.startswith("/") and not location.startswith("//") \
+        else None
+
+
 def once_only(view):
     """A POST action that takes effect once per form: the form's `once` token is claimed before the action runs; a
     request repeating a token does nothing and is sent where the first one was (after waiting for it to finish)."""
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
-        token = request.POST.get(once.ONCE_FIELD)
-        if not once.once_well_formed(token):
+        token = request.POST.get(once.FIELD)
+        if not once.well_formed(token):
             return render(request, "webapp/developers/stale_form.html", status=400)
-        if not once.once_claim(request.user, token):
-            return redirect(once.once_wait(request.user, token) or reverse("webapp:developers"))
+        if not once.claim(request.user, token):
+            return redirect(local_path(once.outcome(request.user, token, seconds=REPEAT_WAITS_SECONDS))
+                            or reverse("webapp:developers"))
         response = None
         try:
             response = view(request, *args, **kwargs)
         finally:
-            location = response.get("Location") if response is not None else None
-            once.once_done(request.user, token, location)
+            once.done(request.user, token, response.get("Location") if response is not None else None)
         return response
 
     return wrapper
@@ -76,9 +86,9 @@ def owned(found):
     return found
 
 
-def shown_secret(request, kind: str, object_id=None) -> once.OneTimeSecret | None:
+def shown_secret(request, kind: str, object_id=None) -> secrets_once.OneTimeSecret | None:
     """The secret kept for this page, if it is the one kept (taken from the session either way: shown at most once)."""
-    kept = once.secret_take(request)
+    kept = secrets_once.secret_take(request)
     if kept is None or kept.kind != kind or (object_id is not None and kept.object_id != str(object_id)):
         return None
     return kept
@@ -121,7 +131,7 @@ def key_create(request):
             except ApiValidationError as refused:
                 add_api_errors(form, refused.detail)
             else:
-                once.secret_keep(request, kind=KEY, object_id=issued.api_key.id, label=issued.api_key.name,
+                secrets_once.secret_keep(request, kind=KEY, object_id=issued.api_key.id, label=issued.api_key.name,
                                  secret=issued.secret)
                 messages.success(request, f"Key “{issued.api_key.name}” created.")
                 return redirect(reverse("webapp:developers") + TOP)
@@ -166,7 +176,7 @@ def endpoint_create(request):
 
 
 def keep_signing_secret(request, endpoint: Endpoint) -> None:
-    once.secret_keep(request, kind=WEBHOOK, object_id=endpoint.id, label=endpoint.url, secret=endpoint.secret)
+    secrets_once.secret_keep(request, kind=WEBHOOK, object_id=endpoint.id, label=endpoint.url, secret=endpoint.secret)
 
 
 @developer_view

@@ -45,6 +45,15 @@ def choose_new_password(page: Page, site: Site) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Choose a new password")
 
 
+def key_just_created(page: Page, site: Site) -> None:
+    """The Developers page right after a key was made: its secret shown once, with the copy button."""
+    page.goto("/developers/")
+    form = page.locator("#create-key-form")
+    form.locator('input[name="name"]').fill("page table")
+    form.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key-secret")).to_be_visible()
+
+
 PAGES = [
     PageRow("landing", "/"),
     PageRow("sign-in", "/accounts/sign-in/"),
@@ -65,7 +74,10 @@ PAGES = [
     PageRow("account-ledger", "/account/ledger/", signed_in=True),
     PageRow("account-usage", "/account/usage/", signed_in=True),
     PageRow("account-delete", "/account/delete/", signed_in=True),
+    PageRow("account-deleted", "/account/deleted/"),
+    PageRow("payment-cancelled", "/account/payment/cancelled/", signed_in=True),
     PageRow("developers", "/developers/", signed_in=True),
+    PageRow("developers-key-created", key_just_created, signed_in=True),
     PageRow("developers-deliveries", "/developers/webhooks/deliveries/", signed_in=True),
 ]
 

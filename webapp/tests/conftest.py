@@ -62,6 +62,16 @@ def member_client(member):
 
 
 @pytest.fixture
+def signed_in(user):
+    """A client signed in as the root conftest's `user`."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def browser(member_client):
     """The member's signed-in client, for tests that act as the person at the browser."""
     return member_client

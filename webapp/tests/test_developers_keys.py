@@ -38,13 +38,6 @@ def revoke(client, key_id, token=None):
     return client.post(f"/developers/keys/{key_id}/revoke/", {"once": token or once()})
 
 
-@pytest.fixture
-def signed_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def shown_secret(client) -> str:
     found = SECRET_INPUT.findall(client.get(PAGE).text)
     assert len(found) == 1

@@ -10,7 +10,6 @@ import secrets
 import uuid
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from webhooks import services
@@ -41,13 +40,6 @@ def add(client, **fields):
 
 def endpoint_path(endpoint, action=""):
     return f"/developers/webhooks/endpoints/{endpoint.id}/{action + '/' if action else ''}"
-
-
-@pytest.fixture
-def signed_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
